@@ -1,0 +1,424 @@
+"""The job model: jobs, batches and their parts, in the legacy document shape.
+
+Every class here is an attrs class that (un)structures to exactly the documents described in
+``shared/legacy-schema.md`` (``event_jobs``/``jobs`` and ``event_batches``/``batches``), so a
+document written by the old system can be read, processed and written back without an old reader
+noticing. Three rules keep that promise:
+
+* only the four legacy status values are ever written (:class:`JobStatus`);
+* ``progress.percent`` is always within 0..100;
+* nothing is dropped: unknown parameter keys live in ``parameters.extra`` and unknown top-level
+  keys in :attr:`Job.unknown`, and both are written back unchanged.
+
+Scheduling state that old readers do not know (attempts, leases, cancellation, idempotency key,
+...) is stored in extra top-level fields which old readers ignore. This module imports nothing
+else of the project.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import attrs
+import cattrs
+
+__all__ = [
+    "AccessControl",
+    "Batch",
+    "Job",
+    "JobError",
+    "JobParameters",
+    "JobProgress",
+    "JobStatus",
+    "LEGACY_RESULT_KEYS",
+    "LogEntry",
+    "LogLevel",
+    "new_batch_id",
+    "new_job_id",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time as an aware UTC datetime, truncated to milliseconds (BSON precision)."""
+    now = datetime.now(timezone.utc)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_job_id() -> str:
+    return f"job-{uuid.uuid4()}"
+
+
+def new_batch_id() -> str:
+    return f"batch-{uuid.uuid4()}"
+
+
+class JobStatus(str, enum.Enum):
+    """The only four statuses ever written; cancellation, retries and leases are extra fields."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class LogLevel(str, enum.Enum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @classmethod
+    def parse(cls, value: object) -> LogLevel:
+        """Like the old repository: an unknown level becomes ``info``."""
+        try:
+            return cls(str(value).lower())
+        except ValueError:
+            return cls.INFO
+
+
+def _percent(value: object) -> int:
+    try:
+        number = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return 0
+    return max(0, min(100, number))
+
+
+@attrs.define
+class JobProgress:
+    step: str = "initializing"
+    percent: int = attrs.field(default=0, converter=_percent)
+    message: str | None = None
+
+
+@attrs.define
+class JobError:
+    """``code`` is one of the catalogue in :mod:`jobworker.errors` or a plugin's own code."""
+
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+@attrs.define
+class LogEntry:
+    timestamp: datetime
+    level: LogLevel
+    message: str
+
+
+@attrs.define
+class AccessControl:
+    visibility: str = "private"
+    read_access: list[str] = attrs.Factory(list)
+    write_access: list[str] = attrs.Factory(list)
+    admin_access: list[str] = attrs.Factory(list)
+
+    @classmethod
+    def for_user(cls, user_id: str | None) -> AccessControl:
+        users = [user_id] if user_id else []
+        return cls("private", list(users), list(users), list(users))
+
+
+# The named keys of the legacy JobParameters and their defaults (legacy-schema.md, section 2).
+_PARAMETER_DEFAULTS: dict[str, Any] = {
+    "event": None,
+    "session": None,
+    "url": None,
+    "filename": None,
+    "track": None,
+    "day": None,
+    "starttime": None,
+    "endtime": None,
+    "speakers": [],
+    "video_url": None,
+    "attachments_url": None,
+    "source_language": "en",
+    "target_language": "de",
+    "use_cache": True,
+    "extraction_method": None,
+    "template": None,
+    "context": None,
+    "include_images": False,
+    "force_refresh": False,
+    "file_hash": None,
+    "webhook": None,
+}
+
+LEGACY_RESULT_KEYS: tuple[str, ...] = (
+    "markdown_file",
+    "markdown_content",
+    "assets",
+    "web_text",
+    "video_transcript",
+    "attachments_text",
+    "context",
+    "attachments_url",
+    "archive_data",
+    "archive_filename",
+    "structured_data",
+    "target_dir",
+    "page_texts",
+    "asset_dir",
+)
+_LIST_RESULT_KEYS = frozenset({"assets", "page_texts"})
+
+
+@attrs.define
+class JobParameters:
+    """Legacy parameters: named keys plus ``extra`` for everything else.
+
+    ``values`` holds the named keys (all of them, defaults filled in); ``extra`` every other key.
+    A job type's own parameters are validated from :meth:`flat`, the merged view.
+    """
+
+    values: dict[str, Any] = attrs.Factory(lambda: _copy_defaults())
+    extra: dict[str, Any] = attrs.Factory(dict)
+
+    NAMED = tuple(_PARAMETER_DEFAULTS)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> JobParameters:
+        """Read parameters like the legacy ``from_dict``, flattening nested ``extra.extra``.
+
+        Unknown top-level keys go to ``extra`` and win over keys already inside ``extra``.
+        """
+        data = dict(data or {})
+        extra = _flatten_extra(data.pop("extra", None))
+        values = _copy_defaults()
+        for key, value in data.items():
+            if key in values:
+                values[key] = value
+            else:
+                extra[key] = value
+        return cls(values, extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.values, "extra": dict(self.extra)}
+
+    def flat(self) -> dict[str, Any]:
+        """Named keys and ``extra`` in one mapping (``extra`` wins), for a type's schema."""
+        return {**self.values, **self.extra}
+
+    @classmethod
+    def from_flat(cls, data: Mapping[str, Any]) -> JobParameters:
+        return cls.from_dict({k: v for k, v in data.items() if k != "extra"} | {
+            "extra": data.get("extra") or {}
+        })
+
+    def get(self, key: str, default: Any = None) -> Any:
+        if key in self.extra:
+            return self.extra[key]
+        return self.values.get(key, default)
+
+
+def _copy_defaults() -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in _PARAMETER_DEFAULTS.items()}
+
+
+def _flatten_extra(extra: object) -> dict[str, Any]:
+    """``{"a": 1, "extra": {"b": 2}}`` -> ``{"b": 2, "a": 1}`` (outer keys win)."""
+    if not isinstance(extra, Mapping):
+        return {}
+    inner = _flatten_extra(extra.get("extra"))
+    inner.update({k: v for k, v in extra.items() if k != "extra"})
+    return inner
+
+
+def normalise_results(results: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fill in the 14 legacy ``JobResults`` keys (nulls, empty lists) and keep every other key."""
+    out: dict[str, Any] = {k: ([] if k in _LIST_RESULT_KEYS else None) for k in LEGACY_RESULT_KEYS}
+    out.update(results or {})
+    return out
+
+
+@attrs.define
+class Job:
+    """One job document. Field names are the stored names."""
+
+    job_type: str = "session"
+    parameters: JobParameters = attrs.Factory(JobParameters)
+    job_id: str = attrs.Factory(new_job_id)
+    job_name: str | None = None
+    status: JobStatus = JobStatus.PENDING
+    created_at: datetime = attrs.Factory(utcnow)
+    updated_at: datetime = attrs.Factory(utcnow)
+    processing_started_at: datetime | None = None
+    completed_at: datetime | None = None
+    archived: bool = False
+    user_id: str | None = None
+    access_control: AccessControl = attrs.Factory(AccessControl)
+    progress: JobProgress | None = None
+    results: dict[str, Any] | None = None
+    error: JobError | None = None
+    batch_id: str | None = None
+    logs: list[LogEntry] = attrs.Factory(list)
+    # Scheduling state, stored as extra fields that old readers ignore.
+    attempts: int = 0
+    max_attempts: int = 3
+    priority: int = 0
+    available_at: datetime | None = None
+    timeout: float | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    cancel_requested: bool = False
+    idempotency_key: str | None = None
+    # Top-level keys this model does not know (e.g. legacy ``started_at``): kept as they are.
+    unknown: dict[str, Any] = attrs.Factory(dict)
+
+    @property
+    def external_id(self) -> str | None:
+        """The client's own id for the job (legacy ``parameters.webhook.jobId``)."""
+        hook = self.parameters.values.get("webhook") or self.parameters.extra.get("webhook")
+        return hook.get("jobId") if isinstance(hook, Mapping) else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stored document (datetimes stay datetimes; BSON and the SQLite store encode them)."""
+        return job_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Job:
+        return job_from_dict(doc)
+
+
+@attrs.define
+class Batch:
+    batch_id: str = attrs.Factory(new_batch_id)
+    batch_name: str | None = None
+    status: str = "processing"
+    created_at: datetime = attrs.Factory(utcnow)
+    updated_at: datetime = attrs.Factory(utcnow)
+    completed_at: datetime | None = None
+    total_jobs: int = 0
+    completed_jobs: int = 0
+    failed_jobs: int = 0
+    pending_jobs: int = 0
+    processing_jobs: int = 0
+    archived: bool = False
+    isActive: bool = True  # noqa: N815 - legacy field name
+    user_id: str | None = None
+    access_control: AccessControl = attrs.Factory(AccessControl)
+    unknown: dict[str, Any] = attrs.Factory(dict)
+
+    def __attrs_post_init__(self) -> None:
+        if self.batch_name is None:
+            self.batch_name = self.batch_id
+
+    @property
+    def finished(self) -> bool:
+        return self.total_jobs > 0 and self.completed_jobs + self.failed_jobs >= self.total_jobs
+
+    @property
+    def percent(self) -> int:
+        if not self.total_jobs:
+            return 0
+        return _percent(100 * (self.completed_jobs + self.failed_jobs) // self.total_jobs)
+
+    def to_dict(self) -> dict[str, Any]:
+        return batch_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Batch:
+        return batch_from_dict(doc)
+
+
+# -- (un)structuring -------------------------------------------------------------------------
+
+converter = cattrs.Converter()
+converter.register_structure_hook(datetime, lambda v, _: _to_datetime(v))
+converter.register_unstructure_hook(datetime, lambda v: v)
+converter.register_structure_hook(JobParameters, lambda v, _: JobParameters.from_dict(v))
+converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
+converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
+converter.register_structure_hook(JobProgress, lambda v, _: JobProgress(
+    step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")))
+# Matches the None-able int/float fields loosely: legacy documents may carry floats or strings.
+converter.register_structure_hook(int, lambda v, _: int(v))
+
+
+def _to_datetime(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value, timezone.utc)
+    if isinstance(value, Mapping) and "$date" in value:  # Extended JSON
+        return _to_datetime(value["$date"])
+    text = str(value).replace("Z", "+00:00")
+    return _to_datetime(datetime.fromisoformat(text))
+
+
+_JOB_FIELDS = {f.name for f in attrs.fields(Job)} - {"unknown"}
+_BATCH_FIELDS = {f.name for f in attrs.fields(Batch)} - {"unknown"}
+# Fields written only when set, as the old system does (insert "only if given").
+_JOB_OPTIONAL = {"job_name", "user_id", "batch_id", "processing_started_at", "completed_at",
+                 "available_at", "timeout", "lease_owner", "lease_expires_at", "heartbeat_at",
+                 "idempotency_key", "progress", "results", "error"}
+_BATCH_OPTIONAL = {"user_id", "completed_at"}
+
+
+def job_to_dict(job: Job) -> dict[str, Any]:
+    doc = converter.unstructure(job)
+    unknown = doc.pop("unknown")
+    out = {k: v for k, v in doc.items() if not (k in _JOB_OPTIONAL and v is None)}
+    out["status"] = job.status.value
+    out["logs"] = [converter.unstructure(e) for e in job.logs]
+    for entry in out["logs"]:
+        entry["level"] = LogLevel(entry["level"]).value
+    return {**unknown, **out}
+
+
+def job_from_dict(doc: Mapping[str, Any]) -> Job:
+    """Read a stored job document, legacy quirks included.
+
+    ``job_type`` empty or missing means ``session``; ``batch_id: "undefined"`` means none; an
+    unknown status or a non-numeric percent raises ``ValueError`` (as the old reader does).
+    """
+    data = {k: v for k, v in doc.items() if k in _JOB_FIELDS and k != "_id"}
+    unknown = {k: v for k, v in doc.items() if k not in _JOB_FIELDS and k != "_id"}
+    data["job_type"] = data.get("job_type") or "session"
+    data["status"] = JobStatus(data.get("status") or "pending")
+    if data.get("batch_id") in ("undefined", ""):
+        unknown.setdefault("legacy_batch_id", data.pop("batch_id"))
+    for key in ("attempts", "priority", "max_attempts"):
+        if data.get(key) is None:
+            data.pop(key, None)
+    data["cancel_requested"] = bool(data.get("cancel_requested", False))
+    data["archived"] = bool(data.get("archived", False))
+    data["access_control"] = AccessControl.for_user(data.get("user_id")) if not isinstance(
+        data.get("access_control"), Mapping) else data["access_control"]
+    data["logs"] = [e for e in data.get("logs") or [] if isinstance(e, Mapping)]
+    for entry in data["logs"]:
+        entry.setdefault("message", "")
+    if data.get("results") is not None and not isinstance(data["results"], Mapping):
+        raise ValueError(f"results must be an object, got {type(data['results']).__name__}")
+    job = converter.structure(data, Job)
+    job.unknown = unknown
+    return job
+
+
+def batch_to_dict(batch: Batch) -> dict[str, Any]:
+    doc = converter.unstructure(batch)
+    unknown = doc.pop("unknown")
+    return {**unknown, **{k: v for k, v in doc.items()
+                          if not (k in _BATCH_OPTIONAL and v is None)}}
+
+
+def batch_from_dict(doc: Mapping[str, Any]) -> Batch:
+    data = {k: v for k, v in doc.items() if k in _BATCH_FIELDS}
+    unknown = {k: v for k, v in doc.items() if k not in _BATCH_FIELDS and k != "_id"}
+    for key in ("total_jobs", "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs"):
+        data[key] = int(data.get(key) or 0)
+    batch = converter.structure(data, Batch)
+    batch.unknown = unknown
+    return batch

@@ -1,0 +1,278 @@
+"""Finding, loading and checking plugins; the registry of job types they hand over.
+
+Plugins come from the entry-point group ``jobworker`` (``pip install worker-plugin-x``), from
+modules named with ``--plugin`` / ``JOBWORKER_EXTRA_PLUGINS`` / the config's ``plugins`` list, and
+from jobworker itself (built-ins use the same manager). Loading never raises: every broken plugin
+is recorded as a :class:`PluginProblem` naming it, and the others keep working.
+
+Environment:
+
+* ``JOBWORKER_PLUGINS``: comma-separated entry-point or distribution names to load; set but empty
+  loads no installed plugin at all. Unset: load all.
+* ``JOBWORKER_TRACE_HOOKS=1``: print every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as md
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import attrs
+import pluggy
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import Version
+
+from . import hookspecs
+from .handler import JobHandler
+
+__all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
+
+ENTRY_POINT_GROUP = "jobworker"
+hookimpl = pluggy.HookimplMarker("jobworker")
+
+
+@attrs.define
+class PluginProblem:
+    plugin: str
+    distribution: str | None
+    message: str
+
+
+@attrs.define
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    job_types: list[str] = attrs.Factory(list)
+    hooks: list[str] = attrs.Factory(list)
+    problems: list[str] = attrs.Factory(list)
+    unavailable: dict[str, str] = attrs.Factory(dict)  # job type -> reason
+
+    @property
+    def available(self) -> bool:
+        return not self.problems and not self.unavailable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "distribution": self.distribution,
+            "version": self.version,
+            "job_types": self.job_types,
+            "hooks": self.hooks,
+            "available": self.available,
+            "problems": self.problems,
+            "unavailable": self.unavailable,
+        }
+
+
+def core_version() -> str:
+    try:
+        return md.version("jobworker")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+class Plugins:
+    """A pluggy manager with jobworker's hookspecs, the loaded plugins and their job types."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("jobworker")
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+        self.problems: list[PluginProblem] = []
+        self.handlers: dict[str, JobHandler] = {}
+        self._owner: dict[str, str] = {}  # job type or alias -> plugin name
+        if os.environ.get("JOBWORKER_TRACE_HOOKS"):
+            self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
+            self.pm.enable_tracing()
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    # -- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, extra_modules: Sequence[str] = (), *, entry_points: bool = True) -> Plugins:
+        """Built-ins, installed plugins (entry points) and ``extra_modules``, checked."""
+        plugins = cls()
+        plugins.load_builtins()
+        if entry_points:
+            plugins.load_entry_points()
+        env_extra = os.environ.get("JOBWORKER_EXTRA_PLUGINS", "")
+        for name in [*extra_modules, *filter(None, env_extra.split(","))]:
+            plugins.load_module(name.strip())
+        plugins.collect_handlers()
+        return plugins
+
+    def load_builtins(self) -> None:
+        from . import builtin
+
+        for module in builtin.MODULES:
+            self._register(importlib.import_module(module), module, "jobworker", core_version())
+
+    def load_entry_points(self) -> None:
+        wanted = os.environ.get("JOBWORKER_PLUGINS")
+        names = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
+        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+            dist = ep.dist.name if ep.dist else None
+            if names is not None and ep.name not in names and dist not in names:
+                continue
+            version = ep.dist.version if ep.dist else None
+            problem = _incompatibility(ep.dist) if ep.dist else None
+            if problem:
+                self._problem(ep.name, dist, problem)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                self._problem(ep.name, dist, f"failed to import {ep.value!r}: "
+                                             f"{type(exc).__name__}: {exc}")
+                continue
+            self._register(plugin, ep.name, dist, version)
+
+    def load_module(self, dotted: str) -> None:
+        """Register a module given by name (``--plugin``), e.g. a plugin still in development."""
+        try:
+            module = importlib.import_module(dotted)
+        except Exception as exc:
+            self._problem(dotted, None, f"failed to import: {type(exc).__name__}: {exc}")
+            return
+        self._register(module, dotted, None, None)
+
+    def register(self, plugin: object, name: str | None = None) -> None:
+        """Register an already-imported plugin object (tests, ``jobworker.testing``)."""
+        name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        self._register(plugin, name, None, None)
+
+    def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> None:
+        if self.pm.is_registered(plugin) or self.pm.has_plugin(name):
+            return
+        try:
+            self.pm.register(plugin, name=name)
+        except Exception as exc:  # PluginValidationError: a hook with a wrong signature
+            self._problem(name, dist, f"{type(exc).__name__}: {exc}")
+            return
+        info = PluginInfo(name, dist, version)
+        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.pm.unregister(plugin)
+            self._problem(name, dist, f"unknown hook: {exc} (misspelt hook name?)")
+            return
+        self.infos[name] = info
+
+    def _problem(self, name: str, dist: str | None, message: str) -> None:
+        self.problems.append(PluginProblem(name, dist, message))
+        info = self.infos.setdefault(name, PluginInfo(name, dist, _dist_version(dist)))
+        info.problems.append(message)
+
+    # -- job types -------------------------------------------------------------------------
+
+    def collect_handlers(self) -> None:
+        """Ask every plugin for its job handlers; duplicates are refused, naming both owners."""
+        for plugin in self.pm.get_plugins():
+            name = self.pm.get_name(plugin) or repr(plugin)
+            impl = getattr(plugin, "register_job_handlers", None)
+            if impl is None or name not in self.infos:
+                continue
+            got: list[JobHandler] = []
+            try:
+                impl(register=got.append)
+            except Exception as exc:
+                self._problem(name, self.infos[name].distribution,
+                              f"register_job_handlers raised {type(exc).__name__}: {exc}")
+                continue
+            for handler in got:
+                self._add_handler(name, handler)
+
+    def _add_handler(self, plugin: str, handler: JobHandler) -> None:
+        info = self.infos[plugin]
+        for job_type in (handler.job_type, *handler.aliases):
+            if job_type in self._owner:
+                other = self.infos[self._owner[job_type]]
+                self._problem(
+                    plugin, info.distribution,
+                    f"job type {job_type!r} is already registered by "
+                    f"{_label(other)}; {_label(info)} was refused for it",
+                )
+                return
+        for job_type in (handler.job_type, *handler.aliases):
+            self._owner[job_type] = plugin
+            self.handlers[job_type] = handler
+        info.job_types.append(handler.job_type)
+        reason = handler.unavailable_reason()
+        if reason:
+            info.unavailable[handler.job_type] = reason
+
+    def handler_for(self, job_type: str) -> JobHandler | None:
+        return self.handlers.get(job_type or "session")
+
+    def job_types(self) -> list[str]:
+        """Primary job type names (no aliases), sorted."""
+        return sorted({h.job_type for h in self.handlers.values()})
+
+    def plugin_of(self, job_type: str) -> PluginInfo | None:
+        owner = self._owner.get(job_type)
+        return self.infos.get(owner) if owner else None
+
+    def listing(self) -> list[PluginInfo]:
+        return sorted(self.infos.values(), key=lambda i: (i.distribution != "jobworker", i.name))
+
+    def collect(self, hook_name: str) -> list[tuple[Any, ...]]:
+        """Call a ``register_*`` hook and return the argument tuples it registered."""
+        got: list[tuple[Any, ...]] = []
+        getattr(self.hook, hook_name)(register=lambda *args: got.append(args))
+        return got
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a lifecycle hook; an exception from an observer is logged, never raised."""
+        caller = getattr(self.hook, hook_name)
+        if not caller.get_hookimpls():
+            return
+        try:
+            caller(**kwargs)
+        except Exception:
+            import structlog
+
+            structlog.get_logger("jobworker").exception("hook failed", hook=hook_name)
+
+
+def _label(info: PluginInfo) -> str:
+    return f"{info.name} ({info.distribution} {info.version})" if info.distribution else info.name
+
+
+def _dist_version(dist: str | None) -> str | None:
+    if not dist:
+        return None
+    try:
+        return md.version(dist)
+    except md.PackageNotFoundError:
+        return None
+
+
+def _incompatibility(dist: md.Distribution) -> str | None:
+    """A plugin declares the core versions it supports as a ``jobworker`` requirement."""
+    core = Version(core_version())
+    for text in dist.requires or []:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if req.name.lower() == "jobworker" and not req.marker and req.specifier:
+            if not req.specifier.contains(core, prereleases=True):
+                return (f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
+                        f"but jobworker {core} is installed; not loaded")
+    return None
+
+
+def iter_handlers(plugins: Plugins, types: Iterable[str] | None) -> dict[str, JobHandler]:
+    """The handlers a worker serves: all, or those named by ``--types``."""
+    if types is None:
+        return dict(plugins.handlers)
+    return {t: plugins.handlers[t] for t in types if t in plugins.handlers}
