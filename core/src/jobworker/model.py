@@ -345,6 +345,7 @@ converter.register_structure_hook(JobProgress, lambda v, _: JobProgress(
     step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")))
 # Matches the None-able int/float fields loosely: legacy documents may carry floats or strings.
 converter.register_structure_hook(int, lambda v, _: int(v))
+converter.register_structure_hook(bool, lambda v, _: bool(v))
 
 
 def _to_datetime(value: object) -> datetime:
@@ -395,8 +396,8 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
             data.pop(key, None)
     data["cancel_requested"] = bool(data.get("cancel_requested", False))
     data["archived"] = bool(data.get("archived", False))
-    data["access_control"] = AccessControl.for_user(data.get("user_id")) if not isinstance(
-        data.get("access_control"), Mapping) else data["access_control"]
+    if not isinstance(data.get("access_control"), Mapping):
+        data["access_control"] = attrs.asdict(AccessControl.for_user(data.get("user_id")))
     data["logs"] = [e for e in data.get("logs") or [] if isinstance(e, Mapping)]
     for entry in data["logs"]:
         entry.setdefault("message", "")

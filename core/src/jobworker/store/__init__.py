@@ -1,0 +1,40 @@
+"""Stores: the contract (:mod:`.base`) and its backends, chosen by URL.
+
+* ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (default
+  ``sqlite:///jobworker.db``); query options ``synchronous=NORMAL|FULL``, ``log_cap=N``.
+* ``mongodb://host/db`` or ``mongodb+srv://...`` (needs ``pymongo``; see :mod:`.mongo`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from .base import Claim, Outcome, Store, StoreError, Transition
+
+__all__ = ["DEFAULT_URL", "Claim", "Outcome", "Store", "StoreError", "Transition", "open_store"]
+
+DEFAULT_URL = "sqlite:///jobworker.db"
+
+
+def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
+    """Open (and initialise) the store that ``url`` names. ``options`` are backend settings,
+    e.g. from the config file's ``[store]`` table; query parameters in the URL win."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from .sqlite import SQLiteStore
+
+        query = dict(parse_qsl(urlsplit(url).query))
+        store: Store = SQLiteStore.from_url(url, **{**options, **query})
+    elif scheme in ("mongodb", "mongodb+srv"):
+        try:
+            from .mongo import MongoStore
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise StoreError(f"the MongoDB store needs pymongo: pip install 'jobworker[mongodb]' "
+                             f"({exc})") from exc
+        store = MongoStore.from_url(url, **options)
+    else:
+        raise StoreError(f"unknown store URL scheme {scheme!r} in {url!r}: "
+                         f"use sqlite:///path.db or mongodb://host/db")
+    store.init()
+    return store

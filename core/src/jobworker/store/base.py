@@ -1,0 +1,209 @@
+"""The store contract: every storage operation the client and the worker use.
+
+A backend implements :class:`Store`; ``tests/store_contract.py`` proves each backend with the same
+tests. All operations are synchronous and thread-safe; the worker calls them from one I/O thread.
+Times are aware UTC datetimes. Every state change that matters (claims, terminal transitions,
+batch counters) is one atomic operation of the backend, so many workers on one store never hold
+one job at once and batch counters never drift.
+
+Batch counters: ``pending_jobs``, ``processing_jobs``, ``completed_jobs`` and ``failed_jobs`` are
+adjusted by the same atomic operation that moves a job between those states, never by recounting.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+import attrs
+
+from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
+
+__all__ = ["Claim", "Outcome", "Store", "StoreError", "Transition"]
+
+
+class StoreError(Exception):
+    """A store operation could not be carried out (bad URL, duplicate id, ...)."""
+
+
+@attrs.define
+class Claim:
+    """What a worker asks for in one claim."""
+
+    worker_id: str
+    lease_seconds: float
+    limit: int
+    types: Collection[str] | None = None  # None: any type
+    # job type -> at most this many more jobs of the type in this claim (local per-type slots)
+    type_slots: Mapping[str, int] = attrs.Factory(dict)
+    # job type -> at most this many jobs of the type processing in the whole store (cluster-wide)
+    cluster_limits: Mapping[str, int] = attrs.Factory(dict)
+
+
+@attrs.define
+class Outcome:
+    """How an attempt ended; applied by :meth:`Store.finish`.
+
+    ``kind``:
+      * ``completed``: results stored, status completed.
+      * ``failed``: status failed with ``error``.
+      * ``retry``: back to pending with ``error`` kept and ``available_at`` set.
+      * ``release``: back to pending, the attempt not charged (graceful shutdown).
+    Applied only while ``worker_id`` still holds the job's lease; otherwise ignored (the job was
+    recovered or cancelled meanwhile) and reported as not applied.
+    """
+
+    job_id: str
+    worker_id: str
+    kind: Literal["completed", "failed", "retry", "release"]
+    results: Mapping[str, Any] | None = None
+    error: JobError | None = None
+    available_at: datetime | None = None
+    progress: JobProgress | None = None
+
+
+@attrs.define
+class Transition:
+    """A job that changed state, and its batch if that batch just finished."""
+
+    job: Job
+    batch_finished: Batch | None = None
+
+
+class Store(abc.ABC):
+    """One job store. Chosen by URL with :func:`jobworker.store.open_store`."""
+
+    url: str
+    #: True when the store can wake idle workers on a new job (see :meth:`wait_for_jobs`).
+    log_cap: int = 1000
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def init(self) -> None:
+        """Create tables/collections and indexes; idempotent."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- submitting and reading ------------------------------------------------------------
+
+    @abc.abstractmethod
+    def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
+        """Insert jobs (and their batch) atomically; return the stored jobs.
+
+        A job whose ``idempotency_key`` is already stored is not inserted again: the existing
+        job is returned in its place. With a batch, its ``total_jobs``/``pending_jobs`` are set
+        from the jobs actually inserted.
+        """
+
+    @abc.abstractmethod
+    def import_documents(self, jobs: Iterable[Mapping[str, Any]],
+                         batches: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Insert raw documents as they are (legacy shapes), for migration and tests."""
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None: ...
+
+    @abc.abstractmethod
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Newest first, without logs."""
+
+    @abc.abstractmethod
+    def get_batch(self, batch_id: str) -> Batch | None: ...
+
+    @abc.abstractmethod
+    def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]: ...
+
+    @abc.abstractmethod
+    def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
+        """``{status: count}`` over all jobs (or one batch's)."""
+
+    @abc.abstractmethod
+    def next_available_at(self) -> datetime | None:
+        """The earliest ``available_at`` of a pending job scheduled in the future, if any."""
+
+    # -- the worker's operations -----------------------------------------------------------
+
+    @abc.abstractmethod
+    def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        """Atomically take up to ``claim.limit`` pending jobs whose ``available_at`` has come.
+
+        Highest ``priority`` first, then oldest ``created_at`` (never newest first). Claimed
+        jobs become ``processing`` with ``lease_owner``, ``lease_expires_at``, ``heartbeat_at``,
+        ``processing_started_at`` set, ``attempts`` incremented, ``cancel_requested`` kept.
+        Honours ``types``, ``type_slots`` and ``cluster_limits``.
+        """
+
+    @abc.abstractmethod
+    def heartbeat(self, worker_id: str, job_ids: Collection[str], lease_seconds: float,
+                  now: datetime) -> tuple[set[str], set[str]]:
+        """Extend the leases held by ``worker_id``.
+
+        Returns ``(cancel_requested, lost)``: job ids asked to cancel, and job ids this worker no
+        longer holds (recovered by another worker, deleted), whose work should stop.
+        """
+
+    @abc.abstractmethod
+    def save_progress(self, worker_id: str, updates: Mapping[str, JobProgress],
+                      now: datetime) -> None:
+        """Write the latest progress of jobs held by ``worker_id``."""
+
+    @abc.abstractmethod
+    def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
+        """Append log entries, keeping the newest :attr:`log_cap` per job."""
+
+    @abc.abstractmethod
+    def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
+        """Apply attempt outcomes; return the transitions actually applied.
+
+        Every terminal transition adjusts the batch counters in the same atomic operation and,
+        when the batch's last job finishes, marks the batch ``completed`` and reports it once.
+        """
+
+    @abc.abstractmethod
+    def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
+        """Jobs whose lease expired (their worker died): failed with ``WORKER_LOST`` once
+        ``attempts >= max_attempts``, else back to pending (error ``WORKER_LOST`` kept) after a
+        backoff. Returns the transitions applied."""
+
+    # -- users' operations -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    def cancel(self, job_id: str, now: datetime) -> Transition | None:
+        """A pending job fails at once with ``CANCELLED``; a processing one gets
+        ``cancel_requested`` and its worker stops it. ``None`` if there is no such job or it
+        already finished."""
+
+    @abc.abstractmethod
+    def retry(self, job_id: str, now: datetime) -> Job | None:
+        """A failed job goes back to pending with a fresh attempt budget (error, results and
+        ``completed_at`` cleared, batch counters and status adjusted). ``None`` if not failed."""
+
+    @abc.abstractmethod
+    def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
+        """Delete finished jobs (and their logs) last updated before ``before``; return count."""
+
+    # -- waking idle workers ---------------------------------------------------------------
+
+    def notifier(self) -> Any | None:
+        """An object with ``fileno()``/``drain()`` that becomes readable when jobs may be
+        waiting (new job, cancel request), or ``None`` if the backend cannot wake workers and
+        they must poll. Optional."""
+        return None

@@ -1,0 +1,233 @@
+"""The store contract, run unchanged against every backend (``store`` fixture in conftest)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from jobworker import errors
+from jobworker.model import (
+    Batch,
+    Job,
+    JobError,
+    JobParameters,
+    JobProgress,
+    JobStatus,
+    LogEntry,
+    LogLevel,
+    utcnow,
+)
+from jobworker.store import Claim, Outcome, StoreError
+
+
+def job(job_type="echo", **kw) -> Job:
+    params = kw.pop("params", {"text": "hi"})
+    return Job(job_type, JobParameters.from_dict(params), **kw)
+
+
+def claim(store, worker="w1", limit=10, lease=30, now=None, **kw):
+    return store.claim(Claim(worker, lease, limit, **kw), now or utcnow())
+
+
+def test_enqueue_and_get_round_trip(store):
+    j = job(params={"filename": "a.pdf", "page_start": 2, "extra": {"extra": {"deep": 1}}},
+            job_name="n", user_id="u1", priority=3, max_attempts=5, idempotency_key="k1")
+    [stored] = store.enqueue([j])
+    got = store.get_job(j.job_id)
+    assert got is not None
+    assert got.status is JobStatus.PENDING
+    assert got.parameters.values["filename"] == "a.pdf"
+    assert got.parameters.extra == {"page_start": 2, "deep": 1}
+    assert (got.job_name, got.user_id, got.priority, got.max_attempts) == ("n", "u1", 3, 5)
+    assert got.created_at == j.created_at
+    assert store.get_job("job-missing") is None
+
+
+def test_duplicate_job_id_is_refused(store):
+    j = job()
+    store.enqueue([j])
+    with pytest.raises(StoreError):
+        store.enqueue([Job("echo", job_id=j.job_id)])
+
+
+def test_idempotency_key_returns_existing_job(store):
+    [a] = store.enqueue([job(idempotency_key="same")])
+    [b] = store.enqueue([job(idempotency_key="same")])
+    assert b.job_id == a.job_id
+    assert len(store.list_jobs()) == 1
+
+
+def test_claim_is_oldest_first_within_priority(store):
+    now = utcnow()
+    jobs = [job(created_at=now - timedelta(seconds=10 - i)) for i in range(5)]
+    urgent = job(priority=5, created_at=now)
+    store.enqueue([*reversed(jobs), urgent])
+    got = claim(store, limit=3)
+    assert [j.job_id for j in got] == [urgent.job_id, jobs[0].job_id, jobs[1].job_id]
+    assert all(j.status is JobStatus.PROCESSING and j.attempts == 1 for j in got)
+    assert all(j.lease_owner == "w1" and j.lease_expires_at > now for j in got)
+
+
+def test_claim_twice_never_returns_the_same_job(store):
+    store.enqueue([job() for _ in range(6)])
+    a = {j.job_id for j in claim(store, "a", limit=4)}
+    b = {j.job_id for j in claim(store, "b", limit=4)}
+    assert len(a) == 4 and len(b) == 2 and not a & b
+    assert claim(store, "c") == []
+
+
+def test_claim_honours_available_at_and_types(store):
+    now = utcnow()
+    later = job(available_at=now + timedelta(seconds=60))
+    other = job("other")
+    mine = job("echo")
+    store.enqueue([later, other, mine])
+    got = claim(store, types=["echo"])
+    assert [j.job_id for j in got] == [mine.job_id]
+    assert store.next_available_at() is not None
+    assert claim(store, types=["echo"], now=now + timedelta(seconds=61))[0].job_id == later.job_id
+
+
+def test_claim_type_slots_and_cluster_limits(store):
+    store.enqueue([job("a") for _ in range(5)] + [job("b") for _ in range(5)])
+    got = claim(store, "w1", limit=10, type_slots={"a": 1})
+    assert sum(j.job_type == "a" for j in got) == 1
+    assert sum(j.job_type == "b" for j in got) == 5
+    store2_got = claim(store, "w2", limit=10, cluster_limits={"a": 2})
+    assert [j.job_type for j in store2_got] == ["a"]  # one more a: 2 processing in all
+
+
+def test_legacy_empty_job_type_is_session(store):
+    store.import_documents([{"job_id": "job-legacy", "job_type": "", "status": "pending",
+                             "created_at": utcnow(), "updated_at": utcnow(),
+                             "parameters": {"event": "E", "session": "S"}}])
+    got = claim(store, types=["session"])
+    assert [j.job_id for j in got] == ["job-legacy"]
+    assert got[0].job_type == "session"
+
+
+def test_finish_completed_and_failed_move_batch_counters(store):
+    batch = Batch(batch_name="b")
+    jobs = store.enqueue([job() for _ in range(3)], batch)
+    assert all(j.batch_id == batch.batch_id for j in jobs)
+    b = store.get_batch(batch.batch_id)
+    assert (b.total_jobs, b.pending_jobs, b.status) == (3, 3, "processing")
+    c = claim(store, limit=2)
+    b = store.get_batch(batch.batch_id)
+    assert (b.pending_jobs, b.processing_jobs) == (1, 2)
+    done = store.finish([
+        Outcome(c[0].job_id, "w1", "completed", results={"markdown_content": "x"}),
+        Outcome(c[1].job_id, "w1", "failed", error=JobError("BOOM", "bad", None)),
+    ], utcnow())
+    assert [t.job.status for t in done] == [JobStatus.COMPLETED, JobStatus.FAILED]
+    assert all(t.batch_finished is None for t in done)
+    b = store.get_batch(batch.batch_id)
+    assert (b.completed_jobs, b.failed_jobs, b.processing_jobs, b.pending_jobs) == (1, 1, 0, 1)
+    got = store.get_job(c[0].job_id)
+    assert got.results == {"markdown_content": "x"}
+    assert got.progress == JobProgress("completed", 100, None)
+    assert got.completed_at is not None and got.lease_owner is None
+    assert store.get_job(c[1].job_id).error.code == "BOOM"
+    [last] = claim(store)
+    [t] = store.finish([Outcome(last.job_id, "w1", "completed")], utcnow())
+    assert t.batch_finished is not None and t.batch_finished.batch_id == batch.batch_id
+    b = store.get_batch(batch.batch_id)
+    assert (b.status, b.completed_jobs, b.failed_jobs) == ("completed", 2, 1)
+
+
+def test_finish_by_a_worker_that_lost_the_lease_is_ignored(store):
+    store.enqueue([job()])
+    [j] = claim(store, "w1")
+    assert store.finish([Outcome(j.job_id, "other", "completed")], utcnow()) == []
+    assert store.get_job(j.job_id).status is JobStatus.PROCESSING
+
+
+def test_retry_and_release_outcomes(store):
+    store.enqueue([job(max_attempts=3)])
+    [j] = claim(store)
+    later = utcnow() + timedelta(seconds=30)
+    err = JobError(errors.HANDLER_ERROR, "flaky", None)
+    [t] = store.finish([Outcome(j.job_id, "w1", "retry", error=err, available_at=later)],
+                       utcnow())
+    assert t.job.status is JobStatus.PENDING and t.job.error.message == "flaky"
+    assert claim(store) == []
+    [j] = claim(store, now=later + timedelta(seconds=1))
+    assert j.attempts == 2
+    store.finish([Outcome(j.job_id, "w1", "release")], utcnow())
+    got = store.get_job(j.job_id)
+    assert got.status is JobStatus.PENDING and got.attempts == 1
+
+
+def test_heartbeat_extends_lease_and_reports_cancel_and_loss(store):
+    store.enqueue([job(), job()])
+    a, b = claim(store)
+    now = utcnow()
+    assert store.heartbeat("w1", [a.job_id], 60, now) == (set(), set())
+    assert store.get_job(a.job_id).lease_expires_at >= now + timedelta(seconds=59)
+    store.cancel(a.job_id, now)
+    cancelled, lost = store.heartbeat("w1", [a.job_id, b.job_id, "job-gone"], 60, now)
+    assert cancelled == {a.job_id} and lost == {"job-gone"}
+
+
+def test_recover_expired_retries_then_fails_with_worker_lost(store):
+    store.enqueue([job(max_attempts=2)])
+    [j] = claim(store, lease=1)
+    later = utcnow() + timedelta(seconds=5)
+    [t] = store.recover_expired(later, backoff=0)
+    assert t.job.status is JobStatus.PENDING and t.job.error.code == errors.WORKER_LOST
+    [j] = claim(store, "w2", lease=1, now=later)
+    assert j.attempts == 2
+    [t] = store.recover_expired(later + timedelta(seconds=5), backoff=0)
+    assert t.job.status is JobStatus.FAILED and t.job.error.code == errors.WORKER_LOST
+    assert store.finish([Outcome(j.job_id, "w2", "completed")], utcnow()) == []
+
+
+def test_cancel_pending_fails_at_once_and_counts_in_batch(store):
+    batch = Batch()
+    [a, b] = store.enqueue([job(), job()], batch)
+    t = store.cancel(a.job_id, utcnow())
+    assert t.job.status is JobStatus.FAILED and t.job.error.code == errors.CANCELLED
+    assert store.get_batch(batch.batch_id).failed_jobs == 1
+    assert store.cancel(a.job_id, utcnow()) is None
+    assert claim(store)[0].job_id == b.job_id
+
+
+def test_retry_failed_job_reopens_batch(store):
+    batch = Batch()
+    [a] = store.enqueue([job()], batch)
+    [j] = claim(store)
+    [t] = store.finish([Outcome(j.job_id, "w1", "failed", error=JobError("X", "x", None))],
+                       utcnow())
+    assert t.batch_finished is not None
+    again = store.retry(a.job_id, utcnow())
+    assert again.status is JobStatus.PENDING and again.error is None and again.attempts == 0
+    b = store.get_batch(batch.batch_id)
+    assert (b.status, b.failed_jobs, b.pending_jobs) == ("processing", 0, 1)
+    assert store.retry(a.job_id, utcnow()) is None
+
+
+def test_progress_and_capped_logs(store_factory):
+    store = store_factory(log_cap=5)
+    store.enqueue([job()])
+    [j] = claim(store)
+    store.save_progress("w1", {j.job_id: JobProgress("step", 40, "m")}, utcnow())
+    store.save_progress("other", {j.job_id: JobProgress("x", 90, None)}, utcnow())
+    store.append_logs([(j.job_id, LogEntry(utcnow(), LogLevel.INFO, f"line {i}"))
+                       for i in range(8)])
+    got = store.get_job(j.job_id)
+    assert got.progress == JobProgress("step", 40, "m")
+    assert [e.message for e in got.logs] == [f"line {i}" for i in range(3, 8)]
+
+
+def test_list_count_and_purge(store):
+    store.enqueue([job("a"), job("b"), job("a")])
+    assert len(store.list_jobs(job_type="a")) == 2
+    [j] = claim(store, limit=1)
+    store.finish([Outcome(j.job_id, "w1", "completed")], utcnow())
+    assert store.count_by_status() == {"pending": 2, "processing": 0, "completed": 1,
+                                       "failed": 0}
+    assert len(store.list_jobs(status=JobStatus.COMPLETED)) == 1
+    assert store.purge(before=utcnow() + timedelta(seconds=1),
+                       statuses=[JobStatus.COMPLETED]) == 1
+    assert store.get_job(j.job_id) is None
+    assert len(store.list_jobs()) == 2
