@@ -1,0 +1,196 @@
+"""The ``ocr`` job type: parameters, settings and the handler."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pypdfium2 as pdfium
+from jobworker import InputTooLarge, InvalidParameters, JobContext
+
+from .api import (
+    DEFAULT_DPI,
+    DEFAULT_MAX_PIXELS,
+    PageText,
+    count_pages,
+    iter_ocr_file,
+    normalise_formats,
+    parse_languages,
+    select_pages,
+)
+from .images import PDFIUM_LOCK
+from .tesseract import installed_languages, tesseract_unavailable_reason
+
+__all__ = ["DEFAULT_SETTINGS", "OcrParams", "handle_ocr", "setting"]
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "max_bytes": 200 * 1024 * 1024,   # input file size limit
+    "max_pages": 500,                 # pages per job
+    "max_pixels": DEFAULT_MAX_PIXELS,  # per page image; Pillow's decompression-bomb limit
+    "dpi": DEFAULT_DPI,               # default rendering resolution of PDF pages
+    "tesseract_cmd": None,            # another tesseract binary than the one on PATH
+    "page_timeout": 0,                # seconds per page for tesseract, 0 = none (job timeout rules)
+}
+
+
+def setting(settings: Mapping[str, Any], key: str) -> Any:
+    """``settings[key]``, or its default from :data:`DEFAULT_SETTINGS`."""
+    value = settings.get(key)
+    return DEFAULT_SETTINGS[key] if value is None else value
+
+
+def _languages(value: object) -> str:
+    """``["eng", "deu"]`` or ``"ENG+deu"`` -> ``"eng+deu"``."""
+    if isinstance(value, (list, tuple)):
+        value = "+".join(str(v) for v in value)
+    return str(value).strip().lower()
+
+
+def _check_languages(_inst: object, _attr: object, value: str) -> None:
+    value = parse_languages(value)
+    if tesseract_unavailable_reason() is None:  # tesseract here: its installed data is the set
+        have = installed_languages()
+        missing = [lang for lang in value.split("+") if lang not in have]
+        if missing:
+            raise InvalidParameters(
+                f"OCR language(s) {', '.join(missing)} not installed "
+                f"(installed: {', '.join(sorted(have))})", details={"missing": missing})
+
+
+def _check_page(_inst: object, attr: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise InvalidParameters(f"{attr.name} must be 1 or more, not {value}")
+
+
+def _check_formats(_inst: object, _attr: object, value: list[str]) -> None:
+    normalise_formats(value)
+
+
+@attrs.define
+class OcrParams:
+    """Parameters of an ``ocr`` job (validated at submit)."""
+
+    file_path: str | None = None
+    filename: str | None = None          # legacy name of the input path
+    languages: str = attrs.field(default="eng", converter=_languages,
+                                  validator=_check_languages)
+    page_start: int | None = attrs.field(default=None, validator=_check_page)
+    page_end: int | None = attrs.field(default=None, validator=_check_page)
+    output_formats: list[str] = attrs.field(factory=lambda: ["txt"], validator=_check_formats)
+    dpi: int | None = None
+    password: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if not (self.file_path or self.filename):
+            raise InvalidParameters("an ocr job needs file_path (or the legacy filename)")
+        if self.page_start and self.page_end and self.page_end < self.page_start:
+            raise InvalidParameters(
+                f"page_end {self.page_end} is before page_start {self.page_start}")
+        if self.dpi is not None and not 72 <= self.dpi <= 1200:
+            raise InvalidParameters(f"dpi must be within 72..1200, not {self.dpi}")
+
+    @property
+    def path(self) -> str:
+        return str(self.file_path or self.filename)
+
+
+def handle_ocr(ctx: JobContext) -> dict[str, Any]:
+    """OCR an image or scanned PDF; write per-page text (and hOCR / searchable PDF) files."""
+    p: OcrParams = ctx.params
+    settings = ctx.settings
+    ctx.progress(5, "initializing", "opening input")
+    path = ctx.resolve_input(p.path)
+    max_bytes = int(setting(settings, "max_bytes"))
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise InputTooLarge(f"{path.name} is {size} bytes, over the ocr limit of {max_bytes}",
+                            details={"size": size, "max_bytes": max_bytes})
+    formats = normalise_formats(p.output_formats)
+    total = count_pages(path, p.password)
+    pages = select_pages(total, p.page_start, p.page_end)
+    max_pages = int(setting(settings, "max_pages"))
+    if len(pages) > max_pages:
+        raise InputTooLarge(f"{len(pages)} pages selected, over the limit of {max_pages}; "
+                            "choose a page range", details={"pages": len(pages),
+                                                            "max_pages": max_pages})
+    out = ctx.output_dir
+    ctx.progress(10, "processing", f"OCR of {len(pages)} page(s) in {p.languages}")
+    results: list[dict[str, Any]] = []
+    texts: list[str] = []
+    page_pdfs: list[bytes] = []
+    page_texts: list[str] = []
+    assets: list[str] = []
+    for done, page in enumerate(iter_ocr_file(
+            path, p.languages, pages, formats=formats, dpi=p.dpi or int(setting(settings, "dpi")),
+            password=p.password, timeout=float(setting(settings, "page_timeout")),
+            tesseract_cmd=setting(settings, "tesseract_cmd"),
+            max_pixels=int(setting(settings, "max_pixels")),
+            should_stop=ctx.raise_if_cancelled), start=1):
+        entry = _write_page(out, page, page_texts, assets)
+        results.append(entry)
+        texts.append(page.text)
+        if page.pdf is not None:
+            page_pdfs.append(page.pdf)
+        ctx.progress(10 + 85 * done // len(pages), "processing",
+                     f"page {page.page} ({done}/{len(pages)})")
+    ctx.progress(95, "postprocessing", "writing outputs")
+    searchable = None
+    if page_pdfs:
+        searchable = out / "searchable.pdf"
+        _merge_pdfs(page_pdfs, searchable)
+        assets.append(str(searchable))
+    confs = [r["confidence"] for r in results if r["confidence"] is not None]
+    text = "\n\n".join(texts)
+    (out / "text.txt").write_text(text, encoding="utf-8")
+    return {
+        "page_texts": page_texts,
+        "assets": assets,
+        "target_dir": str(out),
+        "asset_dir": str(out),
+        "structured_data": {
+            "text": text,
+            "languages": p.languages,
+            "page_count": total,
+            "pages": results,
+            "mean_confidence": round(sum(confs) / len(confs), 2) if confs else None,
+            "searchable_pdf": str(searchable) if searchable else None,
+            "text_file": str(out / "text.txt"),
+        },
+    }
+
+
+def _write_page(out: Path, page: PageText, page_texts: list[str],
+                assets: list[str]) -> dict[str, Any]:
+    stem = f"page_{page.page:03d}"
+    text_file = out / f"{stem}.txt"
+    text_file.write_text(page.text, encoding="utf-8")
+    page_texts.append(str(text_file))
+    entry: dict[str, Any] = {"page": page.page, "text": page.text, "confidence": page.confidence,
+                             "words": page.words, "text_file": str(text_file)}
+    if page.hocr is not None:
+        hocr_file = out / f"{stem}.hocr"
+        hocr_file.write_bytes(page.hocr)
+        assets.append(str(hocr_file))
+        entry["hocr_file"] = str(hocr_file)
+    return entry
+
+
+def _merge_pdfs(pages: list[bytes], dest: Path) -> None:
+    """One searchable PDF from tesseract's one-page PDFs (pypdfium2)."""
+    with PDFIUM_LOCK:
+        merged = pdfium.PdfDocument.new()
+        try:
+            for data in pages:
+                src = pdfium.PdfDocument(data)
+                try:
+                    merged.import_pages(src)
+                finally:
+                    src.close()
+            tmp = dest.with_suffix(".part")
+            merged.save(os.fspath(tmp))
+            tmp.replace(dest)
+        finally:
+            merged.close()
