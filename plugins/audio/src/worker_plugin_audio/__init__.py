@@ -1,0 +1,32 @@
+"""worker-plugin-audio: the ``audio`` job type and the ``whisper`` transcription engine.
+
+The reusable functions live in :mod:`worker_plugin_audio.api`; this module only holds the
+plugin's hook implementations, found through the ``jobworker`` entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jobworker import JobHandler, hookimpl
+
+from .handler import AudioParams, handle_audio
+
+__all__ = ["AudioParams", "handle_audio", "register_job_handlers", "register_transcribers"]
+
+
+@hookimpl
+def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
+    register(JobHandler(
+        "audio", handle_audio, params=AudioParams, executor="process", concurrency=1,
+        timeout=3600, max_attempts=2,
+        description="audio metadata, conversion, loudness, trim, split and transcription",
+    ))
+
+
+@hookimpl
+def register_transcribers(register: Callable[[str, Any], None]) -> None:
+    from . import whisper
+
+    register("whisper", whisper.create)

@@ -1,0 +1,137 @@
+"""Writing audio with PyAV: :func:`export` an ``AudioSegment``, :func:`convert` a file.
+
+Formats (``FORMATS``): ``wav`` (PCM 16-bit), ``flac``, ``mp3`` (LAME), ``opus`` (Opus in Ogg) and
+``m4a`` (AAC in MP4). Sample rate and channel count are converted by FFmpeg's resampler inside
+the encoder; a rate the codec cannot take (Opus: 8/12/16/24/48 kHz) is raised to the nearest one
+it can.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import attrs
+import av
+import numpy as np
+from jobworker import InvalidParameters
+
+from .decoding import AudioSegment, PathLike, decode
+
+__all__ = ["FORMATS", "OutputFormat", "convert", "export", "parse_bitrate"]
+
+
+@attrs.frozen
+class OutputFormat:
+    container: str
+    codec: str
+    suffix: str
+    lossy: bool
+
+
+FORMATS: dict[str, OutputFormat] = {
+    "wav": OutputFormat("wav", "pcm_s16le", ".wav", False),
+    "flac": OutputFormat("flac", "flac", ".flac", False),
+    "mp3": OutputFormat("mp3", "libmp3lame", ".mp3", True),
+    "opus": OutputFormat("ogg", "libopus", ".opus", True),
+    "m4a": OutputFormat("ipod", "aac", ".m4a", True),
+}
+
+_FRAME_SAMPLES = 8192
+
+
+def parse_bitrate(value: str | int | None) -> int | None:
+    """``"128k"``, ``"1.5M"``, ``"96000"`` or ``96000`` as bits per second."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        bits = value
+    else:
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*(?:bps|b/s)?\s*", str(value))
+        if not match:
+            raise InvalidParameters(f"bitrate {value!r} is not a number like 128k or 96000")
+        factor = {"": 1, "k": 1000, "m": 1_000_000}[match.group(2).lower()]
+        bits = int(float(match.group(1)) * factor)
+    if not 8_000 <= bits <= 1_536_000:
+        raise InvalidParameters(f"bitrate {bits} is outside 8k..1536k")
+    return bits
+
+
+def _codec_rate(codec: av.Codec, wanted: int) -> int:
+    rates = codec.audio_rates
+    if not rates or wanted in rates:
+        return wanted
+    higher = [r for r in rates if r >= wanted]
+    return min(higher) if higher else max(rates)
+
+
+def export(
+    segment: AudioSegment,
+    path: PathLike,
+    fmt: str | None = None,
+    *,
+    bitrate: str | int | None = None,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+) -> Path:
+    """Encode ``segment`` to ``path`` in ``fmt`` (default: from the file suffix).
+
+    :returns: the path written.
+    :raises InvalidParameters: unknown format, bad bitrate or channel count.
+    """
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise InvalidParameters(f"unknown audio format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if channels not in (None, 1, 2):
+        raise InvalidParameters(f"channels must be 1 or 2, not {channels}")
+    if segment.sample_width != 2:
+        segment = segment.set_sample_width(2)
+    spec = FORMATS[fmt]
+    codec = av.Codec(spec.codec, "w")
+    in_layout = "mono" if segment.channels == 1 else "stereo"
+    if segment.channels > 2:
+        segment = segment.set_channels(2)
+    out_layout = {1: "mono", 2: "stereo"}.get(channels or segment.channels, "stereo")
+    rate = _codec_rate(codec, sample_rate or segment.frame_rate)
+    pcm = np.frombuffer(segment.raw_data, dtype=np.int16).reshape(1, -1)
+    step = _FRAME_SAMPLES * segment.channels
+    tmp = path.with_name(path.name + ".part")
+    with av.open(str(tmp), "w", format=spec.container) as out:
+        stream = out.add_stream(spec.codec, rate=rate, layout=out_layout)
+        bits = parse_bitrate(bitrate)
+        if bits and spec.lossy:
+            stream.bit_rate = bits
+        pts = 0
+        for start in range(0, pcm.shape[1], step):
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, start:start + step]),
+                                               format="s16", layout=in_layout)
+            frame.sample_rate = segment.frame_rate
+            frame.pts = pts
+            pts += frame.samples
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    os.replace(tmp, path)
+    return path
+
+
+def convert(
+    source: PathLike | AudioSegment,
+    dest: PathLike,
+    fmt: str | None = None,
+    *,
+    bitrate: str | int | None = None,
+    sample_rate: int | None = None,
+    channels: int | None = None,
+    max_duration: float | None = None,
+) -> Path:
+    """Convert an audio file (or a decoded segment) to ``dest`` in ``fmt``.
+
+    :raises UnsupportedInput: the source is not readable audio (see :func:`decode`).
+    :raises InputTooLarge: the source is longer than ``max_duration`` seconds.
+    """
+    segment = source if isinstance(source, AudioSegment) else decode(
+        source, max_duration=max_duration)
+    return export(segment, dest, fmt, bitrate=bitrate, sample_rate=sample_rate,
+                  channels=channels)
