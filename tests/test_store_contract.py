@@ -231,3 +231,14 @@ def test_list_count_and_purge(store):
                        statuses=[JobStatus.COMPLETED]) == 1
     assert store.get_job(j.job_id) is None
     assert len(store.list_jobs()) == 2
+
+
+def test_enqueue_into_existing_batch_grows_it(store):
+    batch = Batch()
+    store.enqueue([job()], batch)
+    [j] = claim(store)
+    store.finish([Outcome(j.job_id, "w1", "completed")], utcnow())
+    assert store.get_batch(batch.batch_id).status == "completed"
+    store.enqueue([job(), job()], Batch(batch_id=batch.batch_id))
+    b = store.get_batch(batch.batch_id)
+    assert (b.total_jobs, b.pending_jobs, b.completed_jobs, b.status) == (3, 2, 1, "processing")

@@ -1,3 +1,216 @@
-"""placeholder"""
-def connect(*a, **k): ...
-class Client: ...
+"""The Python client API: how an application submits jobs and follows them.
+
+::
+
+    import jobworker
+
+    client = jobworker.connect("sqlite:///jobworker.db")
+    job = client.submit("hello", {"name": "Ada"})
+    done = client.wait(job.job_id, timeout=30)
+    print(done.status, done.results["markdown_content"])
+
+Parameters are validated against the job type's schema at submit time when the type's plugin is
+installed in the submitting process; unknown types are refused unless ``allow_unknown_type=True``
+(the workers live elsewhere with plugins this process does not have).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from .config import Settings, load_settings
+from .errors import InvalidParameters, UnknownJobType
+from .model import AccessControl, Batch, Job, JobParameters, JobStatus, utcnow
+from .plugins import Plugins
+from .store import Store, open_store
+from .validation import check_submitted_keys, params_for
+
+__all__ = ["Client", "connect"]
+
+
+def connect(url: str | None = None, *, plugins: Plugins | None = None,
+            settings: Settings | None = None, **store_options: Any) -> Client:
+    """Open the store at ``url`` (default: the configured store) and return a :class:`Client`."""
+    settings = settings or load_settings(store=url)
+    store = open_store(url or settings.store, **{**settings.store_options, **store_options})
+    return Client(store, plugins if plugins is not None else Plugins.load(settings.plugins))
+
+
+class Client:
+    def __init__(self, store: Store, plugins: Plugins | None = None) -> None:
+        self.store = store
+        self.plugins = plugins if plugins is not None else Plugins.load()
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def build_job(
+        self,
+        job_type: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        priority: int = 0,
+        delay: float | timedelta | None = None,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+        job_name: str | None = None,
+        user_id: str | None = None,
+        allow_unknown_type: bool = False,
+    ) -> Job:
+        """A validated, not yet stored job (see :meth:`submit` for the arguments)."""
+        parameters = dict(parameters or {})
+        handler = self.plugins.handler_for(job_type)
+        if handler is None and not allow_unknown_type:
+            raise UnknownJobType(
+                f"unknown job type {job_type!r}; installed: "
+                f"{', '.join(self.plugins.job_types()) or 'none'} (pass allow_unknown_type / "
+                f"--allow-unknown-type if the workers have plugins this process lacks)")
+        stored = JobParameters.from_dict(parameters)
+        if handler is not None:
+            check_submitted_keys(handler, parameters)
+            params_for(handler, stored)  # raises InvalidParameters
+            job_type = handler.job_type  # an alias submits as the primary type
+        if max_attempts is not None and max_attempts < 1:
+            raise InvalidParameters("max_attempts must be at least 1")
+        now = utcnow()
+        if isinstance(delay, (int, float)):
+            delay = timedelta(seconds=delay)
+        return Job(
+            job_type,
+            stored,
+            job_name=job_name,
+            user_id=user_id,
+            access_control=AccessControl.for_user(user_id),
+            created_at=now,
+            updated_at=now,
+            priority=priority,
+            available_at=now + delay if delay else None,
+            max_attempts=max_attempts or (handler.max_attempts if handler else 3),
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+        )
+
+    def submit(self, job_type: str, parameters: Mapping[str, Any] | None = None, *,
+               batch_id: str | None = None, **options: Any) -> Job:
+        """Store one job as pending and return it.
+
+        :param priority: higher runs first; equal priorities run oldest first.
+        :param delay: seconds (or a timedelta) before the job may start.
+        :param max_attempts: attempts for retried errors (default: the handler's).
+        :param timeout: seconds per attempt (default: the handler's).
+        :param idempotency_key: submitting the same key again returns the first job.
+        :param batch_id: add the job to this batch (created if it does not exist).
+        :raises UnknownJobType, InvalidParameters: refused at the door, nothing stored.
+        """
+        job = self.build_job(job_type, parameters, **options)
+        batch = Batch(batch_id=batch_id) if batch_id else None
+        [stored] = self.store.enqueue([job], batch)
+        if stored.job_id == job.job_id:
+            self.plugins.notify("job_submitted", job=stored)
+        return stored
+
+    def submit_batch(self, jobs: Iterable[Mapping[str, Any]], *, batch_name: str | None = None,
+                     batch_id: str | None = None, user_id: str | None = None,
+                     allow_unknown_type: bool = False) -> Batch:
+        """Submit many jobs (mixed types allowed) as one batch; all or nothing.
+
+        Each entry: ``{"job_type": ..., "parameters": {...}}`` plus any :meth:`submit` option
+        (``priority``, ``job_name``, ``idempotency_key`` ...). Every entry is validated before
+        anything is stored; the first invalid one raises, naming its index.
+        """
+        built = []
+        for index, spec in enumerate(jobs):
+            spec = dict(spec)
+            job_type = spec.pop("job_type", None) or "session"
+            parameters = spec.pop("parameters", {})
+            spec.setdefault("user_id", user_id)
+            spec.setdefault("allow_unknown_type", allow_unknown_type)
+            try:
+                built.append(self.build_job(job_type, parameters, **spec))
+            except (InvalidParameters, UnknownJobType) as exc:
+                raise type(exc)(f"job #{index}: {exc.message}", details=exc.details) from None
+        if not built:
+            raise InvalidParameters("a batch needs at least one job")
+        batch = Batch(batch_name=batch_name, user_id=user_id,
+                      access_control=AccessControl.for_user(user_id),
+                      **({"batch_id": batch_id} if batch_id else {}))
+        stored = self.store.enqueue(built, batch)
+        for job in stored:
+            self.plugins.notify("job_submitted", job=job)
+        return self.store.get_batch(batch.batch_id) or batch
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        return self.store.get_job(job_id)
+
+    def list(self, *, status: JobStatus | str | None = None, job_type: str | None = None,
+             batch_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        return self.store.list_jobs(status=JobStatus(status) if status else None,
+                                    job_type=job_type, batch_id=batch_id, limit=limit,
+                                    offset=offset)
+
+    def batch(self, batch_id: str) -> Batch | None:
+        return self.store.get_batch(batch_id)
+
+    def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.05) -> Job:
+        """Block until the job is completed or failed; raise ``TimeoutError`` after
+        ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            job = self.store.get_job(job_id, with_logs=False)
+            if job is None:
+                raise KeyError(job_id)
+            if job.status.terminal:
+                return self.store.get_job(job_id) or job
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{job_id} is still {job.status.value} after {timeout} s")
+            time.sleep(poll)
+
+    def wait_batch(self, batch_id: str, timeout: float | None = None,
+                   poll: float = 0.1) -> Batch:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            batch = self.store.get_batch(batch_id)
+            if batch is None:
+                raise KeyError(batch_id)
+            if batch.finished:
+                return batch
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"{batch_id} is not finished after {timeout} s")
+            time.sleep(poll)
+
+    # -- changing --------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> Job | None:
+        """Cancel a pending job at once, or ask a running job's worker to stop it.
+        ``None`` if there is no such job or it already finished."""
+        t = self.store.cancel(job_id, utcnow())
+        if t is None:
+            return None
+        if t.job.status.terminal:
+            self.plugins.notify("job_finished", job=t.job)
+        if t.batch_finished is not None:
+            self.plugins.notify("batch_finished", batch=t.batch_finished)
+        return t.job
+
+    def retry(self, job_id: str) -> Job | None:
+        """Put a failed job back to pending with a fresh attempt budget."""
+        return self.store.retry(job_id, utcnow())
+
+    def purge(self, older_than: timedelta, statuses: Iterable[JobStatus | str] = (
+            JobStatus.COMPLETED, JobStatus.FAILED)) -> int:
+        before: datetime = utcnow() - older_than
+        return self.store.purge(before=before, statuses=[JobStatus(s) for s in statuses])

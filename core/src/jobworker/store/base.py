@@ -101,8 +101,9 @@ class Store(abc.ABC):
         """Insert jobs (and their batch) atomically; return the stored jobs.
 
         A job whose ``idempotency_key`` is already stored is not inserted again: the existing
-        job is returned in its place. With a batch, its ``total_jobs``/``pending_jobs`` are set
-        from the jobs actually inserted.
+        job is returned in its place. With a batch, the inserted jobs belong to it: a new batch
+        is stored with ``total_jobs``/``pending_jobs`` = the number inserted; an existing batch
+        (same ``batch_id``) grows by that number and is ``processing`` again.
         """
 
     @abc.abstractmethod

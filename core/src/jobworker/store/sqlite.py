@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .. import errors
-from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
+from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
 
@@ -197,6 +197,7 @@ class SQLiteStore(Store):
 
     def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
         stored: list[Job] = []
+        added = 0
         with self._tx() as db:
             for job in jobs:
                 if job.idempotency_key:
@@ -209,10 +210,16 @@ class SQLiteStore(Store):
                     job.batch_id = batch.batch_id
                 self._insert_job(db, job)
                 stored.append(job)
+                added += 1
             if batch is not None:
-                inserted = sum(1 for j in stored if j.batch_id == batch.batch_id)
-                batch.total_jobs = batch.pending_jobs = inserted
-                self._insert_batch(db, batch)
+                grown = db.execute(
+                    "UPDATE batches SET total_jobs = total_jobs + ?, pending_jobs = "
+                    "pending_jobs + ?, status = 'processing', completed_at = NULL, "
+                    "updated_at = ? WHERE batch_id = ?",
+                    (added, added, to_ms(utcnow()), batch.batch_id)).rowcount
+                if not grown:
+                    batch.total_jobs = batch.pending_jobs = added
+                    self._insert_batch(db, batch)
         self._wake()
         return stored
 
@@ -258,7 +265,7 @@ class SQLiteStore(Store):
             return None
         logs = None
         if with_logs:
-            logs = [LogEntry(from_ms(ts), level, msg)  # type: ignore[arg-type]
+            logs = [LogEntry(from_ms(ts), LogLevel.parse(level), msg)  # type: ignore[arg-type]
                     for ts, level, msg in self._query(
                         "SELECT ts, level, message FROM logs WHERE job_id = ? ORDER BY id",
                         (job_id,))]

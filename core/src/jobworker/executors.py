@@ -1,0 +1,244 @@
+"""Running one attempt of a handler: in the event loop, in a thread, or in a child process.
+
+Stopping an attempt (timeout, cancellation, lost lease, shutdown) works per executor:
+
+* ``async``: the handler's task is cancelled (``asyncio.CancelledError`` inside the handler).
+* ``process``: the child process is killed with SIGKILL and replaced; nothing of it survives.
+* ``thread``: Python cannot kill a thread, so stopping is cooperative: ``ctx.is_cancelled()``
+  turns true and the attempt ends at once for the worker, while the thread runs on until the
+  handler checks (handlers that loop should call ``ctx.raise_if_cancelled()``). CPU-bound or
+  long-blocking handlers should use the process executor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+import attrs
+
+from .errors import JobFailure
+from .handler import JobContext, JobHandler
+
+__all__ = ["AttemptStopped", "Executors", "RemoteError"]
+
+
+class AttemptStopped(Exception):
+    """The attempt was stopped from outside; ``reason`` is timeout, cancelled, lost or
+    shutdown."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RemoteError(Exception):
+    """An unexpected exception in a child process, carried back as text."""
+
+    def __init__(self, type_name: str, message: str, tb: str) -> None:
+        super().__init__(message)
+        self.type_name, self.message, self.tb = type_name, message, tb
+
+
+@attrs.define
+class StopSignal:
+    """Set by the worker to stop one attempt."""
+
+    event: asyncio.Event = attrs.Factory(asyncio.Event)
+    reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+
+class Executors:
+    def __init__(self, *, threads: int, processes: int) -> None:
+        self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jobworker")
+        self.processes = ProcessPool(processes)
+
+    async def run(self, handler: JobHandler, ctx: JobContext, stop: StopSignal,
+                  timeout: float | None) -> Any:
+        """Run one attempt; raise :class:`AttemptStopped` if stopped or timed out."""
+        loop = asyncio.get_running_loop()
+        child: _Child | None = None
+        if handler.executor == "async":
+            work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
+        elif handler.executor == "thread":
+            work = asyncio.ensure_future(loop.run_in_executor(self.threads, handler.func, ctx))
+        else:
+            child = await self.processes.acquire()
+            work = asyncio.ensure_future(child.run(handler.func, ctx))
+        stopper = asyncio.ensure_future(stop.event.wait())
+        try:
+            done, _ = await asyncio.wait({work, stopper}, timeout=timeout,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            work.cancel()
+            raise
+        finally:
+            stopper.cancel()
+        if work in done:
+            if child is not None:
+                self.processes.release(child)
+            return work.result()
+        stop.stop("timeout")  # no-op if a reason was set already
+        work.cancel()
+        if child is not None:
+            self.processes.kill(child)
+        elif handler.executor == "async":
+            await asyncio.gather(work, return_exceptions=True)
+        raise AttemptStopped(stop.reason or "timeout")
+
+    def close(self) -> None:
+        self.processes.close()
+        self.threads.shutdown(wait=False, cancel_futures=True)
+
+
+class ProcessPool:
+    """Long-lived child processes (spawned, so no locks are inherited), each running one attempt
+    at a time over a pipe; a child that is killed is replaced on demand."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._idle: list[_Child] = []
+        self._count = 0
+        self._freed = asyncio.Condition()
+
+    async def acquire(self) -> _Child:
+        async with self._freed:
+            while not self._idle and self._count >= self.size:
+                await self._freed.wait()
+            if self._idle:
+                return self._idle.pop()
+            self._count += 1
+        try:
+            return await asyncio.to_thread(_Child.spawn)
+        except BaseException:
+            self._count -= 1
+            raise
+
+    def release(self, child: _Child) -> None:
+        if child.alive():
+            self._idle.append(child)
+        else:
+            self._count -= 1
+        asyncio.ensure_future(self._notify())
+
+    def kill(self, child: _Child) -> None:
+        child.kill()
+        self._count -= 1
+        asyncio.ensure_future(self._notify())
+
+    async def _notify(self) -> None:
+        async with self._freed:
+            self._freed.notify()
+
+    def close(self) -> None:
+        for child in self._idle:
+            child.kill()
+        self._idle.clear()
+
+
+class _Child:
+    def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+        self.process, self.conn = process, conn
+
+    @classmethod
+    def spawn(cls) -> _Child:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=_child_main, args=(child,), daemon=True,
+                              name="jobworker-child")
+        process.start()
+        child.close()
+        return cls(process, parent)
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def kill(self) -> None:
+        with contextlib.suppress(RuntimeError, OSError):
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+        if self.process.pid and self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.join(timeout=5)
+        self.conn.close()
+
+    async def run(self, func: Any, ctx: JobContext) -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        reporter = ctx.reporter
+
+        def readable() -> None:
+            try:
+                while self.conn.poll():
+                    kind, *payload = self.conn.recv()
+                    if kind == "progress":
+                        reporter.progress(*payload)
+                    elif kind == "log":
+                        reporter.log(*payload)
+                    elif not done.done():
+                        done.set_result((kind, payload))
+            except (EOFError, OSError):
+                if not done.done():
+                    done.set_result(("died", [self.process.exitcode]))
+
+        payload = attrs.evolve(ctx, reporter=None)  # the reporter stays in this process
+        self.conn.send(("run", func, payload))
+        fd = self.conn.fileno()
+        loop.add_reader(fd, readable)
+        try:
+            kind, result = await done
+        finally:
+            loop.remove_reader(fd)
+        if kind == "ok":
+            return result[0]
+        if kind == "fail":
+            raise result[0]
+        if kind == "error":
+            raise RemoteError(*result)
+        raise RemoteError("WorkerProcessDied",
+                          f"the child process died (exit code {result[0]})", "")
+
+
+class _PipeReporter:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def progress(self, percent: int, step: str | None, message: str | None) -> None:
+        self.conn.send(("progress", percent, step, message))
+
+    def log(self, level: str, message: str) -> None:
+        self.conn.send(("log", level, message))
+
+    def is_cancelled(self) -> bool:
+        return False  # a stopped attempt's process is killed
+
+
+def _child_main(conn: Connection) -> None:  # pragma: no cover - runs in the child
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when children stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    while True:
+        try:
+            _kind, func, ctx = conn.recv()
+        except (EOFError, OSError):
+            return
+        ctx.reporter = _PipeReporter(conn)
+        try:
+            result = func(ctx)
+            if asyncio.iscoroutine(result):
+                result = asyncio.run(result)
+            conn.send(("ok", result))
+        except JobFailure as exc:
+            conn.send(("fail", exc))
+        except BaseException as exc:
+            conn.send(("error", type(exc).__name__, str(exc), traceback.format_exc()))

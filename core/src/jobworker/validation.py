@@ -1,0 +1,65 @@
+"""Validating a job's parameters against its type's schema (an attrs class), with clear errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.errors import ClassValidationError
+
+from .errors import InvalidParameters
+from .handler import JobHandler
+from .model import JobParameters
+
+__all__ = ["check_submitted_keys", "params_for"]
+
+_converter = cattrs.Converter(forbid_extra_keys=False)
+
+
+def _field_names(schema: type) -> set[str]:
+    return {f.alias or f.name for f in attrs.fields(schema)}
+
+
+def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
+    """The handler's parameters instance built from the stored parameters.
+
+    Named legacy keys and ``extra`` are merged (``extra`` wins); keys the schema does not declare
+    are ignored here (stored documents may carry legacy keys of other types).
+
+    :raises InvalidParameters: with every problem listed, e.g.
+        ``invalid parameters for pdf: page_start: expected int, got 'x'``.
+    """
+    flat = parameters.flat()
+    if handler.params is None:
+        return flat
+    names = _field_names(handler.params)
+    # Legacy named keys carry defaults (e.g. template=None); only pass those that are set or
+    # declared without a default, so the schema's own defaults apply.
+    data = {k: v for k, v in flat.items() if k in names and not (
+        k in JobParameters.NAMED and k not in parameters.extra and v is None)}
+    try:
+        return _converter.structure(data, handler.params)
+    except ClassValidationError as exc:
+        problems = "; ".join(cattrs.transform_error(exc, path="parameters"))
+        raise InvalidParameters(f"invalid parameters for {handler.job_type}: {problems}",
+                                details={"problems": cattrs.transform_error(exc)}) from None
+    except (TypeError, ValueError) as exc:  # attrs validators raise these
+        raise InvalidParameters(f"invalid parameters for {handler.job_type}: {exc}") from None
+
+
+def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> None:
+    """Refuse keys a submitter gave that neither the schema nor the legacy shape knows (typos)."""
+    if handler.params is None:
+        return
+    known = _field_names(handler.params) | set(JobParameters.NAMED) | {"extra"}
+    unknown = sorted(set(submitted) - known)
+    extra = submitted.get("extra")
+    if isinstance(extra, Mapping):
+        unknown += sorted(set(extra) - known)
+    if unknown:
+        raise InvalidParameters(
+            f"unknown parameter(s) for {handler.job_type}: {', '.join(unknown)}; "
+            f"accepted: {', '.join(sorted(_field_names(handler.params)))}",
+            details={"unknown": unknown})

@@ -1,0 +1,405 @@
+"""The worker: claims jobs from a store, runs their handlers, and writes every status transition.
+
+One asyncio loop per worker process. Store calls run in one I/O thread, so a slow store never
+blocks handlers that run in the loop. Writes are batched: one claim fetches up to the free slots,
+and the outcomes of attempts that ended meanwhile are written in one ``finish`` call; progress
+and logs are flushed every ``flush_interval``.
+
+Delivery is at least once: a job whose worker dies is run again after its lease expires, so
+handlers should be idempotent (write outputs under ``ctx.output_dir``, overwrite, don't append).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import tempfile
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import structlog
+
+from . import errors
+from .config import Settings
+from .executors import AttemptStopped, Executors, RemoteError, StopSignal
+from .handler import JobContext, JobHandler
+from .model import Job, JobError, JobProgress, LogEntry, LogLevel, normalise_results, utcnow
+from .plugins import Plugins
+from .store import Claim, Outcome, Store, Transition
+from .validation import params_for
+
+__all__ = ["Worker"]
+
+T = TypeVar("T")
+log = structlog.get_logger("jobworker.worker")
+
+
+@attrs.define
+class _Running:
+    job: Job
+    handler: JobHandler | None
+    stop: StopSignal
+    task: asyncio.Task[None] | None = None
+    started: float = attrs.Factory(time.monotonic)
+
+
+class _Reporter:
+    """In-process reporter: records the latest progress and log lines for the next flush."""
+
+    def __init__(self, worker: Worker, job_id: str, stop: StopSignal) -> None:
+        self.worker, self.job_id, self.stop = worker, job_id, stop
+
+    def progress(self, percent: int, step: str | None, message: str | None) -> None:
+        progress = JobProgress(step or "processing", percent, message)
+        self.worker._progress[self.job_id] = progress
+        if self.worker.on_progress is not None:
+            self.worker.on_progress(self.job_id, progress)
+
+    def log(self, level: str, message: str) -> None:
+        self.worker._logs.append(
+            (self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message))))
+
+    def is_cancelled(self) -> bool:
+        return self.stop.reason is not None
+
+
+class Worker:
+    """Process jobs from ``store`` with the handlers of ``plugins``.
+
+    :param types: serve only these job types (``--types``); ``None`` serves all, and fails jobs
+        of types no plugin handles with ``UNKNOWN_JOB_TYPE``.
+    :param burst: return once nothing is claimable and nothing runs.
+    """
+
+    flush_interval = 0.2
+    #: Called with ``(job_id, progress)`` on every progress report, before coalescing (tests).
+    on_progress: Callable[[str, JobProgress], None] | None = None
+
+    def __init__(self, store: Store, plugins: Plugins, settings: Settings, *,
+                 types: Collection[str] | None = None, burst: bool = False,
+                 worker_id: str | None = None) -> None:
+        self.store, self.plugins, self.settings = store, plugins, settings
+        self.types = None if types is None else sorted(set(types))
+        self.burst = burst
+        self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.running: dict[str, _Running] = {}
+        self._outcomes: list[Outcome] = []
+        self._progress: dict[str, JobProgress] = {}
+        self._logs: list[tuple[str, LogEntry]] = []
+        self._kick = asyncio.Event()
+        self._stopping = False
+        self._stop_now = False
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobworker-io")
+        process_slots = settings.concurrency
+        self.executors = Executors(threads=max(4, settings.concurrency * 2),
+                                   processes=min(process_slots, os.cpu_count() or 1))
+        self.log = log.bind(worker_id=self.worker_id)
+        self.processed = 0
+
+    # -- public ----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Work until stopped (or, with ``burst``, until there is nothing left)."""
+        loop = asyncio.get_running_loop()
+        notifier = self.store.notifier()
+        if notifier is not None:
+            loop.add_reader(notifier.fileno(), self._on_wake, notifier)
+        self._install_signals(loop)
+        background = [asyncio.ensure_future(f()) for f in
+                      (self._heartbeat_loop, self._recovery_loop, self._flush_loop)]
+        self.log.info("worker started", types=self.types or "all", store=self.store.url,
+                      concurrency=self.settings.concurrency)
+        try:
+            await self._main_loop()
+            await self._shutdown()
+        finally:
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._flush()
+            if notifier is not None:
+                loop.remove_reader(notifier.fileno())
+                notifier.close()
+            self.executors.close()
+            self._io.shutdown(wait=True)
+            self._remove_signals(loop)
+            self.log.info("worker stopped", processed=self.processed)
+
+    def request_stop(self, immediate: bool = False) -> None:
+        """Stop claiming; with ``immediate`` (or a second call) hand running jobs back now."""
+        if self._stopping or immediate:
+            self._stop_now = True
+        self._stopping = True
+        self._kick.set()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    async def _main_loop(self) -> None:
+        idle_since_empty = False
+        while not self._stopping:
+            self._kick.clear()
+            await self._finish_outcomes()
+            claimed = await self._claim()
+            if claimed:
+                idle_since_empty = False
+                for job in claimed:
+                    self._start(job)
+            elif self.burst and not self.running and not self._outcomes:
+                if idle_since_empty:
+                    return
+                idle_since_empty = True  # one more look after outcomes are flushed
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())
+
+    async def _idle_timeout(self) -> float:
+        timeout = self.settings.poll_interval
+        if self.running:
+            return timeout
+        due = await self._call(self.store.next_available_at)
+        if due is not None:
+            timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()) + 0.005)
+        return timeout
+
+    def _free_slots(self) -> int:
+        return self.settings.concurrency - len(self.running)
+
+    async def _claim(self) -> list[Job]:
+        free = self._free_slots()
+        if free <= 0:
+            return []
+        slots: dict[str, int] = {}
+        for job_type, limit in self._type_limits().items():
+            running = sum(1 for r in self.running.values() if r.job.job_type == job_type)
+            if limit - running < free:
+                slots[job_type] = max(0, limit - running)
+        claim = Claim(self.worker_id, self.settings.lease_seconds, free, self.types, slots,
+                      dict(self.settings.cluster_max_concurrent_per_type))
+        return await self._call(self.store.claim, claim, utcnow())
+
+    def _type_limits(self) -> dict[str, int]:
+        limits = {t: h.concurrency for t, h in self.plugins.handlers.items() if h.concurrency}
+        limits.update(self.settings.max_concurrent_per_type)
+        if self.types is not None:
+            limits = {t: n for t, n in limits.items() if t in self.types}
+        return limits
+
+    def _start(self, job: Job) -> None:
+        handler = self.plugins.handler_for(job.job_type)
+        running = _Running(job, handler, StopSignal())
+        self.running[job.job_id] = running
+        running.task = asyncio.ensure_future(self._attempt(running))
+        self.plugins.notify("job_started", job=job)
+
+    async def _attempt(self, run: _Running) -> None:
+        job, handler = run.job, run.handler
+        bound = self.log.bind(job_id=job.job_id, job_type=job.job_type, attempt=job.attempts)
+        scratch: Path | None = None
+        progress = None
+        try:
+            if handler is None:
+                raise errors.UnknownJobType(
+                    f"no installed plugin handles job type {job.job_type!r}; installed types: "
+                    f"{', '.join(self.plugins.job_types()) or 'none'}")
+            params = params_for(handler, job.parameters)
+            scratch = Path(tempfile.mkdtemp(prefix=f"jobworker-{job.job_id[:12]}-"))
+            ctx = JobContext(job, params, _Reporter(self, job.job_id, run.stop), scratch,
+                             tuple(self.settings.input_roots), self.settings.output_root,
+                             self.settings.for_type(handler.job_type),
+                             self.settings.max_input_bytes)
+            ctx.log("info", f"attempt {job.attempts} of {job.max_attempts} started "
+                            f"on {self.worker_id}")
+            ctx.progress(0, "processing")
+            timeout = job.timeout or handler.timeout
+            result = await self.executors.run(handler, ctx, run.stop, timeout)
+            if result is not None and not isinstance(result, dict):
+                result = {"structured_data": result}
+            progress = self._progress.pop(job.job_id, None)
+            outcome = Outcome(job.job_id, self.worker_id, "completed",
+                              results=normalise_results(result), progress=progress)
+        except BaseException as exc:  # every failure becomes an outcome; nothing escapes
+            if isinstance(exc, asyncio.CancelledError) and run.stop.reason is None:
+                run.stop.stop("shutdown")
+            progress = self._progress.pop(job.job_id, None)
+            outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
+        finally:
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+        if outcome.error is not None:
+            bound.info("attempt ended", outcome=outcome.kind, code=outcome.error.code,
+                       error=outcome.error.message)
+            self._logs.append((job.job_id, LogEntry(utcnow(), LogLevel.ERROR if outcome.kind ==
+                                                    "failed" else LogLevel.WARNING,
+                                                    f"{outcome.error.code}: "
+                                                    f"{outcome.error.message}")))
+        if run.stop.reason != "lost":
+            self._outcomes.append(outcome)
+        self.running.pop(job.job_id, None)
+        self._kick.set()
+
+    def _failure(self, run: _Running, exc: BaseException, progress: JobProgress | None,
+                 elapsed: float) -> Outcome:
+        job, handler = run.job, run.handler
+        details: dict[str, Any] = {"duration_ms": int(elapsed * 1000), "attempt": job.attempts}
+        if isinstance(exc, AttemptStopped) or isinstance(exc, asyncio.CancelledError):
+            reason = getattr(exc, "reason", None) or run.stop.reason or "shutdown"
+            if reason == "shutdown":
+                return Outcome(job.job_id, self.worker_id, "release", progress=progress)
+            if reason == "timeout":
+                limit = job.timeout or (handler.timeout if handler else None)
+                error = JobError(errors.TIMEOUT, f"attempt stopped after its timeout of "
+                                                 f"{limit} s", details)
+                retryable = True
+            else:
+                error = JobError(errors.CANCELLED, "cancelled while running", details)
+                retryable = False
+        elif isinstance(exc, errors.JobFailure):
+            error = JobError(exc.code, exc.message, {**details, **(exc.details or {})})
+            retryable = exc.retryable
+        elif isinstance(exc, RemoteError):
+            error = JobError(errors.HANDLER_ERROR, f"{exc.type_name}: {exc.message}",
+                             {**details, "exception": exc.type_name, "traceback": exc.tb})
+            retryable = True
+        else:
+            error = JobError(errors.HANDLER_ERROR, f"{type(exc).__name__}: {exc}",
+                             {**details, "exception": type(exc).__name__,
+                              "traceback": "".join(traceback.format_exception(exc))})
+            retryable = True
+        if run.stop.reason == "cancelled" and error.code != errors.CANCELLED:
+            error = JobError(errors.CANCELLED, "cancelled while running", details)
+            retryable = False
+        if retryable and job.attempts < job.max_attempts:
+            backoff = handler.backoff if handler else self.settings.retry_backoff
+            delay = backoff * 2 ** max(0, job.attempts - 1)
+            delay = delay / 2 + random.uniform(0, delay / 2)
+            return Outcome(job.job_id, self.worker_id, "retry", error=error,
+                           available_at=utcnow() + timedelta(seconds=delay), progress=progress)
+        return Outcome(job.job_id, self.worker_id, "failed", error=error, progress=progress)
+
+    async def _finish_outcomes(self) -> None:
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        await self._flush()  # logs and progress of these jobs first
+        done = await self._call(self.store.finish, outcomes, utcnow())
+        self._announce(done)
+        self.processed += len(outcomes)
+
+    def _announce(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            if t.job.status.terminal:
+                self.plugins.notify("job_finished", job=t.job)
+            if t.batch_finished is not None:
+                self.plugins.notify("batch_finished", batch=t.batch_finished)
+
+    # -- background duties -----------------------------------------------------------------
+
+    async def _flush(self) -> None:
+        progress, self._progress = self._progress, {}
+        logs, self._logs = self._logs, []
+        progress = {k: v for k, v in progress.items() if k in self.running}
+        if progress:
+            await self._call(self.store.save_progress, self.worker_id, progress, utcnow())
+            for job_id, p in progress.items():
+                if job_id in self.running:
+                    self.plugins.notify("job_progress", job=self.running[job_id].job, progress=p)
+        if logs:
+            await self._call(self.store.append_logs, logs)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self._flush()
+            except Exception:
+                self.log.exception("flush failed")
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                await self._heartbeat()
+            except Exception:
+                self.log.exception("heartbeat failed")
+
+    async def _heartbeat(self) -> None:
+        if not self.running:
+            return
+        cancelled, lost = await self._call(self.store.heartbeat, self.worker_id,
+                                           list(self.running), self.settings.lease_seconds,
+                                           utcnow())
+        for job_id in cancelled:
+            if job_id in self.running:
+                self.log.info("cancel requested", job_id=job_id)
+                self.running[job_id].stop.stop("cancelled")
+        for job_id in lost:
+            if job_id in self.running:
+                self.log.warning("lease lost; stopping the attempt", job_id=job_id)
+                self.running[job_id].stop.stop("lost")
+
+    async def _recovery_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 2 * random.uniform(0.5, 1.0))
+            try:
+                done = await self._call(self.store.recover_expired, utcnow(),
+                                        self.settings.retry_backoff)
+            except Exception:
+                self.log.exception("recovery sweep failed")
+                continue
+            for t in done:
+                self.log.warning("recovered a job from a lost worker", job_id=t.job.job_id,
+                                 status=t.job.status.value)
+            self._announce(done)
+
+    def _on_wake(self, notifier: Any) -> None:
+        notifier.drain()
+        self._kick.set()
+        if self.running:  # may be a cancel request: look at once
+            asyncio.ensure_future(self._heartbeat())
+
+    # -- shutdown --------------------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        if self.running:
+            self.log.info("stopping: waiting for running jobs", running=len(self.running),
+                          grace=self.settings.shutdown_grace)
+            deadline = time.monotonic() + self.settings.shutdown_grace
+            while self.running and not self._stop_now and time.monotonic() < deadline:
+                self._kick.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._kick.wait(), deadline - time.monotonic())
+            for run in list(self.running.values()):
+                run.stop.stop("shutdown")
+            tasks = [r.task for r in self.running.values() if r.task]
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._finish_outcomes()
+
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _remove_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self.log.info("signal received", signal=sig.name,
+                      action="hand back now" if self._stopping else "graceful stop")
+        self.request_stop()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
