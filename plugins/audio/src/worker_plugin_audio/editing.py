@@ -136,6 +136,15 @@ def split_on_silence(segment: AudioSegment, min_silence_ms: int = 500,
     return pieces
 
 
+def _quietest(levels: np.ndarray) -> int:
+    """Index in the middle of the longest run of frames within 1 dB of the quietest."""
+    quiet = np.concatenate(([0], (levels <= levels.min() + 1.0).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(quiet))
+    starts, ends = edges[::2], edges[1::2]
+    longest = int(np.argmax(ends - starts))
+    return int((starts[longest] + ends[longest]) // 2)
+
+
 def quiet_cut_points(segment: AudioSegment, chunk_seconds: float,
                      search_seconds: float = 5.0) -> list[int]:
     """Cut positions (ms) roughly every ``chunk_seconds``, each moved to the quietest 100 ms
@@ -154,7 +163,7 @@ def quiet_cut_points(segment: AudioSegment, chunk_seconds: float,
         nominal = cuts[-1] + step
         lo = max(cuts[-1] + step // 2, nominal - int(search_seconds * 1000))
         a, b = lo // FRAME_MS, max(lo // FRAME_MS + 1, nominal // FRAME_MS)
-        best = a + int(np.argmin(smooth[a:b])) if b <= len(smooth) else nominal // FRAME_MS
+        best = a + _quietest(smooth[a:b]) if b <= len(smooth) else nominal // FRAME_MS
         cuts.append(best * FRAME_MS)
     cuts.append(total)
     return cuts
