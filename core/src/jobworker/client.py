@@ -118,7 +118,7 @@ class Client:
         batch = Batch(batch_id=batch_id) if batch_id else None
         [stored] = self.store.enqueue([job], batch)
         if stored.job_id == job.job_id:
-            self.plugins.notify("job_submitted", job=stored)
+            self.plugins.notify("job_submitted", job=stored, store=self.store)
         return stored
 
     def submit_batch(self, jobs: Iterable[Mapping[str, Any]], *, batch_name: str | None = None,
@@ -148,7 +148,7 @@ class Client:
                       **({"batch_id": batch_id} if batch_id else {}))
         stored = self.store.enqueue(built, batch)
         for job in stored:
-            self.plugins.notify("job_submitted", job=job)
+            self.plugins.notify("job_submitted", job=job, store=self.store)
         return self.store.get_batch(batch.batch_id) or batch
 
     # -- reading ---------------------------------------------------------------------------
@@ -201,9 +201,9 @@ class Client:
         if t is None:
             return None
         if t.job.status.terminal:
-            self.plugins.notify("job_finished", job=t.job)
+            self.plugins.notify("job_finished", job=t.job, store=self.store)
         if t.batch_finished is not None:
-            self.plugins.notify("batch_finished", batch=t.batch_finished)
+            self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
         return t.job
 
     def retry(self, job_id: str) -> Job | None:

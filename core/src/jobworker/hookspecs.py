@@ -12,7 +12,9 @@ The worker calls ``pm.check_pending()`` after loading, so a misspelt hook name i
 naming the plugin. Hooks named ``register_*`` receive a ``register`` callback and call it once per
 thing they contribute. Lifecycle hooks (``job_*``, ``batch_*``) are notifications: they run in the
 worker's (or submitting client's) process after the change they report has been committed to the
-store, must return quickly, and an exception they raise is logged, never fatal to a job.
+store, must return quickly, and an exception they raise is logged, never fatal to a job. They
+receive the ``store`` too (declare only the arguments you need: pluggy passes a subset), so an
+observer can record follow-up work durably, e.g. a webhook delivery job.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import pluggy
 
 from .handler import JobHandler
 from .model import Batch, Job, JobProgress
+from .store import Store
 
 hookspec = pluggy.HookspecMarker("jobworker")
 
@@ -117,7 +120,7 @@ def register_commands(cli: Any) -> None:
 
 
 @hookspec
-def job_submitted(job: Job) -> None:
+def job_submitted(job: Job, store: Store) -> None:
     """A job was stored as ``pending`` (called in the submitting process).
 
     Example::
@@ -129,7 +132,7 @@ def job_submitted(job: Job) -> None:
 
 
 @hookspec
-def job_started(job: Job) -> None:
+def job_started(job: Job, store: Store) -> None:
     """A worker claimed the job and its attempt ``job.attempts`` starts.
 
     Example::
@@ -141,7 +144,7 @@ def job_started(job: Job) -> None:
 
 
 @hookspec
-def job_progress(job: Job, progress: JobProgress) -> None:
+def job_progress(job: Job, progress: JobProgress, store: Store) -> None:
     """The job's progress was written to the store (coalesced: not every ``ctx.progress``).
 
     Example::
@@ -153,7 +156,7 @@ def job_progress(job: Job, progress: JobProgress) -> None:
 
 
 @hookspec
-def job_finished(job: Job) -> None:
+def job_finished(job: Job, store: Store) -> None:
     """The job reached ``completed`` or ``failed`` (cancelled jobs fail with ``CANCELLED``).
 
     Called once per terminal transition, after it is committed; a job failed and then retried
@@ -169,7 +172,7 @@ def job_finished(job: Job) -> None:
 
 
 @hookspec
-def batch_finished(batch: Batch) -> None:
+def batch_finished(batch: Batch, store: Store) -> None:
     """Every job of the batch is completed or failed (``batch.completed_jobs``/``failed_jobs``).
 
     Example::

@@ -201,7 +201,7 @@ class Worker:
         running = _Running(job, handler, StopSignal())
         self.running[job.job_id] = running
         running.task = asyncio.ensure_future(self._attempt(running))
-        self.plugins.notify("job_started", job=job)
+        self.plugins.notify("job_started", job=job, store=self.store)
 
     async def _attempt(self, run: _Running) -> None:
         job, handler = run.job, run.handler
@@ -300,9 +300,9 @@ class Worker:
     def _announce(self, transitions: list[Transition]) -> None:
         for t in transitions:
             if t.job.status.terminal:
-                self.plugins.notify("job_finished", job=t.job)
+                self.plugins.notify("job_finished", job=t.job, store=self.store)
             if t.batch_finished is not None:
-                self.plugins.notify("batch_finished", batch=t.batch_finished)
+                self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
 
     # -- background duties -----------------------------------------------------------------
 
@@ -314,7 +314,8 @@ class Worker:
             await self._call(self.store.save_progress, self.worker_id, progress, utcnow())
             for job_id, p in progress.items():
                 if job_id in self.running:
-                    self.plugins.notify("job_progress", job=self.running[job_id].job, progress=p)
+                    self.plugins.notify("job_progress", job=self.running[job_id].job,
+                                        progress=p, store=self.store)
         if logs:
             await self._call(self.store.append_logs, logs)
 

@@ -1,0 +1,115 @@
+"""``jobworker run``: one worker process, or N under a small supervisor (``--processes``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import click
+import structlog
+
+from ..logs import configure_logging
+from ..worker import Worker
+from .common import State, pass_state
+
+
+@click.command()
+@click.option("--types", metavar="A,B", help="Only claim jobs of these types.")
+@click.option("--burst", is_flag=True, help="Exit when nothing is left to claim.")
+@click.option("--processes", type=click.IntRange(1), default=1, show_default=True,
+              help="Worker processes to run under one supervisor.")
+@click.option("--concurrency", type=click.IntRange(1), help="Jobs at once per process.")
+@click.option("--lease-seconds", type=click.FloatRange(0.5), help="Lease length.")
+@click.option("--poll-interval", type=click.FloatRange(0.01), help="Idle poll interval.")
+@click.option("--shutdown-grace", type=click.FloatRange(0), help="Seconds to let jobs finish.")
+@click.option("--worker-id", help="Name of this worker (default host-pid-random).")
+@click.option("--log-level", default="info", show_default=True)
+@click.option("--log-json/--log-console", default=None,
+              help="Log format (default: console on a terminal, JSON otherwise).")
+@pass_state
+def run(state: State, types: str | None, burst: bool, processes: int,
+        concurrency: int | None, lease_seconds: float | None, poll_interval: float | None,
+        shutdown_grace: float | None, worker_id: str | None, log_level: str,
+        log_json: bool | None) -> None:
+    """Process jobs until stopped (SIGTERM/SIGINT: graceful; a second signal: hand back now)."""
+    configure_logging(log_level, log_json)
+    settings = state.settings
+    for key, value in (("concurrency", concurrency), ("lease_seconds", lease_seconds),
+                       ("poll_interval", poll_interval), ("shutdown_grace", shutdown_grace)):
+        if value is not None:
+            setattr(settings, key, value)
+    if processes > 1:
+        sys.exit(_supervise(processes, burst))
+    type_list = [t.strip() for t in types.split(",") if t.strip()] if types else None
+    plugins = state.plugins
+    if type_list:
+        missing = [t for t in type_list if plugins.handler_for(t) is None]
+        if missing:
+            raise click.ClickException(
+                f"no installed plugin handles {', '.join(missing)}; installed types: "
+                f"{', '.join(plugins.job_types()) or 'none'}")
+    worker = Worker(state.store, plugins, settings, types=type_list, burst=burst,
+                    worker_id=worker_id)
+    asyncio.run(worker.run())
+    state.store.close()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        # A thread-executor handler ignored its cancellation; its job was handed back already.
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _supervise(processes: int, burst: bool) -> int:
+    """Run ``processes`` copies of this command (without ``--processes``); forward signals;
+    restart a copy that dies unexpectedly (not in ``--burst`` mode)."""
+    log = structlog.get_logger("jobworker.supervisor")
+    argv = _argv_without_processes(sys.argv[1:])
+    cmd = [sys.executable, "-m", "jobworker", *argv]
+    children = [subprocess.Popen(cmd) for _ in range(processes)]
+    log.info("supervisor started", processes=processes, pids=[c.pid for c in children])
+    stopping = {"count": 0}
+
+    def forward(sig: int, _frame: object) -> None:
+        stopping["count"] += 1
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while True:
+        alive = 0
+        for i, child in enumerate(children):
+            code = child.poll()
+            if code is None:
+                alive += 1
+            elif code != 0 and not stopping["count"] and not burst:
+                log.warning("worker process died; restarting", pid=child.pid, exit_code=code)
+                children[i] = subprocess.Popen(cmd)
+                alive += 1
+        if not alive:
+            break
+        time.sleep(0.2)
+    codes = [c.returncode for c in children]
+    log.info("supervisor stopped", exit_codes=codes)
+    return 0 if all(c == 0 or c == -signal.SIGTERM for c in codes) else 1
+
+
+def _argv_without_processes(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--processes":
+            skip = True
+            continue
+        if arg.startswith("--processes="):
+            continue
+        out.append(arg)
+    return out

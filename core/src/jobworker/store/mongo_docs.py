@@ -1,0 +1,194 @@
+"""Documents and update operators of the MongoDB store (no I/O except :class:`ResultsSpill`).
+
+Job documents keep the legacy shape of ``shared/legacy-schema.md``: the store never replaces a
+whole document after insert, it only ``$set``s/``$unset``s the fields a transition changes, so
+keys it does not know (legacy ``started_at``, ``batch_id: "undefined"``, ...) stay untouched.
+Fields cleared by a transition (lease, error, ...) are ``$unset``, as the legacy writers only
+write optional fields when they have a value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import bson
+from bson.codec_options import CodecOptions
+from bson.errors import InvalidDocument
+from gridfs import GridFSBucket
+from gridfs.errors import NoFile
+from pymongo.database import Database
+
+from ..model import JobError, JobProgress
+from .base import Outcome, StoreError
+
+__all__ = [
+    "COUNTER",
+    "ResultsSpill",
+    "error_doc",
+    "outcome_update",
+    "progress_doc",
+    "type_values",
+]
+
+# Which batch counter holds a job in each status.
+COUNTER = {"pending": "pending_jobs", "processing": "processing_jobs",
+           "completed": "completed_jobs", "failed": "failed_jobs"}
+
+#: A legacy ``job_type`` that is empty or missing means ``session``.
+SESSION_ALIASES: tuple[Any, ...] = ("session", "", None)
+
+_CODEC = CodecOptions(tz_aware=True)
+
+
+def type_values(types: Iterable[str]) -> list[Any]:
+    """Stored ``job_type`` values that mean these types (``session`` includes ``""``/missing)."""
+    out: list[Any] = []
+    for t in types:
+        for value in (SESSION_ALIASES if t in ("session", "") else (t,)):
+            if value not in out:
+                out.append(value)
+    return out
+
+
+def type_match(job_type: str) -> Any:
+    """A filter value for one job type (``{"job_type": type_match(t)}``)."""
+    values = type_values([job_type])
+    return values[0] if len(values) == 1 else {"$in": values}
+
+
+def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:
+    return None if p is None else {"step": p.step, "percent": p.percent, "message": p.message}
+
+
+def error_doc(e: JobError | None) -> dict[str, Any] | None:
+    return None if e is None else {"code": e.code, "message": e.message, "details": e.details}
+
+
+def outcome_update(out: Outcome, now: datetime,
+                   results: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+    """The update document applying ``out`` to a processing job, and the resulting status.
+
+    ``results`` is the (possibly spilled) results sub-document for a ``completed`` outcome.
+    Mirrors the SQLite store's transitions field by field.
+    """
+    sets: dict[str, Any] = {"updated_at": now}
+    unset: dict[str, str] = {"lease_owner": "", "lease_expires_at": ""}
+    inc: dict[str, int] = {}
+    if out.kind == "completed":
+        message = out.progress.message if out.progress else None
+        sets.update(status="completed", results=dict(results or {}), completed_at=now,
+                    progress=progress_doc(JobProgress("completed", 100, message)))
+        unset["error"] = ""
+        target = "completed"
+    elif out.kind == "failed":
+        percent = out.progress.percent if out.progress else 0
+        message = out.error.message if out.error else None
+        sets.update(status="failed", completed_at=now,
+                    progress=progress_doc(JobProgress("error", percent, message)))
+        target = "failed"
+        _set_or_unset(sets, unset, "error", error_doc(out.error))
+    elif out.kind in ("retry", "release"):
+        sets.update(status="pending", available_at=out.available_at or now)
+        if out.kind == "retry":
+            _set_or_unset(sets, unset, "error", error_doc(out.error))
+        else:
+            inc["attempts"] = -1  # not charged: the claim had added one
+        target = "pending"
+    else:
+        raise StoreError(f"unknown outcome kind {out.kind!r}")
+    update: dict[str, Any] = {"$set": sets, "$unset": unset}
+    if inc:
+        update["$inc"] = inc
+    return update, target
+
+
+def _set_or_unset(sets: dict[str, Any], unset: dict[str, str], key: str, value: Any) -> None:
+    if value is None:
+        unset[key] = ""
+    else:
+        sets[key] = value
+
+
+def ids_in(values: Collection[str]) -> dict[str, Any]:
+    return {"$in": list(values)}
+
+
+class ResultsSpill:
+    """Keeps results documents under MongoDB's 16 MiB limit by moving big ones to GridFS.
+
+    Results whose BSON size exceeds ``threshold`` are stored whole in the GridFS bucket
+    ``<bucket>``; the job document keeps the small values inline (so old readers still see
+    e.g. ``markdown_file`` and ``target_dir``), the big ones replaced by ``null`` (``[]`` for
+    lists), plus ``results_ref: {gridfs_id, size, bucket}``. :meth:`load` reverses it.
+    """
+
+    REF = "results_ref"
+
+    def __init__(self, db: Database[Any], bucket: str, threshold: int,
+                 inline_limit: int = 64 * 1024) -> None:
+        self.db = db
+        self.bucket_name = bucket
+        self.threshold = int(threshold)
+        self.inline_limit = min(int(inline_limit), self.threshold)
+        self._bucket: GridFSBucket | None = None
+
+    @property
+    def bucket(self) -> GridFSBucket:
+        if self._bucket is None:
+            self._bucket = GridFSBucket(self.db, bucket_name=self.bucket_name)
+        return self._bucket
+
+    def prepare(self, job_id: str, results: Mapping[str, Any] | None
+                ) -> tuple[dict[str, Any], Any | None]:
+        """``(results sub-document, GridFS id or None)`` for storing ``results``."""
+        full = dict(results or {})
+        try:
+            data = bson.encode(full, codec_options=_CODEC)
+        except (InvalidDocument, TypeError, OverflowError) as exc:
+            raise StoreError(f"results of {job_id} cannot be stored: {exc}") from exc
+        if len(data) <= self.threshold:
+            return full, None
+        file_id = self.bucket.upload_from_stream(
+            f"{job_id}.results.bson", data,
+            metadata={"job_id": job_id, "content": "results", "encoding": "bson"})
+        sizes = {k: len(bson.encode({"v": v}, codec_options=_CODEC)) for k, v in full.items()}
+        inline: dict[str, Any] = {}
+        budget = self.inline_limit
+        for key in sorted(full, key=lambda k: sizes[k]):
+            if sizes[key] <= budget:
+                inline[key] = full[key]
+                budget -= sizes[key]
+            else:
+                inline[key] = [] if isinstance(full[key], (list, tuple)) else None
+        doc = {k: inline[k] for k in full}  # keep the handler's key order
+        doc[self.REF] = {"gridfs_id": file_id, "size": len(data), "bucket": self.bucket_name}
+        return doc, file_id
+
+    def file_id(self, results: object) -> Any | None:
+        """The GridFS id a stored results sub-document refers to, if any."""
+        if isinstance(results, Mapping):
+            ref = results.get(self.REF)
+            if isinstance(ref, Mapping) and "gridfs_id" in ref:
+                return ref["gridfs_id"]
+        return None
+
+    def load(self, results: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The full results for a stored results sub-document (spilled or not)."""
+        file_id = self.file_id(results)
+        if file_id is None:
+            return results
+        try:
+            data = self.bucket.open_download_stream(file_id).read()
+        except NoFile:
+            # The file is gone (deleted by hand): return what the document still holds.
+            return {k: v for k, v in (results or {}).items() if k != self.REF}
+        return dict(bson.decode(data, codec_options=_CODEC))
+
+    def delete(self, file_ids: Iterable[Any]) -> None:
+        for file_id in file_ids:
+            try:
+                self.bucket.delete(file_id)
+            except NoFile:
+                pass
