@@ -301,6 +301,7 @@ class Worker:
         for t in transitions:
             if t.job.status.terminal:
                 self.plugins.notify("job_finished", job=t.job, store=self.store)
+        for t in transitions:  # after every job of the same write
             if t.batch_finished is not None:
                 self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
 

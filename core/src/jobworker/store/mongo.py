@@ -1,0 +1,678 @@
+"""The MongoDB store: many worker processes on many hosts share one MongoDB deployment.
+
+URL: ``mongodb://host[:port][,host2...]/<database>?<options>`` or ``mongodb+srv://...``; the
+database defaults to ``jobworker``. Options (URL query or keyword arguments, the query wins),
+which are taken out of the URL before it goes to pymongo:
+
+* ``collections=generic|legacy|default``: ``jobs``/``batches`` (generic, the default) or
+  ``event_jobs``/``event_batches`` (the old session/event generation);
+* ``jobs_collection=``, ``batches_collection=``: explicit names (win over the preset);
+* ``log_cap=N``: newest log entries kept per job (``$push`` with ``$slice``);
+* ``gridfs_threshold=BYTES``: results larger than this (BSON size, default 4 MiB) go to GridFS.
+
+Every other query option (``replicaSet``, ``w``, ``readPreference``, ``retryWrites``, TLS,
+auth, ...) is pymongo's. Writes are acknowledged (``w=0`` is refused); retryable writes are on
+unless the URL turns them off. See ``docs/mongodb.md``.
+
+Atomicity: a claim is one ``find_one_and_update`` per job; a transition is one conditional
+``find_one_and_update`` on the job (the single point that decides it happened, exactly once),
+followed by an atomic update of its batch's counters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from pymongo import (
+    ASCENDING,
+    DESCENDING,
+    MongoClient,
+    ReadPreference,
+    ReturnDocument,
+    UpdateOne,
+)
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    DuplicateKeyError,
+    OperationFailure,
+    PyMongoError,
+)
+
+from .. import errors
+from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, utcnow
+from .base import Claim, Outcome, Store, StoreError, Transition
+from .mongo_docs import (
+    COUNTER,
+    ResultsSpill,
+    outcome_update,
+    progress_doc,
+    type_match,
+    type_values,
+)
+from .mongo_limits import TypeLocks
+from .mongo_notify import ChangeStreamNotifier
+
+__all__ = ["COLLECTION_PRESETS", "MongoStore"]
+
+log = logging.getLogger(__name__)
+
+COLLECTION_PRESETS = {
+    "default": ("jobs", "batches"),
+    "generic": ("jobs", "batches"),
+    "legacy": ("event_jobs", "event_batches"),
+}
+DEFAULT_DATABASE = "jobworker"
+DEFAULT_GRIDFS_THRESHOLD = 4 * 1024 * 1024
+LIMITS_COLLECTION = "jobworker_limits"
+_OWN_OPTIONS = ("collections", "jobs_collection", "batches_collection", "log_cap",
+                "gridfs_threshold")
+_NO_LOGS = {"logs": 0}
+_AFTER = ReturnDocument.AFTER
+_CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+# How often a store instance gives legacy pending documents the fields the claim sorts on.
+_NORMALISE_EVERY = 10.0
+
+# (keys, options) per collection; names left to MongoDB where the legacy system created the
+# same index, so creating ours next to theirs is a no-op instead of a name conflict.
+JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("job_id", ASCENDING)], {"unique": True}),
+    ([("idempotency_key", ASCENDING)],
+     {"unique": True, "name": "jobworker_idempotency_key",
+      "partialFilterExpression": {"idempotency_key": {"$type": "string"}}}),
+    ([("status", ASCENDING), ("job_type", ASCENDING), ("priority", DESCENDING),
+      ("created_at", ASCENDING), ("_id", ASCENDING)], {"name": "jobworker_claim_typed"}),
+    ([("status", ASCENDING), ("priority", DESCENDING), ("created_at", ASCENDING),
+      ("_id", ASCENDING)], {"name": "jobworker_claim_any"}),
+    ([("status", ASCENDING), ("lease_expires_at", ASCENDING)], {"name": "jobworker_lease"}),
+    ([("status", ASCENDING), ("available_at", ASCENDING), ("created_at", ASCENDING)],
+     {"name": "jobworker_available"}),
+    ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
+    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+]
+BATCH_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+    ([("batch_id", ASCENDING)], {"unique": True}),
+    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+]
+
+
+def split_url(url: str) -> tuple[str, dict[str, str], str]:
+    """``(url for pymongo, jobworker's own options, database name)``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mongodb", "mongodb+srv"):
+        raise StoreError(f"not a MongoDB URL: {url!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = {k: v for k, v in query if k in _OWN_OPTIONS}
+    rest = [(k, v) for k, v in query if k not in _OWN_OPTIONS]
+    database = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
+    return urlunsplit(parts._replace(query=urlencode(rest))), own, database
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    hosts = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{hosts}"))
+
+
+class MongoStore(Store):
+    """A store in one MongoDB database (see the module docstring for the URL)."""
+
+    def __init__(self, url: str, *, collections: str = "default",
+                 jobs_collection: str | None = None, batches_collection: str | None = None,
+                 log_cap: int = 1000, gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
+                 **client_options: Any) -> None:
+        client_url, own, database = split_url(url)
+        collections = own.get("collections", collections)
+        if collections not in COLLECTION_PRESETS:
+            raise StoreError(f"collections must be one of {sorted(COLLECTION_PRESETS)}, "
+                             f"not {collections!r}")
+        jobs_name, batches_name = COLLECTION_PRESETS[collections]
+        self.jobs_collection = own.get("jobs_collection") or jobs_collection or jobs_name
+        self.batches_collection = (own.get("batches_collection") or batches_collection
+                                   or batches_name)
+        self.log_cap = int(own.get("log_cap", log_cap))
+        self.url = _mask(url)
+        self.database_name = database
+        options = {"tz_aware": True, "appname": "jobworker", **client_options}
+        try:
+            self.client: MongoClient[dict[str, Any]] = MongoClient(client_url, **options)
+        except (ConfigurationError, ValueError, TypeError) as exc:
+            raise StoreError(f"bad MongoDB URL {self.url!r}: {exc}") from exc
+        self.db = self.client.get_database(database)
+        if not self.db.write_concern.acknowledged:
+            raise StoreError("w=0 (unacknowledged writes) cannot keep jobs safe: use w=1 or "
+                             "w=majority")
+        # The worker's reads decide claims and limits: always from the primary. Users' reads
+        # (get/list/count) follow the URL's readPreference.
+        primary = ReadPreference.PRIMARY
+        self.jobs = self.db.get_collection(self.jobs_collection, read_preference=primary)
+        self.batches = self.db.get_collection(self.batches_collection, read_preference=primary)
+        self.jobs_read = self.db.get_collection(self.jobs_collection)
+        self.batches_read = self.db.get_collection(self.batches_collection)
+        self.limits = TypeLocks(self.db.get_collection(LIMITS_COLLECTION,
+                                                       read_preference=primary),
+                                self.jobs_collection)
+        self.results = ResultsSpill(self.db, f"{self.jobs_collection}_results",
+                                    int(own.get("gridfs_threshold", gridfs_threshold)))
+        self._normalised_at = float("-inf")
+        self._notifiers: list[ChangeStreamNotifier] = []
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> MongoStore:
+        """The store for ``url``; ``options`` (e.g. the config's ``[store]`` table) give
+        defaults for the options the URL does not set. Unknown options are ignored."""
+        known = {k: v for k, v in options.items() if k in _OWN_OPTIONS}
+        return cls(url, **known)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def init(self) -> None:
+        """Create the indexes (idempotent) and make legacy pending jobs claimable in order."""
+        self.create_indexes()
+
+    def create_indexes(self) -> list[str]:
+        """Create every index the store's queries use; return their names. Idempotent; an
+        equivalent index that already exists under another name is kept as it is."""
+        names = []
+        for coll, specs in ((self.jobs, JOB_INDEXES), (self.batches, BATCH_INDEXES)):
+            for keys, opts in specs:
+                try:
+                    names.append(coll.create_index(keys, **opts))
+                except OperationFailure as exc:
+                    if exc.code != 85:  # IndexOptionsConflict: same keys under another name
+                        raise StoreError(f"cannot create index {keys} on {coll.name}: "
+                                         f"{exc}") from exc
+        return names
+
+    def close(self) -> None:
+        for n in self._notifiers:
+            n.close()
+        self._notifiers.clear()
+        self.client.close()
+
+    def drop_database(self) -> None:
+        """Delete the whole database (tests)."""
+        self.client.drop_database(self.database_name)
+
+    # -- documents -------------------------------------------------------------------------
+
+    def _job(self, doc: Mapping[str, Any], load_results: bool = True) -> Job:
+        data = dict(doc)
+        if load_results and self.results.file_id(data.get("results")) is not None:
+            data["results"] = self.results.load(data["results"])
+        return Job.from_dict(data)
+
+    def _job_doc(self, job: Job) -> tuple[dict[str, Any], Any | None]:
+        doc = job.to_dict()
+        doc.setdefault("available_at", job.created_at)
+        if len(doc["logs"]) > self.log_cap:
+            doc["logs"] = doc["logs"][-self.log_cap:] if self.log_cap > 0 else []
+        file_id = None
+        if job.results is not None:
+            doc["results"], file_id = self.results.prepare(job.job_id, job.results)
+        return doc, file_id
+
+    # -- submitting and reading ------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
+        stored: list[Job | None] = [None] * len(jobs)
+        keys = [j.idempotency_key for j in jobs if j.idempotency_key]
+        if keys:
+            for doc in self.jobs.find({"idempotency_key": {"$in": keys}}, _NO_LOGS):
+                for i, j in enumerate(jobs):
+                    if stored[i] is None and j.idempotency_key == doc["idempotency_key"]:
+                        stored[i] = self._job(doc)
+        new = [(i, j) for i, j in enumerate(jobs) if stored[i] is None]
+        grown = False
+        if batch is not None:
+            for _, j in new:
+                j.batch_id = batch.batch_id
+            grown = self._open_batch(batch, len(new))
+        docs, files = [], []
+        for _, j in new:
+            doc, file_id = self._job_doc(j)
+            docs.append(doc)
+            files += [file_id] if file_id is not None else []
+        inserted: list[str] = []
+        try:
+            if docs:
+                try:
+                    self.jobs.insert_many(docs, ordered=True)
+                    inserted = [d["job_id"] for d in docs]
+                except BulkWriteError as exc:
+                    inserted = [d["job_id"] for d in docs[:exc.details.get("nInserted", 0)]]
+                    for (i, j), doc in list(zip(new, docs, strict=True))[len(inserted):]:
+                        if self._insert_one(doc, j):
+                            inserted.append(j.job_id)
+                        else:  # the same idempotency key was stored meanwhile
+                            stored[i] = self._job(self.jobs.find_one(
+                                {"idempotency_key": j.idempotency_key}, _NO_LOGS) or {})
+                            if batch is not None:
+                                self._bump_batch(batch, -1)
+        except BaseException:
+            self._undo_enqueue(inserted, batch, len(new), grown, files)
+            raise
+        for i, j in new:
+            if stored[i] is None:
+                stored[i] = j
+        return [j for j in stored if j is not None]
+
+    def _open_batch(self, batch: Batch, n: int) -> bool:
+        """Store ``batch`` for ``n`` new jobs before they are inserted (so their counter moves
+        always find it); an existing batch of that id grows by ``n`` and is processing again.
+        Returns whether it existed."""
+        while True:
+            if n:
+                grow: dict[str, Any] = {
+                    "$inc": {"total_jobs": n, "pending_jobs": n},
+                    "$set": {"status": "processing", "updated_at": utcnow()},
+                    "$unset": {"completed_at": ""}}
+                if self.batches.find_one_and_update({"batch_id": batch.batch_id}, grow):
+                    return True
+            elif self.batches.find_one({"batch_id": batch.batch_id}, {"_id": 1}):
+                return True
+            batch.total_jobs = batch.pending_jobs = n
+            try:
+                self.batches.insert_one(batch.to_dict())
+                return False
+            except DuplicateKeyError:
+                continue  # created by a concurrent enqueue just now: grow it instead
+
+    def _insert_one(self, doc: dict[str, Any], job: Job) -> bool:
+        """Insert one job document; ``False`` if its idempotency key already exists."""
+        try:
+            self.jobs.insert_one(doc)
+            return True
+        except DuplicateKeyError as exc:
+            if job.idempotency_key and "idempotency_key" in str(exc.details or exc):
+                return False
+            raise StoreError(f"job {job.job_id} already exists") from exc
+
+    def _bump_batch(self, batch: Batch, n: int) -> None:
+        batch.total_jobs += n
+        batch.pending_jobs += n
+        self.batches.update_one({"batch_id": batch.batch_id},
+                                {"$inc": {"total_jobs": n, "pending_jobs": n}})
+
+    def _undo_enqueue(self, job_ids: list[str], batch: Batch | None, n: int, grown: bool,
+                      files: list[Any]) -> None:
+        """Best effort: take back a partly done enqueue (MongoDB has no multi-document
+        atomicity without transactions, which a standalone server lacks)."""
+        try:
+            if job_ids:
+                self.jobs.delete_many({"job_id": {"$in": job_ids}, "status": "pending"})
+            if batch is not None and grown:
+                self.batches.update_one({"batch_id": batch.batch_id},
+                                        {"$inc": {"total_jobs": -n, "pending_jobs": -n}})
+            elif batch is not None:
+                self.batches.delete_one({"batch_id": batch.batch_id})
+            self.results.delete(files)
+        except PyMongoError:
+            log.exception("could not undo a failed enqueue")
+
+    def import_documents(self, jobs: Iterable[Mapping[str, Any]],
+                         batches: Iterable[Mapping[str, Any]] = ()) -> None:
+        for raw in batches:
+            Batch.from_dict(raw)  # refuse what the model cannot read
+            try:
+                self.batches.insert_one(dict(raw))
+            except DuplicateKeyError as exc:
+                raise StoreError(f"batch {raw.get('batch_id')} already exists") from exc
+        for raw in jobs:
+            Job.from_dict(dict(raw))
+            try:
+                self.jobs.insert_one(dict(raw))
+            except DuplicateKeyError as exc:
+                raise StoreError(f"job {raw.get('job_id')} already exists") from exc
+
+    def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None:
+        doc = self.jobs_read.find_one({"job_id": job_id}, None if with_logs else _NO_LOGS)
+        return None if doc is None else self._job(doc)
+
+    def list_jobs(self, *, status: JobStatus | None = None, job_type: str | None = None,
+                  batch_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+        if limit <= 0:
+            return []
+        query: dict[str, Any] = {}
+        if status is not None:
+            query["status"] = JobStatus(status).value
+        if job_type is not None:
+            query["job_type"] = type_match(job_type)
+        if batch_id is not None:
+            query["batch_id"] = batch_id
+        cursor = self.jobs_read.find(query, _NO_LOGS).sort(_NEWEST_FIRST).skip(offset)
+        return [self._job(d) for d in cursor.limit(limit)]
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        doc = self.batches_read.find_one({"batch_id": batch_id})
+        return None if doc is None else Batch.from_dict(doc)
+
+    def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]:
+        if limit <= 0:
+            return []
+        cursor = self.batches_read.find().sort(_NEWEST_FIRST).skip(offset).limit(limit)
+        return [Batch.from_dict(d) for d in cursor]
+
+    def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
+        match = {} if batch_id is None else {"batch_id": batch_id}
+        counts = {s.value: 0 for s in JobStatus}
+        for row in self.jobs_read.aggregate([{"$match": match},
+                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+            counts[str(row["_id"])] = int(row["n"])
+        return counts
+
+    def next_available_at(self) -> datetime | None:
+        found = []
+        doc = self.jobs.find_one({"status": "pending", "available_at": {"$ne": None}},
+                                 {"available_at": 1}, sort=[("available_at", ASCENDING)])
+        if doc:
+            found.append(doc["available_at"])
+        legacy = self.jobs.find_one({"status": "pending", "available_at": None},
+                                    {"created_at": 1}, sort=[("created_at", ASCENDING)])
+        if legacy and isinstance(legacy.get("created_at"), datetime):
+            found.append(legacy["created_at"])
+        return min(found) if found else None
+
+    # -- the worker's operations -----------------------------------------------------------
+
+    def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        if claim.limit <= 0:
+            return []
+        self._normalise_legacy()
+        allowed = None if claim.types is None else {t or "session" for t in claim.types}
+        slots = dict(claim.type_slots)
+        locks: list[tuple[str, str]] = []
+        claimed: list[Job] = []
+        update = {
+            "$set": {"status": "processing", "lease_owner": claim.worker_id,
+                     "lease_expires_at": now + timedelta(seconds=claim.lease_seconds),
+                     "heartbeat_at": now, "processing_started_at": now, "updated_at": now,
+                     "progress": progress_doc(JobProgress("initializing", 0, None))},
+            "$inc": {"attempts": 1},
+        }
+        try:
+            for job_type, limit in claim.cluster_limits.items():
+                if allowed is not None and job_type not in allowed:
+                    continue
+                token = self.limits.acquire(job_type)
+                if token is None:
+                    slots[job_type] = 0  # another claimer is taking this type right now
+                    continue
+                locks.append((job_type, token))
+                running = self.jobs.count_documents(
+                    {"status": "processing", "job_type": type_match(job_type)})
+                room = max(0, limit - running)
+                slots[job_type] = min(slots.get(job_type, room), room)
+            while len(claimed) < claim.limit:
+                query = _claim_query(allowed, slots, now)
+                if query is None:
+                    break
+                doc = self.jobs.find_one_and_update(query, update, sort=_CLAIM_SORT,
+                                                    projection=_NO_LOGS, return_document=_AFTER)
+                if doc is None:
+                    break
+                job = self._job(doc)
+                claimed.append(job)
+                if job.job_type in slots:
+                    slots[job.job_type] -= 1
+        finally:
+            for job_type, token in locks:
+                try:
+                    self.limits.release(job_type, token)
+                except PyMongoError:
+                    log.warning("could not release the %s limit lock (expires by itself)",
+                                job_type)
+            self._move_counters([(j.batch_id, "pending", "processing") for j in claimed], now)
+        return claimed
+
+    def _normalise_legacy(self, force: bool = False) -> None:
+        """Give pending documents written by the old system (no ``priority``/``available_at``)
+        those fields, so the claim orders them with everyone else (oldest first). The claim
+        finds them without this too (missing ``available_at`` counts as due); this only stops
+        them sorting after every new job. Old readers ignore both fields."""
+        if not force and time.monotonic() - self._normalised_at < _NORMALISE_EVERY:
+            return
+        self._normalised_at = time.monotonic()
+        self.jobs.update_many(
+            {"status": "pending", "$or": [{"priority": None}, {"available_at": None}]},
+            [{"$set": {"priority": {"$ifNull": ["$priority", 0]},
+                       "available_at": {"$ifNull": ["$available_at", "$created_at"]}}}])
+
+    def heartbeat(self, worker_id: str, job_ids: Collection[str], lease_seconds: float,
+                  now: datetime) -> tuple[set[str], set[str]]:
+        if not job_ids:
+            return set(), set()
+        held_query = {"job_id": {"$in": list(job_ids)}, "lease_owner": worker_id,
+                      "status": "processing"}
+        self.jobs.update_many(held_query, {"$set": {
+            "lease_expires_at": now + timedelta(seconds=lease_seconds), "heartbeat_at": now}})
+        rows = list(self.jobs.find(held_query, {"job_id": 1, "cancel_requested": 1}))
+        held = {r["job_id"] for r in rows}
+        return {r["job_id"] for r in rows if r.get("cancel_requested")}, set(job_ids) - held
+
+    def save_progress(self, worker_id: str, updates: Mapping[str, JobProgress],
+                      now: datetime) -> None:
+        if not updates:
+            return
+        self.jobs.bulk_write([
+            UpdateOne({"job_id": job_id, "lease_owner": worker_id, "status": "processing"},
+                      {"$set": {"progress": progress_doc(p), "updated_at": now}})
+            for job_id, p in updates.items()], ordered=False)
+
+    def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
+        if not entries:
+            return
+        by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for job_id, e in entries:
+            by_job[job_id].append({"timestamp": e.timestamp, "level": e.level.value,
+                                   "message": e.message})
+        ops = []
+        for job_id, docs in by_job.items():
+            push: dict[str, Any] = {"$each": docs, "$slice": -self.log_cap}
+            latest = max(d["timestamp"] for d in docs)
+            ops.append(UpdateOne({"job_id": job_id}, {"$push": {"logs": push},
+                                                      "$max": {"updated_at": latest}}))
+        self.jobs.bulk_write(ops, ordered=False)
+
+    def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
+        done: list[Transition] = []
+        moves: list[tuple[str | None, str, str]] = []
+        for out in outcomes:
+            file_id = None
+            results = None
+            if out.kind == "completed":
+                results, file_id = self.results.prepare(out.job_id, out.results)
+            update, target = outcome_update(out, now, results)
+            doc = self.jobs.find_one_and_update(
+                {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},
+                update, projection=_NO_LOGS, return_document=_AFTER)
+            if doc is None:
+                if file_id is not None:
+                    self.results.delete([file_id])
+                continue
+            job = self._job(doc, load_results=False)
+            if out.kind == "completed":
+                job.results = dict(out.results or {})
+            moves.append((job.batch_id, "processing", target))
+            done.append(Transition(job))
+        _attach_batches(done, self._move_counters(moves, now))
+        return done
+
+    def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
+        self._normalise_legacy()
+        done: list[Transition] = []
+        moves: list[tuple[str | None, str, str]] = []
+        expired = list(self.jobs.find(
+            {"status": "processing", "lease_expires_at": {"$lt": now}},
+            {"_id": 1, "job_id": 1, "attempts": 1, "max_attempts": 1, "lease_owner": 1,
+             "lease_expires_at": 1}))
+        for row in expired:
+            owner = row.get("lease_owner")
+            attempts = int(row.get("attempts") or 0)
+            max_attempts = int(row.get("max_attempts") or 3)
+            error = JobError(errors.WORKER_LOST,
+                             f"worker {owner} stopped renewing its lease (attempt {attempts})",
+                             {"lease_owner": owner, "attempt": attempts})
+            if attempts >= max_attempts:
+                out = Outcome(row["job_id"], owner or "", "failed", error=error)
+            else:
+                delay = backoff * 2 ** max(0, attempts - 1)
+                out = Outcome(row["job_id"], owner or "", "retry", error=error,
+                              available_at=now + timedelta(seconds=delay))
+            update, target = outcome_update(out, now)
+            # Only if nobody renewed or finished it since we looked.
+            doc = self.jobs.find_one_and_update(
+                {"_id": row["_id"], "status": "processing", "lease_owner": owner,
+                 "lease_expires_at": row["lease_expires_at"]},
+                update, projection=_NO_LOGS, return_document=_AFTER)
+            if doc is None:
+                continue
+            job = self._job(doc)
+            moves.append((job.batch_id, "processing", target))
+            done.append(Transition(job))
+        _attach_batches(done, self._move_counters(moves, now))
+        return done
+
+    def _move_counters(self, moves: Sequence[tuple[str | None, str, str]],
+                       now: datetime) -> list[Batch]:
+        """Apply counter moves (batch, from status, to status); return batches just finished.
+
+        One atomic update per batch adds the deltas; a counter never goes below 0 (legacy
+        batches carry ``pending_jobs``/``processing_jobs`` = 0 that the old system never kept
+        up to date). Then, if the batch's last job just finished, one conditional update marks
+        it completed, so exactly one caller reports it; a retried job reopens it.
+        """
+        deltas: dict[str, Counter[str]] = defaultdict(Counter)
+        for batch_id, src, dst in moves:
+            if batch_id is None or src == dst:
+                continue
+            deltas[batch_id][COUNTER[src]] -= 1
+            deltas[batch_id][COUNTER[dst]] += 1
+        finished = []
+        for batch_id, delta in deltas.items():
+            sets: dict[str, Any] = {
+                name: {"$max": [0, {"$add": [{"$ifNull": [f"${name}", 0]}, n]}]}
+                for name, n in delta.items() if n}
+            if not sets:
+                continue
+            sets["updated_at"] = now
+            self.batches.update_one({"batch_id": batch_id}, [{"$set": sets}])
+            if not (delta["completed_jobs"] or delta["failed_jobs"]):
+                continue  # only a job reaching or leaving an end state can finish or reopen it
+            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]},
+                             {"$ifNull": ["$failed_jobs", 0]}]}
+            total = {"$ifNull": ["$total_jobs", 0]}
+            doc = self.batches.find_one_and_update(
+                {"batch_id": batch_id, "status": {"$ne": "completed"},
+                 "$expr": {"$gte": [done, total]}},
+                {"$set": {"status": "completed", "completed_at": now}}, return_document=_AFTER)
+            if doc is not None:
+                finished.append(Batch.from_dict(doc))
+            else:
+                self.batches.update_one(
+                    {"batch_id": batch_id, "status": "completed", "$expr": {"$lt": [done, total]}},
+                    {"$set": {"status": "processing"}, "$unset": {"completed_at": ""}})
+        return finished
+
+    # -- users' operations -----------------------------------------------------------------
+
+    def cancel(self, job_id: str, now: datetime) -> Transition | None:
+        error = JobError(errors.CANCELLED, "cancelled before it started", None)
+        update, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now)
+        update["$set"]["cancel_requested"] = True
+        for _ in range(5):  # the job may move between pending and processing meanwhile
+            doc = self.jobs.find_one_and_update({"job_id": job_id, "status": "pending"}, update,
+                                                projection=_NO_LOGS, return_document=_AFTER)
+            if doc is not None:
+                job = self._job(doc)
+                finished = self._move_counters([(job.batch_id, "pending", "failed")], now)
+                return Transition(job, finished[0] if finished else None)
+            doc = self.jobs.find_one_and_update(
+                {"job_id": job_id, "status": "processing"},
+                {"$set": {"cancel_requested": True, "updated_at": now}},
+                projection=_NO_LOGS, return_document=_AFTER)
+            if doc is not None:
+                return Transition(self._job(doc))
+            current = self.jobs.find_one({"job_id": job_id}, {"status": 1})
+            if current is None or current.get("status") in ("completed", "failed"):
+                return None
+        return None
+
+    def retry(self, job_id: str, now: datetime) -> Job | None:
+        before = self.jobs.find_one_and_update(
+            {"job_id": job_id, "status": "failed"},
+            {"$set": {"status": "pending", "attempts": 0, "cancel_requested": False,
+                      "available_at": now, "updated_at": now},
+             "$unset": {"error": "", "results": "", "progress": "", "completed_at": "",
+                        "lease_owner": "", "lease_expires_at": ""}},
+            projection=_NO_LOGS, return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return None
+        file_id = self.results.file_id(before.get("results"))
+        if file_id is not None:
+            self.results.delete([file_id])
+        job = self._job(self.jobs.find_one({"job_id": job_id}, _NO_LOGS) or before)
+        self._move_counters([(job.batch_id, "failed", "pending")], now)
+        return job
+
+    def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
+        values = [JobStatus(s).value for s in statuses]
+        if not values:
+            return 0
+        query = {"status": {"$in": values}, "updated_at": {"$lt": before}}
+        deleted = 0
+        while True:
+            rows = list(self.jobs.find(query, {"_id": 1, "results.results_ref": 1}).limit(1000))
+            if not rows:
+                return deleted
+            deleted += self.jobs.delete_many(
+                {"_id": {"$in": [r["_id"] for r in rows]}, **query}).deleted_count
+            self.results.delete(f for f in (self.results.file_id(r.get("results"))
+                                             for r in rows) if f is not None)
+
+    # -- waking idle workers ---------------------------------------------------------------
+
+    def notifier(self) -> ChangeStreamNotifier | None:
+        """A change-stream wake-up channel, or ``None`` (no change streams here: poll)."""
+        notifier = ChangeStreamNotifier.open(self.jobs)
+        if notifier is not None:
+            self._notifiers.append(notifier)
+        return notifier
+
+
+def _claim_query(allowed: set[str] | None, slots: Mapping[str, int],
+                 now: datetime) -> dict[str, Any] | None:
+    """The claim filter for the types that may still be taken, or ``None`` if none may.
+
+    A missing ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches
+    it as well as every date up to ``now``.
+    """
+    query: dict[str, Any] = {"status": "pending", "available_at": {"$not": {"$gt": now}}}
+    if allowed is None:
+        full = [t for t, n in slots.items() if n <= 0]
+        if full:
+            query["job_type"] = {"$nin": type_values(full)}
+    else:
+        open_types = sorted(t for t in allowed if slots.get(t, 1) > 0)
+        if not open_types:
+            return None
+        values = type_values(open_types)
+        query["job_type"] = values[0] if len(values) == 1 else {"$in": values}
+    return query
+
+
+def _attach_batches(done: list[Transition], finished: list[Batch]) -> None:
+    by_id = {b.batch_id: b for b in finished}
+    for t in done:
+        if t.job.batch_id in by_id and t.job.status.terminal:
+            t.batch_finished = by_id.pop(t.job.batch_id)
+
