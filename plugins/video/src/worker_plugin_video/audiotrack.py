@@ -62,7 +62,9 @@ def extract_audio(
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
         out_channels = channels or min(int(ctx.channels or 2), 2)
-        rate = _rate(codec, int(sample_rate or ctx.sample_rate or 48000))
+        # Opus decoders always play at 48 kHz, so that is its natural rate
+        natural = 48000 if fmt == "opus" else int(ctx.sample_rate or 48000)
+        rate = _rate(codec, int(sample_rate or natural))
         try:
             samples = _transcode(src, stream, tmp, fmt, rate, out_channels, bitrate,
                                  max_duration, on_progress)

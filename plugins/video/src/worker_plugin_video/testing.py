@@ -14,8 +14,9 @@ import av
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["make_video", "slide_image"]
+__all__ = ["TALK_SLIDES", "make_video", "slide_image"]
 
+TALK_SLIDES = ("Hello World", "Second Slide", "Thank you")
 _FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 _COLOURS = [(250, 250, 245), (230, 240, 255), (255, 240, 225), (235, 255, 235)]
 
