@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import uuid
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from jobworker.store import Store, open_store
 
-BACKENDS = ["sqlite"] + (["mongo"] if os.environ.get("MONGO_URI") else [])
+# Helper modules (job types for tests, store factory) importable by tests and subprocesses.
+SUPPORT = Path(__file__).parent / "support"
+sys.path.insert(0, str(SUPPORT))
 
-
-def make_store(backend: str, tmp_path, **options) -> Store:
-    if backend == "sqlite":
-        return open_store(f"sqlite:///{tmp_path}/jobs.db", **options)
-    from urllib.parse import urlsplit, urlunsplit
-
-    # One fresh database per test on the server MONGO_URI names.
-    parts = urlsplit(os.environ["MONGO_URI"])
-    url = urlunsplit(parts._replace(path=f"/jwtest_{uuid.uuid4().hex[:12]}"))
-    return open_store(url, **options)
+from jobworker.store import Store  # noqa: E402
+from storefactory import BACKENDS, make_store  # noqa: E402
 
 
 @pytest.fixture(params=BACKENDS)

@@ -16,7 +16,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 import bson
 import pytest
-from jobworker.model import Batch, Job, JobError, JobParameters, JobStatus, LogEntry, LogLevel, utcnow
+from jobworker.model import (
+    Batch,
+    Job,
+    JobError,
+    JobParameters,
+    JobStatus,
+    LogEntry,
+    LogLevel,
+    utcnow,
+)
 from jobworker.store import Claim, Outcome, StoreError, open_store
 
 pytestmark = [pytest.mark.mongo,
@@ -40,6 +49,22 @@ def claim(store, worker="w1", limit=10, lease=30, **kw):
 def fresh_url() -> str:
     parts = urlsplit(os.environ["MONGO_URI"])
     return urlunsplit(parts._replace(path=f"/jwtest_{uuid.uuid4().hex[:12]}"))
+
+
+@pytest.fixture
+def clients(store):
+    """``clients(n)``: ``n`` more stores (own MongoClients) on the database of ``store``."""
+    opened = []
+
+    def make(n):
+        parts = urlsplit(os.environ["MONGO_URI"])
+        url = urlunsplit(parts._replace(path=f"/{store.database_name}"))
+        opened.extend(open_store(url) for _ in range(n))
+        return [store, *opened[-n:]]
+
+    yield make
+    for s in opened:
+        s.close()
 
 
 def run_threads(n, target):
@@ -128,10 +153,10 @@ def test_small_results_stay_inline(store):
     assert store.jobs.find_one({"job_id": j.job_id})["results"] == {"markdown_content": "m"}
 
 
-def test_concurrent_claimers_never_share_a_job(store_factory):
-    first = store_factory()
+def test_concurrent_claimers_never_share_a_job(store, clients):
+    first = store
     first.enqueue([job() for _ in range(150)])
-    stores = [first] + [store_factory() for _ in range(4)]
+    stores = clients(4)
     got: list[list[str]] = [[] for _ in stores]
 
     def worker(i):
@@ -147,11 +172,11 @@ def test_concurrent_claimers_never_share_a_job(store_factory):
     assert first.count_by_status()["processing"] == 150
 
 
-def test_cluster_limit_is_exact_with_many_concurrent_claimers(store_factory):
-    first = store_factory()
+def test_cluster_limit_is_exact_with_many_concurrent_claimers(store, clients):
+    first = store
     first.enqueue([job("a") for _ in range(40)])  # the a jobs are the oldest: all go for them
     first.enqueue([job("b") for _ in range(40)])
-    stores = [first] + [store_factory() for _ in range(5)]
+    stores = clients(5)
 
     def worker(i):
         while claim(stores[i], f"w{i}", limit=3, cluster_limits={"a": 4}):
@@ -166,11 +191,11 @@ def test_cluster_limit_is_exact_with_many_concurrent_claimers(store_factory):
     assert first.db["jobworker_limits"].count_documents({"holder": {"$ne": None}}) == 0
 
 
-def test_batch_counters_exact_and_finish_reported_once_under_concurrency(store_factory):
-    first = store_factory()
+def test_batch_counters_exact_and_finish_reported_once_under_concurrency(store, clients):
+    first = store
     batch = Batch(batch_name="many")
     first.enqueue([job() for _ in range(60)], batch)
-    stores = [first] + [store_factory() for _ in range(3)]
+    stores = clients(3)
     finished: list[str] = []
 
     def worker(i):
@@ -194,8 +219,8 @@ def test_batch_counters_exact_and_finish_reported_once_under_concurrency(store_f
     assert finished == [batch.batch_id]
 
 
-def test_same_idempotency_key_from_many_clients_stores_one_job(store_factory):
-    stores = [store_factory() for _ in range(4)]
+def test_same_idempotency_key_from_many_clients_stores_one_job(clients):
+    stores = clients(3)
     ids: list[str] = []
 
     def submit(i):

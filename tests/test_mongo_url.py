@@ -6,8 +6,8 @@ import pytest
 
 pytest.importorskip("pymongo")
 
-from jobworker.store import StoreError  # noqa: E402
-from jobworker.store.mongo import MongoStore, split_url  # noqa: E402
+from jobworker.store import StoreError
+from jobworker.store.mongo import MongoStore, split_url
 
 
 def make(url: str, **options) -> MongoStore:

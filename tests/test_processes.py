@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from jobworker import connect
 from jobworker.model import JobStatus
 
@@ -35,9 +34,8 @@ def db(tmp_path) -> Path:
 
 @pytest.fixture
 def client(db):
-    sys.path.insert(0, str(SUPPORT))
-    from jobworker.testing import make_plugins
     import testjobs
+    from jobworker.testing import make_plugins
 
     with connect(f"sqlite:///{db}", plugins=make_plugins([testjobs])) as c:
         yield c

@@ -4,19 +4,14 @@ per-type limits, unknown types, bad parameters, lifecycle hooks."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent / "support"))
-import testjobs  # noqa: E402
-
-from jobworker import errors, hookimpl  # noqa: E402
-from jobworker.model import JobStatus  # noqa: E402
-from jobworker.testing import WorkerHarness, run_handler  # noqa: E402
+import testjobs
+from jobworker import errors, hookimpl
+from jobworker.model import JobStatus
+from jobworker.testing import WorkerHarness, run_handler
 
 
 @pytest.fixture

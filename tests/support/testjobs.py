@@ -11,7 +11,6 @@ import os
 import time
 
 import attrs
-
 from jobworker import JobFailure, JobHandler, hookimpl
 
 

@@ -390,7 +390,8 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
     data["job_type"] = data.get("job_type") or "session"
     data["status"] = JobStatus(data.get("status") or "pending")
     if data.get("batch_id") in ("undefined", ""):
-        unknown.setdefault("legacy_batch_id", data.pop("batch_id"))
+        # Legacy placeholder: no batch. Kept as it was so the document is written back unchanged.
+        unknown["batch_id"] = data.pop("batch_id")
     for key in ("attempts", "priority", "max_attempts"):
         if data.get(key) is None:
             data.pop(key, None)

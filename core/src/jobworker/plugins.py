@@ -8,8 +8,14 @@ is recorded as a :class:`PluginProblem` naming it, and the others keep working.
 Environment:
 
 * ``JOBWORKER_PLUGINS``: comma-separated entry-point or distribution names to load; set but empty
-  loads no installed plugin at all. Unset: load all.
+  loads no installed plugin at all. Unset: load all. A name that matches nothing installed is
+  reported as a problem (a typo would otherwise silently load nothing).
+* ``JOBWORKER_EXTRA_PLUGINS``: comma-separated module names to load as well (``--plugin``).
 * ``JOBWORKER_TRACE_HOOKS=1``: print every hook call and its result to stderr.
+
+Installed plugins load in a fixed order, sorted by distribution name, then entry-point name, after
+the built-ins; when two plugins register the same job type, the first in that order keeps it and
+the other is refused for it, with both named.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from typing import Any
 import attrs
 import pluggy
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.version import Version
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from . import hookspecs
 from .handler import JobHandler
@@ -86,7 +93,8 @@ class Plugins:
         self.problems: list[PluginProblem] = []
         self.handlers: dict[str, JobHandler] = {}
         self._owner: dict[str, str] = {}  # job type or alias -> plugin name
-        if os.environ.get("JOBWORKER_TRACE_HOOKS"):
+        self.tracing = _env_flag("JOBWORKER_TRACE_HOOKS")
+        if self.tracing:
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
             self.pm.enable_tracing()
 
@@ -116,12 +124,18 @@ class Plugins:
             self._register(importlib.import_module(module), module, "jobworker", core_version())
 
     def load_entry_points(self) -> None:
+        """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says."""
         wanted = os.environ.get("JOBWORKER_PLUGINS")
-        names = None if wanted is None else {n.strip() for n in wanted.split(",") if n.strip()}
-        for ep in md.entry_points(group=ENTRY_POINT_GROUP):
+        names = None if wanted is None else {
+            canonicalize_name(n.strip()) for n in wanted.split(",") if n.strip()}
+        matched: set[str] = set()
+        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
             dist = ep.dist.name if ep.dist else None
-            if names is not None and ep.name not in names and dist not in names:
-                continue
+            if names is not None:
+                keys = {canonicalize_name(ep.name), canonicalize_name(dist or "")} & names
+                if not keys:
+                    continue
+                matched |= keys
             version = ep.dist.version if ep.dist else None
             problem = _incompatibility(ep.dist) if ep.dist else None
             if problem:
@@ -129,17 +143,20 @@ class Plugins:
                 continue
             try:
                 plugin = ep.load()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 self._problem(ep.name, dist, f"failed to import {ep.value!r}: "
                                              f"{type(exc).__name__}: {exc}")
                 continue
             self._register(plugin, ep.name, dist, version)
+        for name in sorted((names or set()) - matched):
+            self._problem(name, None, "named in JOBWORKER_PLUGINS, but no installed plugin "
+                                      "(entry point or distribution) has that name")
 
     def load_module(self, dotted: str) -> None:
         """Register a module given by name (``--plugin``), e.g. a plugin still in development."""
         try:
             module = importlib.import_module(dotted)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             self._problem(dotted, None, f"failed to import: {type(exc).__name__}: {exc}")
             return
         self._register(module, dotted, None, None)
@@ -150,7 +167,13 @@ class Plugins:
         self._register(plugin, name, None, None)
 
     def _register(self, plugin: object, name: str, dist: str | None, version: str | None) -> None:
-        if self.pm.is_registered(plugin) or self.pm.has_plugin(name):
+        if self.pm.is_registered(plugin):
+            return  # the same module named twice (an entry point and --plugin): load it once
+        if self.pm.has_plugin(name):
+            other = self.infos.get(name)
+            label = _label(other) if other else name
+            self._problem(f"{name} ({dist})" if dist else f"{name} ({plugin!r})", dist,
+                          f"plugin name {name!r} is already taken by {label}; not loaded")
             return
         try:
             self.pm.register(plugin, name=name)
@@ -175,24 +198,31 @@ class Plugins:
     # -- job types -------------------------------------------------------------------------
 
     def collect_handlers(self) -> None:
-        """Ask every plugin for its job handlers; duplicates are refused, naming both owners."""
-        for plugin in self.pm.get_plugins():
-            name = self.pm.get_name(plugin) or repr(plugin)
-            impl = getattr(plugin, "register_job_handlers", None)
-            if impl is None or name not in self.infos:
+        """Ask every plugin for its job handlers, in load order; a job type registered twice is
+        refused for the later plugin, naming both."""
+        hook = "register_job_handlers"
+        owners = [impl.plugin for impl in getattr(self.hook, hook).get_hookimpls()]
+        for name, plugin in self.pm.list_name_plugin():
+            if name not in self.infos or not any(p is plugin for p in owners):
                 continue
-            got: list[JobHandler] = []
+            # Call this plugin's implementation through pluggy (tracing, specname) alone.
+            only = self.pm.subset_hook_caller(hook, [p for p in owners if p is not plugin])
+            got: list[Any] = []
             try:
-                impl(register=got.append)
+                only(register=got.append)
             except Exception as exc:
                 self._problem(name, self.infos[name].distribution,
-                              f"register_job_handlers raised {type(exc).__name__}: {exc}")
+                              f"{hook} raised {type(exc).__name__}: {exc}")
                 continue
             for handler in got:
                 self._add_handler(name, handler)
 
-    def _add_handler(self, plugin: str, handler: JobHandler) -> None:
+    def _add_handler(self, plugin: str, handler: Any) -> None:
         info = self.infos[plugin]
+        if not isinstance(handler, JobHandler):
+            self._problem(plugin, info.distribution,
+                          f"register_job_handlers passed {handler!r}, not a jobworker.JobHandler")
+            return
         for job_type in (handler.job_type, *handler.aliases):
             if job_type in self._owner:
                 other = self.infos[self._owner[job_type]]
@@ -247,6 +277,14 @@ def _label(info: PluginInfo) -> str:
     return f"{info.name} ({info.distribution} {info.version})" if info.distribution else info.name
 
 
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _entry_point_order(ep: md.EntryPoint) -> tuple[str, str]:
+    return (canonicalize_name(ep.dist.name) if ep.dist else "", ep.name)
+
+
 def _dist_version(dist: str | None) -> str | None:
     if not dist:
         return None
@@ -258,16 +296,21 @@ def _dist_version(dist: str | None) -> str | None:
 
 def _incompatibility(dist: md.Distribution) -> str | None:
     """A plugin declares the core versions it supports as a ``jobworker`` requirement."""
-    core = Version(core_version())
+    try:
+        core = Version(core_version())
+    except InvalidVersion:  # pragma: no cover - a hand-made core install
+        return None
     for text in dist.requires or []:
         try:
             req = Requirement(text)
         except InvalidRequirement:
             continue
-        if req.name.lower() == "jobworker" and not req.marker and req.specifier:
-            if not req.specifier.contains(core, prereleases=True):
-                return (f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
-                        f"but jobworker {core} is installed; not loaded")
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            continue  # an optional (extra) requirement, or one for another platform
+        if (canonicalize_name(req.name) == "jobworker" and req.specifier
+                and not req.specifier.contains(core, prereleases=True)):
+            return (f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
+                    f"but jobworker {core} is installed; not loaded")
     return None
 
 

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from pymongo import (
     ASCENDING,
@@ -41,7 +40,6 @@ from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
     DuplicateKeyError,
-    OperationFailure,
     PyMongoError,
 )
 
@@ -49,7 +47,6 @@ from .. import errors
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, utcnow
 from .base import Claim, Outcome, Store, StoreError, Transition
 from .mongo_docs import (
-    COUNTER,
     ResultsSpill,
     outcome_update,
     progress_doc,
@@ -63,65 +60,12 @@ __all__ = ["COLLECTION_PRESETS", "MongoStore"]
 
 log = logging.getLogger(__name__)
 
-COLLECTION_PRESETS = {
-    "default": ("jobs", "batches"),
-    "generic": ("jobs", "batches"),
-    "legacy": ("event_jobs", "event_batches"),
-}
-DEFAULT_DATABASE = "jobworker"
-DEFAULT_GRIDFS_THRESHOLD = 4 * 1024 * 1024
-LIMITS_COLLECTION = "jobworker_limits"
-_OWN_OPTIONS = ("collections", "jobs_collection", "batches_collection", "log_cap",
-                "gridfs_threshold")
 _NO_LOGS = {"logs": 0}
 _AFTER = ReturnDocument.AFTER
 _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
 _NORMALISE_EVERY = 10.0
-
-# (keys, options) per collection; names left to MongoDB where the legacy system created the
-# same index, so creating ours next to theirs is a no-op instead of a name conflict.
-JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-    ([("job_id", ASCENDING)], {"unique": True}),
-    ([("idempotency_key", ASCENDING)],
-     {"unique": True, "name": "jobworker_idempotency_key",
-      "partialFilterExpression": {"idempotency_key": {"$type": "string"}}}),
-    ([("status", ASCENDING), ("job_type", ASCENDING), ("priority", DESCENDING),
-      ("created_at", ASCENDING), ("_id", ASCENDING)], {"name": "jobworker_claim_typed"}),
-    ([("status", ASCENDING), ("priority", DESCENDING), ("created_at", ASCENDING),
-      ("_id", ASCENDING)], {"name": "jobworker_claim_any"}),
-    ([("status", ASCENDING), ("lease_expires_at", ASCENDING)], {"name": "jobworker_lease"}),
-    ([("status", ASCENDING), ("available_at", ASCENDING), ("created_at", ASCENDING)],
-     {"name": "jobworker_available"}),
-    ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
-    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
-]
-BATCH_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
-    ([("batch_id", ASCENDING)], {"unique": True}),
-    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
-]
-
-
-def split_url(url: str) -> tuple[str, dict[str, str], str]:
-    """``(url for pymongo, jobworker's own options, database name)``."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mongodb", "mongodb+srv"):
-        raise StoreError(f"not a MongoDB URL: {url!r}")
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    own = {k: v for k, v in query if k in _OWN_OPTIONS}
-    rest = [(k, v) for k, v in query if k not in _OWN_OPTIONS]
-    database = unquote(parts.path.lstrip("/")) or DEFAULT_DATABASE
-    return urlunsplit(parts._replace(query=urlencode(rest))), own, database
-
-
-def _mask(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    hosts = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{hosts}"))
-
 
 class MongoStore(Store):
     """A store in one MongoDB database (see the module docstring for the URL)."""
@@ -180,18 +124,8 @@ class MongoStore(Store):
         self.create_indexes()
 
     def create_indexes(self) -> list[str]:
-        """Create every index the store's queries use; return their names. Idempotent; an
-        equivalent index that already exists under another name is kept as it is."""
-        names = []
-        for coll, specs in ((self.jobs, JOB_INDEXES), (self.batches, BATCH_INDEXES)):
-            for keys, opts in specs:
-                try:
-                    names.append(coll.create_index(keys, **opts))
-                except OperationFailure as exc:
-                    if exc.code != 85:  # IndexOptionsConflict: same keys under another name
-                        raise StoreError(f"cannot create index {keys} on {coll.name}: "
-                                         f"{exc}") from exc
-        return names
+        """Create every index the store's queries use (idempotent); return their names."""
+        return create_indexes(self.jobs, self.batches)
 
     def close(self) -> None:
         for n in self._notifiers:
@@ -542,47 +476,6 @@ class MongoStore(Store):
         _attach_batches(done, self._move_counters(moves, now))
         return done
 
-    def _move_counters(self, moves: Sequence[tuple[str | None, str, str]],
-                       now: datetime) -> list[Batch]:
-        """Apply counter moves (batch, from status, to status); return batches just finished.
-
-        One atomic update per batch adds the deltas; a counter never goes below 0 (legacy
-        batches carry ``pending_jobs``/``processing_jobs`` = 0 that the old system never kept
-        up to date). Then, if the batch's last job just finished, one conditional update marks
-        it completed, so exactly one caller reports it; a retried job reopens it.
-        """
-        deltas: dict[str, Counter[str]] = defaultdict(Counter)
-        for batch_id, src, dst in moves:
-            if batch_id is None or src == dst:
-                continue
-            deltas[batch_id][COUNTER[src]] -= 1
-            deltas[batch_id][COUNTER[dst]] += 1
-        finished = []
-        for batch_id, delta in deltas.items():
-            sets: dict[str, Any] = {
-                name: {"$max": [0, {"$add": [{"$ifNull": [f"${name}", 0]}, n]}]}
-                for name, n in delta.items() if n}
-            if not sets:
-                continue
-            sets["updated_at"] = now
-            self.batches.update_one({"batch_id": batch_id}, [{"$set": sets}])
-            if not (delta["completed_jobs"] or delta["failed_jobs"]):
-                continue  # only a job reaching or leaving an end state can finish or reopen it
-            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]},
-                             {"$ifNull": ["$failed_jobs", 0]}]}
-            total = {"$ifNull": ["$total_jobs", 0]}
-            doc = self.batches.find_one_and_update(
-                {"batch_id": batch_id, "status": {"$ne": "completed"},
-                 "$expr": {"$gte": [done, total]}},
-                {"$set": {"status": "completed", "completed_at": now}}, return_document=_AFTER)
-            if doc is not None:
-                finished.append(Batch.from_dict(doc))
-            else:
-                self.batches.update_one(
-                    {"batch_id": batch_id, "status": "completed", "$expr": {"$lt": [done, total]}},
-                    {"$set": {"status": "processing"}, "$unset": {"completed_at": ""}})
-        return finished
-
     # -- users' operations -----------------------------------------------------------------
 
     def cancel(self, job_id: str, now: datetime) -> Transition | None:
@@ -668,11 +561,3 @@ def _claim_query(allowed: set[str] | None, slots: Mapping[str, int],
         values = type_values(open_types)
         query["job_type"] = values[0] if len(values) == 1 else {"$in": values}
     return query
-
-
-def _attach_batches(done: list[Transition], finished: list[Batch]) -> None:
-    by_id = {b.batch_id: b for b in finished}
-    for t in done:
-        if t.job.batch_id in by_id and t.job.status.terminal:
-            t.batch_finished = by_id.pop(t.job.batch_id)
-

@@ -1,0 +1,198 @@
+"""The job model: legacy documents read and written back losing nothing (hypothesis)."""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jobworker.model import (
+    LEGACY_RESULT_KEYS,
+    Batch,
+    Job,
+    JobParameters,
+    JobStatus,
+    normalise_results,
+)
+
+NAMED = JobParameters.NAMED
+
+json_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
+json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.text(max_size=5), inner, max_size=3), max_leaves=6)
+dates = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
+                     timezones=st.just(timezone.utc)).map(
+    lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+extra_keys = st.text(min_size=1, max_size=8).filter(lambda k: k not in NAMED and k != "extra")
+
+
+@st.composite
+def parameters(draw):
+    params = {k: draw(json_values) for k in draw(st.lists(st.sampled_from(NAMED), max_size=6))}
+    extra = draw(st.dictionaries(extra_keys, json_values, max_size=4))
+    return {**params, "extra": extra}
+
+
+@st.composite
+def job_documents(draw):
+    doc = {
+        "job_id": "job-" + draw(st.uuids()).hex,
+        "job_type": draw(st.sampled_from(["session", "pdf", "audio", "video", "transform"])),
+        "status": draw(st.sampled_from([s.value for s in JobStatus])),
+        "created_at": draw(dates),
+        "updated_at": draw(dates),
+        "parameters": draw(parameters()),
+        "archived": draw(st.booleans()),
+        "access_control": {"visibility": "private", "read_access": [], "write_access": [],
+                           "admin_access": []},
+        "logs": [],
+        "attempts": draw(st.integers(0, 5)),
+        "max_attempts": draw(st.integers(1, 5)),
+        "priority": draw(st.integers(-5, 5)),
+        "cancel_requested": draw(st.booleans()),
+    }
+    if draw(st.booleans()):
+        doc["progress"] = {"step": draw(st.text(max_size=10)),
+                           "percent": draw(st.integers(0, 100)),
+                           "message": draw(st.none() | st.text(max_size=10))}
+    if draw(st.booleans()):
+        doc["results"] = normalise_results(draw(st.dictionaries(extra_keys, json_values,
+                                                                max_size=3)))
+    if draw(st.booleans()):
+        doc["error"] = {"code": "X", "message": draw(st.text(max_size=10)),
+                        "details": draw(st.none() | st.dictionaries(extra_keys, json_scalars))}
+    for key in ("job_name", "user_id", "batch_id", "idempotency_key"):
+        if draw(st.booleans()):
+            doc[key] = draw(st.text(min_size=1, max_size=10)).replace("undefined", "u")
+    for key in ("processing_started_at", "completed_at", "available_at", "lease_expires_at"):
+        if draw(st.booleans()):
+            doc[key] = draw(dates)
+    # Unknown top-level keys of other generations must survive too.
+    doc.update(draw(st.dictionaries(st.sampled_from(["started_at", "event_type", "foo"]),
+                                    json_scalars | dates, max_size=2)))
+    return doc
+
+
+def canonical_parameters(params: dict) -> dict:
+    return JobParameters.from_dict(params).to_dict()
+
+
+@settings(max_examples=300, deadline=None)
+@given(job_documents())
+def test_job_document_round_trip_loses_nothing(doc):
+    original = copy.deepcopy(doc)
+    out = Job.from_dict(doc).to_dict()
+    assert doc == original  # reading does not mutate the input
+    expected = {**original, "parameters": canonical_parameters(original["parameters"])}
+    assert out == expected
+    # and a second round trip is the identity
+    assert Job.from_dict(out).to_dict() == out
+
+
+@given(parameters(), st.dictionaries(extra_keys, json_values, max_size=3))
+def test_nested_extra_is_flattened_and_outer_keys_win(params, inner):
+    nested = {**params, "extra": {**params["extra"], "extra": inner}}
+    got = JobParameters.from_dict(nested)
+    assert got.extra == {**inner, **params["extra"]}
+    for key in NAMED:
+        assert key in got.to_dict()
+
+
+@given(st.dictionaries(st.sampled_from(NAMED) | extra_keys, json_values, max_size=8))
+def test_unknown_parameter_keys_land_in_extra_and_come_back(params):
+    got = JobParameters.from_dict(params)
+    assert set(got.extra) == {k for k in params if k not in NAMED}
+    assert got.flat() == {**JobParameters().values, **params}
+
+
+def test_empty_or_missing_job_type_means_session():
+    assert Job.from_dict({"job_id": "j", "job_type": "", "status": "pending"}).job_type == \
+        "session"
+    assert Job.from_dict({"job_id": "j", "status": "pending"}).job_type == "session"
+
+
+def test_unknown_status_raises_like_the_old_reader():
+    with pytest.raises(ValueError):
+        Job.from_dict({"job_id": "j", "status": "cancelled"})
+
+
+def test_percent_is_clamped_and_results_filled_in_legacy_shape():
+    job = Job.from_dict({"job_id": "j", "status": "processing",
+                         "progress": {"step": "x", "percent": 150, "message": None}})
+    assert job.progress.percent == 100
+    assert list(normalise_results({"x": 1})) == [*LEGACY_RESULT_KEYS, "x"]
+
+
+LEGACY_PDF = {
+    "job_id": "job-7d2c0f7e-1b7a-4c2e-9a51-0c6f3b9e2a11", "job_type": "pdf",
+    "status": "completed",
+    "created_at": {"$date": "2026-05-02T09:14:03.120Z"},
+    "updated_at": {"$date": "2026-05-02T09:14:41.902Z"},
+    "parameters": {
+        "event": None, "session": None, "url": None, "filename": "/srv/cache/upload_5b1e.pdf",
+        "track": None, "day": None, "starttime": None, "endtime": None, "speakers": [],
+        "video_url": None, "attachments_url": None, "source_language": "en",
+        "target_language": None, "use_cache": True, "extraction_method": "native",
+        "template": None, "context": None, "include_images": False, "force_refresh": False,
+        "file_hash": "9e107d9d", "webhook": {"url": "https://client.example/hook",
+                                             "token": "s3cr3t", "jobId": "ext-42"},
+        "extra": {"page_start": 1, "page_end": 3}},
+    "archived": False,
+    "access_control": {"visibility": "private", "read_access": [], "write_access": [],
+                       "admin_access": []},
+    "processing_started_at": {"$date": "2026-05-02T09:14:40.010Z"},
+    "progress": {"step": "completed", "percent": 100, "message": "Verarbeitung abgeschlossen"},
+    "logs": [{"timestamp": {"$date": "2026-05-02T09:14:05.001Z"}, "level": "info",
+              "message": "Job-Verarbeitung gestartet"}],
+    "results": {"markdown_file": None, "markdown_content": None, "assets": [], "web_text": None,
+                "video_transcript": None, "attachments_text": None, "context": None,
+                "attachments_url": None, "archive_data": None, "archive_filename": None,
+                "structured_data": {"status": "success", "request": {}, "process": {},
+                                    "error": None, "data": {"extracted_text": "…",
+                                                            "metadata": {}}},
+                "target_dir": "/p", "page_texts": ["/p/page_001.txt"], "asset_dir": "/p"},
+    "completed_at": {"$date": "2026-05-02T09:14:41.902Z"},
+}
+
+LEGACY_SESSION_OLD = {  # pre-2025-03-03: no job_type, started_at, batch_id "undefined"
+    "job_id": "job-old", "status": "pending", "batch_id": "undefined",
+    "created_at": datetime(2025, 2, 1, tzinfo=timezone.utc),
+    "started_at": datetime(2025, 2, 1, tzinfo=timezone.utc),
+    "parameters": {"event": "FOSDEM", "session": "Talk", "url": "https://x/talk",
+                   "extra": {"create_archive": False, "extra": {"speakers_url": "s"}}},
+    "logs": [{"timestamp": datetime(2025, 2, 1, tzinfo=timezone.utc), "level": "loud",
+              "message": "x"}],
+}
+
+
+def test_legacy_pdf_example_reads_and_writes_back():
+    job = Job.from_dict(LEGACY_PDF)
+    assert job.job_type == "pdf" and job.status is JobStatus.COMPLETED
+    assert job.external_id == "ext-42"
+    assert job.parameters.extra == {"page_start": 1, "page_end": 3}
+    assert job.logs[0].message == "Job-Verarbeitung gestartet"
+    out = job.to_dict()
+    assert out["results"] == LEGACY_PDF["results"]
+    assert out["parameters"] == LEGACY_PDF["parameters"]
+    assert out["completed_at"] == datetime(2026, 5, 2, 9, 14, 41, 902000, tzinfo=timezone.utc)
+
+
+def test_legacy_old_session_document():
+    job = Job.from_dict(LEGACY_SESSION_OLD)
+    assert job.job_type == "session" and job.batch_id is None
+    assert job.parameters.extra == {"create_archive": False, "speakers_url": "s"}
+    assert job.logs[0].level.value == "info"  # an invalid level reads as info
+    out = job.to_dict()
+    assert out["started_at"] == LEGACY_SESSION_OLD["started_at"]
+    assert out["batch_id"] == "undefined"
+    assert out["status"] == "pending"
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.integers(0, 50))
+def test_batch_round_trip(total, done, failed):
+    b = Batch(total_jobs=total, completed_jobs=done, failed_jobs=failed)
+    doc = b.to_dict()
+    assert doc["batch_name"] == b.batch_id and doc["isActive"] is True
+    assert Batch.from_dict(doc).to_dict() == doc
