@@ -44,8 +44,9 @@ from pymongo.errors import (
 )
 
 from .. import errors
-from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, utcnow
+from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 from .base import Claim, Outcome, Store, StoreError, Transition
+from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
     ResultsSpill,
     outcome_update,
@@ -55,8 +56,17 @@ from .mongo_docs import (
 )
 from .mongo_limits import TypeLocks
 from .mongo_notify import ChangeStreamNotifier
+from .mongo_schema import (
+    COLLECTION_PRESETS,
+    DEFAULT_GRIDFS_THRESHOLD,
+    LIMITS_COLLECTION,
+    OWN_OPTIONS,
+    create_indexes,
+    mask_url,
+    split_url,
+)
 
-__all__ = ["COLLECTION_PRESETS", "MongoStore"]
+__all__ = ["COLLECTION_PRESETS", "MongoStore", "split_url"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,7 @@ _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCE
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
 _NORMALISE_EVERY = 10.0
+
 
 class MongoStore(Store):
     """A store in one MongoDB database (see the module docstring for the URL)."""
@@ -84,7 +95,7 @@ class MongoStore(Store):
         self.batches_collection = (own.get("batches_collection") or batches_collection
                                    or batches_name)
         self.log_cap = int(own.get("log_cap", log_cap))
-        self.url = _mask(url)
+        self.url = mask_url(url)
         self.database_name = database
         options = {"tz_aware": True, "appname": "jobworker", **client_options}
         try:
@@ -107,6 +118,7 @@ class MongoStore(Store):
                                 self.jobs_collection)
         self.results = ResultsSpill(self.db, f"{self.jobs_collection}_results",
                                     int(own.get("gridfs_threshold", gridfs_threshold)))
+        self.counters = BatchCounters(self.batches)
         self._normalised_at = float("-inf")
         self._notifiers: list[ChangeStreamNotifier] = []
 
@@ -114,7 +126,7 @@ class MongoStore(Store):
     def from_url(cls, url: str, **options: Any) -> MongoStore:
         """The store for ``url``; ``options`` (e.g. the config's ``[store]`` table) give
         defaults for the options the URL does not set. Unknown options are ignored."""
-        known = {k: v for k, v in options.items() if k in _OWN_OPTIONS}
+        known = {k: v for k, v in options.items() if k in OWN_OPTIONS}
         return cls(url, **known)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -170,7 +182,7 @@ class MongoStore(Store):
         if batch is not None:
             for _, j in new:
                 j.batch_id = batch.batch_id
-            grown = self._open_batch(batch, len(new))
+            grown = self.counters.open(batch, len(new))
         docs, files = [], []
         for _, j in new:
             doc, file_id = self._job_doc(j)
@@ -191,7 +203,7 @@ class MongoStore(Store):
                             stored[i] = self._job(self.jobs.find_one(
                                 {"idempotency_key": j.idempotency_key}, _NO_LOGS) or {})
                             if batch is not None:
-                                self._bump_batch(batch, -1)
+                                self.counters.grow(batch.batch_id, -1)
         except BaseException:
             self._undo_enqueue(inserted, batch, len(new), grown, files)
             raise
@@ -199,27 +211,6 @@ class MongoStore(Store):
             if stored[i] is None:
                 stored[i] = j
         return [j for j in stored if j is not None]
-
-    def _open_batch(self, batch: Batch, n: int) -> bool:
-        """Store ``batch`` for ``n`` new jobs before they are inserted (so their counter moves
-        always find it); an existing batch of that id grows by ``n`` and is processing again.
-        Returns whether it existed."""
-        while True:
-            if n:
-                grow: dict[str, Any] = {
-                    "$inc": {"total_jobs": n, "pending_jobs": n},
-                    "$set": {"status": "processing", "updated_at": utcnow()},
-                    "$unset": {"completed_at": ""}}
-                if self.batches.find_one_and_update({"batch_id": batch.batch_id}, grow):
-                    return True
-            elif self.batches.find_one({"batch_id": batch.batch_id}, {"_id": 1}):
-                return True
-            batch.total_jobs = batch.pending_jobs = n
-            try:
-                self.batches.insert_one(batch.to_dict())
-                return False
-            except DuplicateKeyError:
-                continue  # created by a concurrent enqueue just now: grow it instead
 
     def _insert_one(self, doc: dict[str, Any], job: Job) -> bool:
         """Insert one job document; ``False`` if its idempotency key already exists."""
@@ -231,12 +222,6 @@ class MongoStore(Store):
                 return False
             raise StoreError(f"job {job.job_id} already exists") from exc
 
-    def _bump_batch(self, batch: Batch, n: int) -> None:
-        batch.total_jobs += n
-        batch.pending_jobs += n
-        self.batches.update_one({"batch_id": batch.batch_id},
-                                {"$inc": {"total_jobs": n, "pending_jobs": n}})
-
     def _undo_enqueue(self, job_ids: list[str], batch: Batch | None, n: int, grown: bool,
                       files: list[Any]) -> None:
         """Best effort: take back a partly done enqueue (MongoDB has no multi-document
@@ -245,8 +230,7 @@ class MongoStore(Store):
             if job_ids:
                 self.jobs.delete_many({"job_id": {"$in": job_ids}, "status": "pending"})
             if batch is not None and grown:
-                self.batches.update_one({"batch_id": batch.batch_id},
-                                        {"$inc": {"total_jobs": -n, "pending_jobs": -n}})
+                self.counters.grow(batch.batch_id, -n)
             elif batch is not None:
                 self.batches.delete_one({"batch_id": batch.batch_id})
             self.results.delete(files)
@@ -365,7 +349,7 @@ class MongoStore(Store):
                 except PyMongoError:
                     log.warning("could not release the %s limit lock (expires by itself)",
                                 job_type)
-            self._move_counters([(j.batch_id, "pending", "processing") for j in claimed], now)
+            self.counters.move([(j.batch_id, "pending", "processing") for j in claimed], now)
         return claimed
 
     def _normalise_legacy(self, force: bool = False) -> None:
@@ -438,7 +422,7 @@ class MongoStore(Store):
                 job.results = dict(out.results or {})
             moves.append((job.batch_id, "processing", target))
             done.append(Transition(job))
-        _attach_batches(done, self._move_counters(moves, now))
+        attach_batches(done, self.counters.move(moves, now))
         return done
 
     def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
@@ -473,7 +457,7 @@ class MongoStore(Store):
             job = self._job(doc)
             moves.append((job.batch_id, "processing", target))
             done.append(Transition(job))
-        _attach_batches(done, self._move_counters(moves, now))
+        attach_batches(done, self.counters.move(moves, now))
         return done
 
     # -- users' operations -----------------------------------------------------------------
@@ -487,7 +471,7 @@ class MongoStore(Store):
                                                 projection=_NO_LOGS, return_document=_AFTER)
             if doc is not None:
                 job = self._job(doc)
-                finished = self._move_counters([(job.batch_id, "pending", "failed")], now)
+                finished = self.counters.move([(job.batch_id, "pending", "failed")], now)
                 return Transition(job, finished[0] if finished else None)
             doc = self.jobs.find_one_and_update(
                 {"job_id": job_id, "status": "processing"},
@@ -514,7 +498,7 @@ class MongoStore(Store):
         if file_id is not None:
             self.results.delete([file_id])
         job = self._job(self.jobs.find_one({"job_id": job_id}, _NO_LOGS) or before)
-        self._move_counters([(job.batch_id, "failed", "pending")], now)
+        self.counters.move([(job.batch_id, "failed", "pending")], now)
         return job
 
     def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:

@@ -9,7 +9,7 @@ write optional fields when they have a value.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "error_doc",
     "outcome_update",
     "progress_doc",
+    "type_match",
     "type_values",
 ]
 
@@ -109,10 +110,6 @@ def _set_or_unset(sets: dict[str, Any], unset: dict[str, str], key: str, value: 
         unset[key] = ""
     else:
         sets[key] = value
-
-
-def ids_in(values: Collection[str]) -> dict[str, Any]:
-    return {"$in": list(values)}
 
 
 class ResultsSpill:

@@ -41,7 +41,7 @@ DEFAULT_DATABASE = "jobworker"
 DEFAULT_GRIDFS_THRESHOLD = 4 * 1024 * 1024
 LIMITS_COLLECTION = "jobworker_limits"
 OWN_OPTIONS = ("collections", "jobs_collection", "batches_collection", "log_cap",
-                "gridfs_threshold")
+               "gridfs_threshold")
 
 # (keys, options) per collection; names left to MongoDB where the legacy system created the
 # same index, so creating ours next to theirs is a no-op instead of a name conflict.

@@ -1,0 +1,110 @@
+"""Batch documents of the MongoDB store: creating/growing a batch and moving its counters.
+
+MongoDB has no multi-document atomicity without transactions (which a standalone server lacks),
+so a job transition is two writes: first the job's conditional ``find_one_and_update``, the
+single point that decides the transition happened (exactly once), then its batch's counters,
+moved by one atomic update. A worker that dies between the two leaves one counter move undone;
+``jobworker`` never recounts behind the old system's back, see ``docs/mongodb.md``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
+
+from ..model import Batch, utcnow
+from .base import Transition
+from .mongo_docs import COUNTER
+
+__all__ = ["BatchCounters", "attach_batches"]
+
+
+
+class BatchCounters:
+    """The batch operations of one batches collection."""
+
+    def __init__(self, batches: Collection[Any]) -> None:
+        self.batches = batches
+
+    def open(self, batch: Batch, n: int) -> bool:
+        """Store ``batch`` for ``n`` new jobs before they are inserted (so their counter moves
+        always find it); an existing batch of that id grows by ``n`` and is processing again.
+        Returns whether it existed."""
+        while True:
+            if n:
+                grow: dict[str, Any] = {
+                    "$inc": {"total_jobs": n, "pending_jobs": n},
+                    "$set": {"status": "processing", "updated_at": utcnow()},
+                    "$unset": {"completed_at": ""}}
+                if self.batches.find_one_and_update({"batch_id": batch.batch_id}, grow):
+                    return True
+            elif self.batches.find_one({"batch_id": batch.batch_id}, {"_id": 1}):
+                return True
+            batch.total_jobs = batch.pending_jobs = n
+            try:
+                self.batches.insert_one(batch.to_dict())
+                return False
+            except DuplicateKeyError:
+                continue  # created by a concurrent enqueue just now: grow it instead
+
+    def grow(self, batch_id: str, n: int) -> None:
+        """Add ``n`` (may be negative) to a batch's total and pending jobs."""
+        self.batches.update_one({"batch_id": batch_id},
+                                {"$inc": {"total_jobs": n, "pending_jobs": n}})
+
+    def move(self, moves: Sequence[tuple[str | None, str, str]], now: datetime) -> list[Batch]:
+        """Apply counter moves (batch, from status, to status); return batches just finished.
+
+        One atomic update per batch adds the deltas (``$inc`` semantics, written as an update
+        pipeline so a counter never goes below 0: legacy batches carry ``pending_jobs`` and
+        ``processing_jobs`` = 0 that the old system never kept up to date). Then, if the batch's
+        last job just finished, one conditional update marks it completed, so exactly one
+        caller reports it; a job leaving an end state (retry) reopens it.
+        """
+        deltas: dict[str, Counter[str]] = defaultdict(Counter)
+        for batch_id, src, dst in moves:
+            if batch_id is None or src == dst:
+                continue
+            deltas[batch_id][COUNTER[src]] -= 1
+            deltas[batch_id][COUNTER[dst]] += 1
+        finished = []
+        for batch_id, delta in deltas.items():
+            sets: dict[str, Any] = {
+                name: {"$max": [0, {"$add": [{"$ifNull": [f"${name}", 0]}, n]}]}
+                for name, n in delta.items() if n}
+            if not sets:
+                continue
+            sets["updated_at"] = now
+            self.batches.update_one({"batch_id": batch_id}, [{"$set": sets}])
+            if not (delta["completed_jobs"] or delta["failed_jobs"]):
+                continue  # only a job reaching or leaving an end state can finish or reopen it
+            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]},
+                             {"$ifNull": ["$failed_jobs", 0]}]}
+            total = {"$ifNull": ["$total_jobs", 0]}
+            doc = self.batches.find_one_and_update(
+                {"batch_id": batch_id, "status": {"$ne": "completed"},
+                 "$expr": {"$gte": [done, total]}},
+                {"$set": {"status": "completed", "completed_at": now}},
+                return_document=ReturnDocument.AFTER)
+            if doc is not None:
+                finished.append(Batch.from_dict(doc))
+            else:
+                self.batches.update_one(
+                    {"batch_id": batch_id, "status": "completed",
+                     "$expr": {"$lt": [done, total]}},
+                    {"$set": {"status": "processing"}, "$unset": {"completed_at": ""}})
+        return finished
+
+
+def attach_batches(done: list[Transition], finished: list[Batch]) -> None:
+    """Report each finished batch once, on the transition of one of its jobs."""
+    by_id = {b.batch_id: b for b in finished}
+    for t in done:
+        if t.job.batch_id in by_id and t.job.status.terminal:
+            t.batch_finished = by_id.pop(t.job.batch_id)
