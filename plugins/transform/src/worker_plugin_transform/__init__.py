@@ -1,0 +1,26 @@
+"""worker-plugin-transform: the ``transform`` job type (legacy ``transformer_template``).
+
+Sandboxed Jinja2 templates with resource limits, and offline text tools (language detection,
+extractive summary, Markdown front matter). The reusable functions live in
+:mod:`worker_plugin_transform.api`; this module only holds the hook implementations, found
+through the ``jobworker`` entry point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from jobworker import JobHandler, hookimpl
+
+from .handler import TransformParams, handle_transform
+
+__all__ = ["TransformParams", "handle_transform", "register_job_handlers"]
+
+
+@hookimpl
+def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
+    register(JobHandler(
+        "transform", handle_transform, params=TransformParams, executor="process",
+        concurrency=2, timeout=120, max_attempts=2, aliases=("transformer_template",),
+        description="sandboxed Jinja2 templates, language detection, summaries, front matter",
+    ))
