@@ -108,6 +108,9 @@ def test_path_outside_input_roots(tmp_path, text_pdf):
                   "INPUT_FORBIDDEN")
     assert_failed(run(tmp_path, {"file_path": "../english.pdf"}, input_roots=[inside]),
                   "INPUT_FORBIDDEN")
+    (inside / "link.pdf").symlink_to(text_pdf)  # a link out of the roots is refused too
+    assert_failed(run(tmp_path, {"file_path": "link.pdf"}, input_roots=[inside]),
+                  "INPUT_FORBIDDEN")
 
 
 def test_not_a_pdf(tmp_path, not_pdf):
