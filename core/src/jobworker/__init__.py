@@ -3,7 +3,7 @@
 The public API. Plugins import only what is exported here and from :mod:`jobworker.testing`.
 """
 
-from .client import Client, connect
+from .client import Client, connect, verify_webhook
 from .errors import (
     Cancelled,
     DependencyMissing,
@@ -42,4 +42,5 @@ __all__ = [
     "connect",
     "hookimpl",
     "resolve_under",
+    "verify_webhook",
 ]

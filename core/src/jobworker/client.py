@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from .builtin.webhook_config import check_webhook, parse_webhook
+from .builtin.webhook_signing import verify_webhook
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
 from .model import AccessControl, Batch, Job, JobParameters, JobStatus, utcnow
@@ -28,7 +30,7 @@ from .plugins import Plugins
 from .store import Store, open_store
 from .validation import check_submitted_keys, params_for
 
-__all__ = ["Client", "connect"]
+__all__ = ["Client", "connect", "verify_webhook"]
 
 
 def connect(url: str | None = None, *, plugins: Plugins | None = None,
@@ -68,9 +70,14 @@ class Client:
         job_name: str | None = None,
         user_id: str | None = None,
         allow_unknown_type: bool = False,
+        webhook: Mapping[str, Any] | str | None = None,
     ) -> Job:
         """A validated, not yet stored job (see :meth:`submit` for the arguments)."""
         parameters = dict(parameters or {})
+        if webhook is not None:
+            parameters["webhook"] = check_webhook(webhook)
+        elif parameters.get("webhook"):
+            parse_webhook(parameters["webhook"])  # raises InvalidParameters
         handler = self.plugins.handler_for(job_type)
         if handler is None and not allow_unknown_type:
             raise UnknownJobType(
@@ -112,6 +119,8 @@ class Client:
         :param timeout: seconds per attempt (default: the handler's).
         :param idempotency_key: submitting the same key again returns the first job.
         :param batch_id: add the job to this batch (created if it does not exist).
+        :param webhook: ``{"url", "secret"?, "events"?, "token"?, "jobId"?}``, stored as
+            ``parameters.webhook`` (see docs/webhooks.md).
         :raises UnknownJobType, InvalidParameters: refused at the door, nothing stored.
         """
         job = self.build_job(job_type, parameters, **options)
@@ -123,13 +132,16 @@ class Client:
 
     def submit_batch(self, jobs: Iterable[Mapping[str, Any]], *, batch_name: str | None = None,
                      batch_id: str | None = None, user_id: str | None = None,
-                     allow_unknown_type: bool = False) -> Batch:
+                     allow_unknown_type: bool = False,
+                     webhook: Mapping[str, Any] | str | None = None) -> Batch:
         """Submit many jobs (mixed types allowed) as one batch; all or nothing.
 
         Each entry: ``{"job_type": ..., "parameters": {...}}`` plus any :meth:`submit` option
         (``priority``, ``job_name``, ``idempotency_key`` ...). Every entry is validated before
-        anything is stored; the first invalid one raises, naming its index.
+        anything is stored; the first invalid one raises, naming its index. ``webhook``:
+        ``{"url", "secret"?, "events"?: ["batch.finished", "completed", "failed"]}`` for the batch.
         """
+        batch_hook = None if webhook is None else check_webhook(webhook, batch=True)
         built = []
         for index, spec in enumerate(jobs):
             spec = dict(spec)
@@ -146,6 +158,8 @@ class Client:
         batch = Batch(batch_name=batch_name, user_id=user_id,
                       access_control=AccessControl.for_user(user_id),
                       **({"batch_id": batch_id} if batch_id else {}))
+        if batch_hook is not None:
+            batch.unknown["webhook"] = batch_hook
         stored = self.store.enqueue(built, batch)
         for job in stored:
             self.plugins.notify("job_submitted", job=job, store=self.store)

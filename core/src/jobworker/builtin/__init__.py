@@ -1,3 +1,3 @@
 """Behaviour that ships with jobworker, registered through the same plugin manager as any plugin."""
 
-MODULES: list[str] = []
+MODULES: list[str] = ["jobworker.builtin.webhooks"]
