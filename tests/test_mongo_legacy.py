@@ -339,8 +339,8 @@ def test_legacy_failed_job_retried_and_processed_again(legacy_store):
     doc.pop("batch_id")
     doc.update(status="failed", completed_at=T0, progress={"step": "error", "percent": 0,
                                                            "message": "timeout"},
-               error={"code": "PROCESSING_TIMEOUT", "message": "stalled",
-                      "details": {"processing_started_at": {"$toString": "x"}}})
+               error={"code": "FORCED_FAILURE", "message": "failed by an operator",
+                      "details": {"forced_at": "2025-03-05T10:00:00", "reason": "stuck"}})
     store.jobs.insert_one(dict(doc))
     again = store.retry(doc["job_id"], utcnow())
     assert again.status.value == "pending" and again.error is None
@@ -394,3 +394,106 @@ def test_orphaned_legacy_processing_job_is_left_alone(legacy_store):
     [t] = store.recover_expired(utcnow(), backoff=0)
     assert t.job.status.value == "pending"
     assert [j.job_id for j in claim(store, ["session"])] == [doc["job_id"]]
+
+
+LEGACY_PLUGIN = '''
+import attrs
+from jobworker import JobFailure, JobHandler, hookimpl
+
+
+@attrs.define
+class SessionParams:
+    event: str | None = None
+    session: str | None = None
+    filename: str | None = None
+    create_archive: bool = True
+
+
+def session(ctx):
+    p = ctx.params
+    if p.event == "FAIL":
+        raise JobFailure("the session page is gone", code="SESSION_FAILED")
+    ctx.progress(50, "processing", p.session)
+    ctx.log("info", f"session {p.event} / {p.session}")
+    return {"markdown_file": f"{p.filename or 'session'}.md",
+            "markdown_content": f"# {p.event} - {p.session}",
+            "structured_data": {"archive": p.create_archive}}
+
+
+@hookimpl
+def register_job_handlers(register):
+    register(JobHandler("session", session, params=SessionParams, max_attempts=1))
+'''
+
+
+@pytest.mark.parametrize("preset", ["legacy", "generic"])
+def test_legacy_collections_processed_by_a_real_worker(preset, tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "legacy_types.py").write_text(LEGACY_PLUGIN)
+    parts = urlsplit(os.environ["MONGO_URI"])
+    url = urlunsplit(parts._replace(path=f"/jwlegacy_{uuid.uuid4().hex[:12]}",
+                                    query=f"collections={preset}"))
+    store = open_store(url)
+    try:
+        batch_id = f"batch-{uuid.uuid4()}"
+        old, empty = old_session_job(batch_id), session_job_empty_type(batch_id)
+        failing = old_session_job(batch_id)
+        failing["parameters"]["event"] = "FAIL"
+        undefined = undefined_batch_job()
+        store.batches.insert_one(legacy_batch(batch_id, 3))
+        store.jobs.insert_many([dict(d) for d in (old, empty, failing, undefined)])
+        env = {**os.environ, "PYTHONPATH": str(tmp_path), "JOBWORKER_PLUGINS": ""}
+        worker = subprocess.run(
+            [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "legacy_types",
+             "run", "--burst"], env=env, cwd=tmp_path, capture_output=True, text=True,
+            timeout=120)
+        assert worker.returncode == 0, worker.stderr[-2000:]
+
+        docs = {d["job_id"]: d for d in store.jobs.find({}, {"_id": 0})}
+        for doc in docs.values():
+            assert legacy_problems(doc) == [], doc
+        assert [docs[j["job_id"]]["status"] for j in (old, empty, failing, undefined)] == [
+            "completed", "completed", "failed", "completed"]
+        assert docs[empty["job_id"]]["results"]["structured_data"] == {"archive": False}
+        assert docs[old["job_id"]]["results"]["markdown_file"] == "keynote.md"
+        assert set(docs[old["job_id"]]["results"]) >= set(LEGACY_RESULT_KEYS)
+        assert docs[failing["job_id"]]["error"]["code"] == "SESSION_FAILED"
+        assert "job_type" not in docs[old["job_id"]] and docs[empty["job_id"]]["job_type"] == ""
+        assert docs[undefined["job_id"]]["batch_id"] == "undefined"
+        assert any("session Conf / Talk" in e["message"] for e in docs[empty["job_id"]]["logs"])
+        batch = store.batches.find_one({"batch_id": batch_id}, {"_id": 0})
+        assert batch_problems(batch) == [], batch
+        assert (batch["completed_jobs"], batch["failed_jobs"], batch["pending_jobs"],
+                batch["processing_jobs"], batch["status"]) == (2, 1, 0, 0, "completed")
+    finally:
+        store.drop_database()
+        store.close()
+
+
+def test_cli_import_of_extended_json_export(legacy_store, tmp_path):
+    """``jobworker import`` of a ``mongoexport``-style JSONL (Extended JSON dates)."""
+    import json
+
+    from bson import json_util
+    from click.testing import CliRunner
+    from jobworker.cli import cli
+
+    store = legacy_store
+    doc = pdf_job("completed")
+    batch = legacy_batch("batch-imported", 1)
+    doc["batch_id"] = "batch-imported"
+    jobs_file, batches_file = tmp_path / "jobs.jsonl", tmp_path / "batches.jsonl"
+    jobs_file.write_text(json_util.dumps(doc, json_options=json_util.RELAXED_JSON_OPTIONS))
+    batches_file.write_text(json_util.dumps(batch) + "\n")
+    assert '"$date"' in jobs_file.read_text()
+    url = store.url
+    result = CliRunner().invoke(cli, ["--store", url, "import", str(jobs_file), "--batches",
+                                      str(batches_file)])
+    assert result.exit_code == 0, result.output
+    stored = raw(store, doc["job_id"])
+    assert stored == doc and legacy_problems(stored) == []
+    assert isinstance(stored["created_at"], datetime)
+    assert batch_problems(store.batches.find_one({"batch_id": "batch-imported"})) == []
+    assert json.loads(jobs_file.read_text())["job_id"] == doc["job_id"]

@@ -49,6 +49,7 @@ from .base import Claim, Outcome, Store, StoreError, Transition
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
     ResultsSpill,
+    from_extended_json,
     outcome_update,
     progress_doc,
     type_match,
@@ -239,18 +240,22 @@ class MongoStore(Store):
 
     def import_documents(self, jobs: Iterable[Mapping[str, Any]],
                          batches: Iterable[Mapping[str, Any]] = ()) -> None:
+        """Insert documents as they are; Extended JSON values (``{"$date": ...}``,
+        ``{"$oid": ...}``, as ``mongoexport`` writes them) become BSON dates and ids."""
         for raw in batches:
-            Batch.from_dict(raw)  # refuse what the model cannot read
+            doc = from_extended_json(raw)
+            Batch.from_dict(doc)  # refuse what the model cannot read
             try:
-                self.batches.insert_one(dict(raw))
+                self.batches.insert_one(doc)
             except DuplicateKeyError as exc:
-                raise StoreError(f"batch {raw.get('batch_id')} already exists") from exc
+                raise StoreError(f"batch {doc.get('batch_id')} already exists") from exc
         for raw in jobs:
-            Job.from_dict(dict(raw))
+            doc = from_extended_json(raw)
+            Job.from_dict(dict(doc))
             try:
-                self.jobs.insert_one(dict(raw))
+                self.jobs.insert_one(doc)
             except DuplicateKeyError as exc:
-                raise StoreError(f"job {raw.get('job_id')} already exists") from exc
+                raise StoreError(f"job {doc.get('job_id')} already exists") from exc
 
     def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None:
         doc = self.jobs_read.find_one({"job_id": job_id}, None if with_logs else _NO_LOGS)

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import bson
+from bson import json_util
 from bson.codec_options import CodecOptions
 from bson.errors import InvalidDocument
 from gridfs import GridFSBucket
@@ -27,6 +28,7 @@ __all__ = [
     "COUNTER",
     "ResultsSpill",
     "error_doc",
+    "from_extended_json",
     "outcome_update",
     "progress_doc",
     "type_match",
@@ -41,6 +43,7 @@ COUNTER = {"pending": "pending_jobs", "processing": "processing_jobs",
 SESSION_ALIASES: tuple[Any, ...] = ("session", "", None)
 
 _CODEC = CodecOptions(tz_aware=True)
+_JSON = json_util.JSONOptions(tz_aware=True, json_mode=json_util.JSONMode.CANONICAL)
 
 
 def type_values(types: Iterable[str]) -> list[Any]:
@@ -57,6 +60,13 @@ def type_match(job_type: str) -> Any:
     """A filter value for one job type (``{"job_type": type_match(t)}``)."""
     values = type_values([job_type])
     return values[0] if len(values) == 1 else {"$in": values}
+
+
+def from_extended_json(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A document with Extended JSON values (``{"$date": ...}``...) turned into BSON types;
+    values that already are Python objects (datetimes, ...) are kept."""
+    text = json_util.dumps(doc, json_options=_JSON)
+    return dict(json_util.loads(text, json_options=_JSON))
 
 
 def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:

@@ -20,6 +20,7 @@ batches ``jobworker_created``  listing newest first
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
@@ -31,6 +32,8 @@ from .base import StoreError
 
 __all__ = ["BATCH_INDEXES", "COLLECTION_PRESETS", "JOB_INDEXES", "create_indexes",
            "mask_url", "split_url"]
+
+log = logging.getLogger(__name__)
 
 COLLECTION_PRESETS = {
     "default": ("jobs", "batches"),
@@ -95,7 +98,9 @@ def create_indexes(jobs: Collection[Any], batches: Collection[Any]) -> list[str]
             try:
                 names.append(coll.create_index(keys, **opts))
             except OperationFailure as exc:
-                if exc.code != 85:  # IndexOptionsConflict: same keys under another name
+                if exc.code != 85:  # IndexOptionsConflict: an index on these keys exists
                     raise StoreError(f"cannot create index {keys} on {coll.name}: "
                                      f"{exc}") from exc
+                log.warning("kept the existing index on %s %s: %s", coll.name, keys,
+                            exc.details.get("errmsg") if exc.details else exc)
     return names
