@@ -11,9 +11,10 @@ from worker_plugin_audio import api
 from worker_plugin_audio.testing import SPEECH_TEXT, word_error_rate
 
 
-def _run(tmp_path: Path, params: dict, settings: dict | None = None):
+def _run(tmp_path: Path, params: dict, settings: dict | None = None,
+         input_roots: list[Path] | None = None):
     return run_handler("audio", params, plugins=[worker_plugin_audio], tmp_path=tmp_path,
-                       settings=settings or {})
+                       input_roots=input_roots, settings=settings or {})
 
 
 def test_metadata_only(tmp_path: Path, tones: Path) -> None:
@@ -90,7 +91,12 @@ def test_duration_over_configured_limit(tmp_path: Path, tones: Path) -> None:
 def test_missing_and_forbidden_paths(tmp_path: Path) -> None:
     run = _run(tmp_path, {"file_path": "nope.wav"})
     assert run.error.code == "INPUT_NOT_FOUND"
-    run = _run(tmp_path / "sub", {"file_path": "/etc/hostname"})
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (tmp_path / "outside.wav").write_bytes(b"RIFF")
+    run = _run(tmp_path, {"file_path": "../outside.wav"}, input_roots=[inbox])
+    assert run.error.code == "INPUT_FORBIDDEN"
+    run = _run(tmp_path, {"file_path": "/etc/hostname"})
     assert run.error.code == "INPUT_FORBIDDEN"
     run = _run(tmp_path, {"operations": ["metadata"]})
     assert run.error.code == "INVALID_PARAMETERS"

@@ -18,6 +18,7 @@ import numpy as np
 from .decoding import AudioSegment, segment_from_array
 
 __all__ = [
+    "SENTENCES",
     "SPEECH_TEXT",
     "espeak_available",
     "silence",
@@ -29,6 +30,21 @@ __all__ = [
 
 SPEECH_TEXT = ("Please open the door and close the window. "
                "The children are playing in the garden.")
+
+# Varied sentences for longer recordings: Whisper re-decodes repetitive text (its compression
+# ratio check), so repeating one sentence would measure that fallback, not normal speech.
+SENTENCES = (
+    "Please open the door and close the window.",
+    "The children are playing in the garden.",
+    "We will meet in the morning to talk about the new project.",
+    "The train leaves the station at nine o'clock.",
+    "My sister bought a red car last summer.",
+    "It is raining and the streets are wet.",
+    "The library is closed on Sunday afternoons.",
+    "He drinks a cup of coffee every day.",
+    "Our team finished the work before lunch.",
+    "The old bridge crosses a wide river.",
+)
 
 
 def espeak_available() -> bool:
