@@ -11,7 +11,6 @@ from pathlib import Path
 
 import attrs
 import pytest
-
 from jobworker import InvalidParameters, JobHandler, JobStatus, hookimpl, verify_webhook
 from jobworker.builtin.webhook_signing import WebhookSignatureError
 from jobworker.testing import WorkerHarness
@@ -21,7 +20,18 @@ _spec = importlib.util.spec_from_file_location(
     "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py"))
 _receiver = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_receiver)
-Receiver, wait_until = _receiver.Receiver, _receiver.wait_until
+Receiver = _receiver.Receiver
+_workers: list[threading.Thread] = []
+
+
+def wait_until(predicate, timeout: float = 30.0):
+    """Poll ``predicate``; fail at once if a serving worker thread died."""
+    def check():
+        dead = [t for t in _workers if not t.is_alive()]
+        assert not dead, "the worker thread died (see the thread exception above)"
+        return predicate()
+
+    return _receiver.wait_until(check, timeout)
 
 SECRET = "whsec-test-0123456789"
 
@@ -74,11 +84,14 @@ def serving(h: WorkerHarness):
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_until_complete, args=(worker.run(),), daemon=True)
     thread.start()
+    _workers.append(thread)
     try:
         yield worker
     finally:
-        loop.call_soon_threadsafe(worker.request_stop, True)
-        thread.join(30)
+        _workers.remove(thread)
+        if thread.is_alive():
+            loop.call_soon_threadsafe(worker.request_stop, True)
+            thread.join(30)
         loop.close()
 
 
@@ -318,7 +331,7 @@ def test_bad_webhook_config_is_refused_at_submit(make_harness, webhook, match):
     h = make_harness()
     with pytest.raises(InvalidParameters, match=match):
         h.client.submit("hello", {}, webhook=webhook)
-    with pytest.raises(InvalidParameters, match="batch.finished"):
+    with pytest.raises(InvalidParameters, match=r"batch\.finished"):
         h.client.submit_batch([{"job_type": "hello"}],
                               webhook={"url": "https://x.org", "events": ["progress"]})
     with pytest.raises(InvalidParameters, match="http or https"):

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable
 
 import pytest
-
 from jobworker import verify_webhook
 from jobworker.builtin.webhook_signing import WebhookSignatureError, sign, signature_header
 
@@ -30,7 +29,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     step = receiver.plan.pop(0) if receiver.plan else receiver.default
