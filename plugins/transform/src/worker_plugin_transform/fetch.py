@@ -22,6 +22,10 @@ from jobworker import InputForbidden, InputTooLarge
 __all__ = ["FetchPolicy", "Fetched", "fetch", "is_url", "read_text"]
 
 
+DEFAULT_MAX_BYTES = 100 << 20
+DEFAULT_TIMEOUT = 30.0
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -43,8 +47,8 @@ class FetchPolicy:
 
     allowed_hosts: tuple[str, ...] = ()
     allow_private: tuple[str, ...] = ()
-    max_bytes: int = 100 << 20
-    timeout: float = 30.0
+    max_bytes: int = DEFAULT_MAX_BYTES
+    timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any] | None, *,
@@ -52,8 +56,8 @@ class FetchPolicy:
         s = dict(settings or {})
         return cls(allowed_hosts=_strings(s.get("allowed_hosts")),
                    allow_private=_strings(s.get("allow_private")),
-                   max_bytes=int(s.get(max_bytes_key, cls.max_bytes)),
-                   timeout=float(s.get("fetch_timeout", cls.timeout)))
+                   max_bytes=int(s.get(max_bytes_key, DEFAULT_MAX_BYTES)),
+                   timeout=float(s.get("fetch_timeout", DEFAULT_TIMEOUT)))
 
 
 @attrs.frozen

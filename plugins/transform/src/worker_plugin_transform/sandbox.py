@@ -316,7 +316,10 @@ def render(env: SafeEnvironment, template: str, variables: Mapping[str, Any], *,
                                   details={"template": exc.name or label,
                                            "line": exc.lineno}) from None
     except jexc.TemplateNotFound as exc:
-        raise TemplateNotFound(f"template {exc.name!r} not found (included from {label})",
+        registry = getattr(env.loader, "registry", None)
+        if registry is not None:
+            raise registry.not_found(str(exc.name)) from None
+        raise TemplateNotFound(f"template {exc.name!r} not found (from {label})",
                                details={"template": str(exc.name)}) from None
     except jexc.SecurityError as exc:
         raise TemplateForbidden(f"{label}: refused by the sandbox: {exc}") from None
