@@ -92,3 +92,22 @@ def test_engine_object_and_chunking(tmp_path: Path) -> None:
     assert result["language"] == "xx" and result["engine"] == "_Echo"
     assert [t for _, t in seen] == [19.0] * 3 and seen[-1][0] == 19.0
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+@pytest.mark.parametrize("kind", sorted(REASONS))
+def test_streamed_convert_refuses_bad_files(bad_files: dict[str, Path], kind: str,
+                                            tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(UnsupportedInput) as err:
+        api.convert(bad_files[kind], out / "x.mp3")
+    assert err.value.details["reason"] == REASONS[kind]
+    assert list(out.iterdir()) == []  # no half-written file left
+
+
+def test_streamed_convert_stops_at_the_duration_limit(tones: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputTooLarge):
+        api.convert(tones, tmp_path / "x.flac", max_duration=3.0)
+    assert not (tmp_path / "x.flac").exists() and not (tmp_path / "x.flac.part").exists()
+    api.convert(tones, tmp_path / "x.flac", max_duration=6.0)
+    assert api.probe(tmp_path / "x.flac").duration == pytest.approx(5.3)

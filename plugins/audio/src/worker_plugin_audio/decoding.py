@@ -30,11 +30,15 @@ with warnings.catch_warnings():  # pydub warns about the ffmpeg binary we never 
 __all__ = [
     "AudioInfo",
     "AudioSegment",
+    "audio_stream",
+    "check_duration",
     "decode",
+    "no_samples",
     "open_media",
     "probe",
     "resample",
     "segment_from_array",
+    "stream_duration",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -85,7 +89,7 @@ def _ffmpeg_reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
 
 
-def _audio_stream(container: Any, path: PathLike) -> Any:
+def audio_stream(container: Any, path: PathLike) -> Any:
     streams = container.streams.audio
     if not streams:
         raise UnsupportedInput(f"{Path(path).name} has no audio stream",
@@ -93,7 +97,7 @@ def _audio_stream(container: Any, path: PathLike) -> Any:
     return streams[0]
 
 
-def _duration(container: Any, stream: Any) -> float | None:
+def stream_duration(container: Any, stream: Any) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -109,13 +113,13 @@ def probe(path: PathLike, *, check: bool = True) -> AudioInfo:
     :raises UnsupportedInput: not media, no audio stream, empty, zero-length or undecodable.
     """
     with open_media(path) as container:
-        stream = _audio_stream(container, path)
+        stream = audio_stream(container, path)
         ctx = stream.codec_context
         bit_rate = stream.bit_rate or container.bit_rate or None
         info = AudioInfo(
             path=str(path),
             container=container.format.name,
-            duration=_duration(container, stream),
+            duration=stream_duration(container, stream),
             codec=ctx.name,
             sample_rate=int(ctx.sample_rate or stream.rate or 0),
             channels=int(ctx.channels or 0),
@@ -142,13 +146,14 @@ def _first_samples(container: Any, stream: Any, path: PathLike) -> None:
             bad += 1
             if bad >= 50:
                 break
-    _no_samples(path, packets, bad)
+    raise no_samples(path, packets, bad)
 
 
-def _no_samples(path: PathLike, packets: int, bad_packets: int) -> None:
+def no_samples(path: PathLike, packets: int, bad_packets: int) -> UnsupportedInput:
+    """The error for a file whose audio stream gave no samples."""
     reason = "corrupt" if bad_packets else "zero_length"
     what = "no decodable audio" if bad_packets else "no audio samples (zero length)"
-    raise UnsupportedInput(f"{Path(path).name} holds {what}",
+    return UnsupportedInput(f"{Path(path).name} holds {what}",
                            details={"path": str(path), "reason": reason,
                                     "packets": packets, "bad_packets": bad_packets})
 
@@ -170,8 +175,8 @@ def decode(
     :raises InputTooLarge: longer than ``max_duration``.
     """
     with open_media(path) as container:
-        stream = _audio_stream(container, path)
-        _check_duration(_duration(container, stream), max_duration, path)
+        stream = audio_stream(container, path)
+        check_duration(stream_duration(container, stream), max_duration, path)
         stream.thread_type = "AUTO"
         src_channels = int(stream.codec_context.channels or 2)
         out_channels = channels or min(src_channels, 2)
@@ -192,12 +197,12 @@ def decode(
                     parts.append(out.to_ndarray().reshape(-1))
                     samples += out.samples
             if limit is not None and samples > limit:
-                _check_duration(samples / rate, max_duration, path)
+                check_duration(samples / rate, max_duration, path)
         for out in resampler.resample(None):
             parts.append(out.to_ndarray().reshape(-1))
             samples += out.samples
     if samples == 0:
-        _no_samples(path, packets, bad_packets)
+        raise no_samples(path, packets, bad_packets)
     pcm = np.concatenate(parts) if len(parts) > 1 else parts[0]
     return segment_from_array(pcm, rate, out_channels)
 
@@ -237,7 +242,7 @@ def _layout(channels: int) -> str:
     raise ValueError(f"channels must be 1 or 2, not {channels}")
 
 
-def _check_duration(duration: float | None, limit: float | None, path: PathLike) -> None:
+def check_duration(duration: float | None, limit: float | None, path: PathLike) -> None:
     if limit is not None and duration is not None and duration > limit:
         raise InputTooLarge(
             f"{Path(path).name} lasts {duration:.1f} s, over the limit of {limit:g} s",

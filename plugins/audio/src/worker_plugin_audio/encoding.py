@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import av
+import av.error
 import numpy as np
 from jobworker import InvalidParameters
 
-from .decoding import AudioSegment, PathLike, decode
+from .decoding import (
+    AudioSegment,
+    PathLike,
+    audio_stream,
+    check_duration,
+    no_samples,
+    open_media,
+    stream_duration,
+)
 
 __all__ = ["FORMATS", "OutputFormat", "convert", "export", "parse_bitrate"]
 
@@ -81,14 +91,9 @@ def export(
     :raises InvalidParameters: unknown format, bad bitrate or channel count.
     """
     path = Path(path)
-    fmt = (fmt or path.suffix.lstrip(".")).lower()
-    if fmt not in FORMATS:
-        raise InvalidParameters(f"unknown audio format {fmt!r}; use one of {', '.join(FORMATS)}")
-    if channels not in (None, 1, 2):
-        raise InvalidParameters(f"channels must be 1 or 2, not {channels}")
+    spec = _spec(fmt or path.suffix.lstrip("."), channels)
     if segment.sample_width != 2:
         segment = segment.set_sample_width(2)
-    spec = FORMATS[fmt]
     codec = av.Codec(spec.codec, "w")
     in_layout = "mono" if segment.channels == 1 else "stereo"
     if segment.channels > 2:
@@ -125,13 +130,70 @@ def convert(
     sample_rate: int | None = None,
     channels: int | None = None,
     max_duration: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
 ) -> Path:
     """Convert an audio file (or a decoded segment) to ``dest`` in ``fmt``.
 
+    A file is streamed frame by frame (memory stays flat however long it is); a segment is
+    encoded with :func:`export`.
+
+    :param on_progress: for files, called with the seconds converted so far about every 30 s
+        of audio; it may raise to stop.
     :raises UnsupportedInput: the source is not readable audio (see :func:`decode`).
     :raises InputTooLarge: the source is longer than ``max_duration`` seconds.
     """
-    segment = source if isinstance(source, AudioSegment) else decode(
-        source, max_duration=max_duration)
-    return export(segment, dest, fmt, bitrate=bitrate, sample_rate=sample_rate,
-                  channels=channels)
+    if isinstance(source, AudioSegment):
+        return export(source, dest, fmt, bitrate=bitrate, sample_rate=sample_rate,
+                      channels=channels)
+    dest = Path(dest)
+    spec = _spec(fmt or dest.suffix.lstrip("."), channels)
+    tmp = dest.with_name(dest.name + ".part")
+    with open_media(source) as container:
+        stream = audio_stream(container, source)
+        check_duration(stream_duration(container, stream), max_duration, source)
+        stream.thread_type = "AUTO"
+        ctx = stream.codec_context
+        in_rate = int(ctx.sample_rate or 44100)
+        layout = "mono" if (channels or min(int(ctx.channels or 2), 2)) == 1 else "stereo"
+        rate = _codec_rate(av.Codec(spec.codec, "w"), sample_rate or in_rate)
+        samples = bad = 0
+        next_report = 30.0
+        try:
+            with av.open(str(tmp), "w", format=spec.container) as out:
+                ostream = out.add_stream(spec.codec, rate=rate, layout=layout)
+                bits = parse_bitrate(bitrate)
+                if bits and spec.lossy:
+                    ostream.bit_rate = bits
+                for packet in container.demux(stream):
+                    try:
+                        frames = packet.decode()
+                    except av.error.FFmpegError:
+                        bad += 1
+                        continue
+                    for frame in frames:
+                        frame.pts = None
+                        samples += frame.samples
+                        out.mux(ostream.encode(frame))
+                    seconds = samples / in_rate
+                    if max_duration is not None and seconds > max_duration + 1:
+                        check_duration(seconds, max_duration, source)
+                    if on_progress is not None and seconds >= next_report:
+                        on_progress(seconds)
+                        next_report = seconds + 30.0
+                out.mux(ostream.encode(None))
+            if samples == 0:
+                raise no_samples(source, 0, bad)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, dest)
+    return dest
+
+
+def _spec(fmt: str, channels: int | None) -> OutputFormat:
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise InvalidParameters(f"unknown audio format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if channels not in (None, 1, 2):
+        raise InvalidParameters(f"channels must be 1 or 2, not {channels}")
+    return FORMATS[fmt]

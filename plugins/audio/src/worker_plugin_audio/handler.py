@@ -10,7 +10,7 @@ from jobworker import InputTooLarge, InvalidParameters, JobContext
 
 from .decoding import decode, probe
 from .editing import normalise, split_fixed, split_on_silence, trim
-from .encoding import FORMATS, export, parse_bitrate
+from .encoding import FORMATS, convert, export, parse_bitrate
 from .subtitles import write_subtitles
 from .transcription import SAMPLE_RATE, transcribe
 
@@ -93,6 +93,22 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
     results: dict[str, Any] = {"metadata": info.as_dict(), "assets": []}
     if ops <= {"metadata"}:
         return results
+    out = ctx.output_dir
+    stem = _safe_stem(path)
+    encode = {"bitrate": p.bitrate, "sample_rate": p.sample_rate, "channels": p.channels}
+    if ops <= {"metadata", "convert"}:  # streamed: flat memory however long the file is
+        total = info.duration or 1.0
+
+        def converted(seconds: float) -> None:
+            ctx.progress(20 + int(75 * seconds / total), "converting", f"{seconds:.0f} s")
+            ctx.raise_if_cancelled()
+
+        ctx.progress(20, "converting", f"encoding {p.format}")
+        written = convert(path, out / f"{stem}{FORMATS[p.format].suffix}", p.format,
+                          max_duration=max_duration, on_progress=converted, **encode)
+        _converted(results, written, p.format)
+        results["target_dir"] = results["asset_dir"] = str(out)
+        return results
 
     ctx.progress(10, "decoding", f"decoding {path.name}")
     full = bool(ops - {"metadata", "transcribe"})  # transcription alone needs 16 kHz mono
@@ -113,15 +129,10 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
         audio = normalise(audio, p.target_dbfs)
         results["loudness"] = {"before_dbfs": _db(before), "after_dbfs": _db(audio.dBFS),
                                "target_dbfs": p.target_dbfs}
-    out = ctx.output_dir
-    stem = _safe_stem(path)
-    encode = {"bitrate": p.bitrate, "sample_rate": p.sample_rate, "channels": p.channels}
     if "convert" in ops or (ops & {"trim", "normalise"} and not ops & {"split", "transcribe"}):
         ctx.progress(20, "converting", f"encoding {p.format}")
         written = export(audio, out / f"{stem}{FORMATS[p.format].suffix}", p.format, **encode)
-        results["converted"] = {"path": str(written), "format": p.format,
-                                "bytes": written.stat().st_size}
-        results["assets"].append(str(written))
+        _converted(results, written, p.format)
     if "split" in ops:
         results["parts"] = _split(ctx, audio, p, out / "parts", stem, settings, encode)
         results["assets"] += [part["path"] for part in results["parts"]]
@@ -129,6 +140,12 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
         _transcribe(ctx, audio, p, settings, max_duration, results)
     results["target_dir"] = results["asset_dir"] = str(out)
     return results
+
+
+def _converted(results: dict[str, Any], written: Path, fmt: str) -> None:
+    results["converted"] = {"path": str(written), "format": fmt,
+                            "bytes": written.stat().st_size}
+    results["assets"].append(str(written))
 
 
 def _split(ctx: JobContext, audio: Any, p: AudioParams, directory: Path, stem: str,
