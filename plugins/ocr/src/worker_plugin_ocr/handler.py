@@ -120,7 +120,7 @@ def handle_ocr(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(10, "processing", f"OCR of {len(pages)} page(s) in {p.languages}")
     results: list[dict[str, Any]] = []
     texts: list[str] = []
-    page_pdfs: list[bytes] = []
+    page_pdfs: list[Path] = []  # one-page PDFs in scratch, merged at the end
     page_texts: list[str] = []
     assets: list[str] = []
     for done, page in enumerate(iter_ocr_file(
@@ -133,7 +133,8 @@ def handle_ocr(ctx: JobContext) -> dict[str, Any]:
         results.append(entry)
         texts.append(page.text)
         if page.pdf is not None:
-            page_pdfs.append(page.pdf)
+            page_pdfs.append(ctx.scratch_dir / f"page_{page.page:05d}.pdf")
+            page_pdfs[-1].write_bytes(page.pdf)
         ctx.progress(10 + 85 * done // len(pages), "processing",
                      f"page {page.page} ({done}/{len(pages)})")
     ctx.progress(95, "postprocessing", "writing outputs")
@@ -178,13 +179,13 @@ def _write_page(out: Path, page: PageText, page_texts: list[str],
     return entry
 
 
-def _merge_pdfs(pages: list[bytes], dest: Path) -> None:
+def _merge_pdfs(pages: list[Path], dest: Path) -> None:
     """One searchable PDF from tesseract's one-page PDFs (pypdfium2)."""
     with PDFIUM_LOCK:
         merged = pdfium.PdfDocument.new()
         try:
-            for data in pages:
-                src = pdfium.PdfDocument(data)
+            for page in pages:
+                src = pdfium.PdfDocument(str(page))
                 try:
                     merged.import_pages(src)
                 finally:
