@@ -65,7 +65,8 @@ def make_harness(tmp_path):
 
     def make(**webhook_settings) -> WorkerHarness:
         settings = {"allow_private": ["127.0.0.1/32"], **webhook_settings}
-        h = WorkerHarness(tmp_path / f"h{len(made)}", plugins=[Source],
+        # (short paths: the SQLite store's wake-up socket path must fit in 108 bytes)
+        h = WorkerHarness(tmp_path / f"{len(made)}" if made else tmp_path, plugins=[Source],
                           settings={"webhook": settings})
         # Retries after 0.05 s instead of the shipped 5 s, so the tests stay fast.
         h.plugins.handlers["webhook"] = attrs.evolve(h.plugins.handlers["webhook"], backoff=0.05)
@@ -337,3 +338,14 @@ def test_bad_webhook_config_is_refused_at_submit(make_harness, webhook, match):
     with pytest.raises(InvalidParameters, match="http or https"):
         h.client.submit("hello", {"webhook": {"url": "file:///etc/passwd"}})
     assert h.client.list() == []
+
+
+def test_cancelled_pending_job_reports_failure(make_harness):
+    h = make_harness()
+    with Receiver() as r:
+        job = h.client.submit("hello", {}, delay=3600, webhook={"url": r.url, "secret": SECRET})
+        h.client.cancel(job.job_id)  # the hook runs in this (the client's) process
+        h.run_burst()
+    [payload] = r.payloads(200)
+    assert (payload["event"], payload["job_id"]) == ("job.failed", job.job_id)
+    assert payload["error"]["code"] == "CANCELLED"
