@@ -97,7 +97,7 @@ class JobContext:
     job: Job
     params: Any
     reporter: Reporter
-    scratch_dir: Path
+    scratch_root: Path
     input_roots: tuple[Path, ...]
     output_root: Path
     settings: Mapping[str, Any] = attrs.Factory(dict)
@@ -111,6 +111,14 @@ class JobContext:
     @property
     def attempt(self) -> int:
         return self.job.attempts
+
+    @property
+    def scratch_dir(self) -> Path:
+        """A private temporary directory for this attempt, created on first use and removed
+        (with everything in it) when the attempt ends."""
+        path = self.scratch_root / f"{self.job.job_id}-{self.job.attempts}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
 
     @property
     def output_dir(self) -> Path:

@@ -335,7 +335,7 @@ class Batch:
 
 # -- (un)structuring -------------------------------------------------------------------------
 
-converter = cattrs.Converter()
+converter = cattrs.Converter(detailed_validation=False)
 converter.register_structure_hook(datetime, lambda v, _: _to_datetime(v))
 converter.register_unstructure_hook(datetime, lambda v: v)
 converter.register_structure_hook(JobParameters, lambda v, _: JobParameters.from_dict(v))

@@ -260,6 +260,10 @@ class Plugins:
         getattr(self.hook, hook_name)(register=lambda *args: got.append(args))
         return got
 
+    def observes(self, hook_name: str) -> bool:
+        """Whether any plugin implements the hook (lets callers skip building arguments)."""
+        return bool(getattr(self.hook, hook_name).get_hookimpls())
+
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception from an observer is logged, never raised."""
         caller = getattr(self.hook, hook_name)

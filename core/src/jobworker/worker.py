@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import shutil
@@ -106,6 +107,7 @@ class Worker:
         self.executors = Executors(threads=max(4, settings.concurrency * 2),
                                    processes=min(process_slots, os.cpu_count() or 1))
         self.log = log.bind(worker_id=self.worker_id)
+        self._scratch_root = Path(tempfile.gettempdir()) / f"jobworker-{self.worker_id}"
         self.processed = 0
 
     # -- public ----------------------------------------------------------------------------
@@ -134,6 +136,7 @@ class Worker:
                 notifier.close()
             self.executors.close()
             self._io.shutdown(wait=True)
+            shutil.rmtree(self._scratch_root, ignore_errors=True)
             self._remove_signals(loop)
             self.log.info("worker stopped", processed=self.processed)
 
@@ -150,8 +153,7 @@ class Worker:
         idle_since_empty = False
         while not self._stopping:
             self._kick.clear()
-            await self._finish_outcomes()
-            claimed = await self._claim()
+            claimed = await self._exchange(claim=True)
             if claimed:
                 idle_since_empty = False
                 for job in claimed:
@@ -163,6 +165,26 @@ class Worker:
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())
+
+    async def _exchange(self, claim: bool) -> list[Job]:
+        """One round trip to the store: logs, progress, finished attempts, and a new claim."""
+        outcomes, self._outcomes = self._outcomes, []
+        progress, self._progress = self._progress, {}
+        logs, self._logs = self._logs, []
+        progress = {k: v for k, v in progress.items() if k in self.running}
+        request = self._claim_request() if claim else None
+        if not (outcomes or progress or logs or request):
+            return []
+        done, claimed = await self._call(functools.partial(
+            self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
+            outcomes=outcomes, claim=request))
+        for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
+            if job_id in self.running:
+                self.plugins.notify("job_progress", job=self.running[job_id].job,
+                                    progress=p, store=self.store)
+        self._announce(done)
+        self.processed += len(outcomes)
+        return claimed
 
     async def _idle_timeout(self) -> float:
         timeout = self.settings.poll_interval
@@ -176,18 +198,17 @@ class Worker:
     def _free_slots(self) -> int:
         return self.settings.concurrency - len(self.running)
 
-    async def _claim(self) -> list[Job]:
+    def _claim_request(self) -> Claim | None:
         free = self._free_slots()
-        if free <= 0:
-            return []
+        if free <= 0 or self._stopping:
+            return None
         slots: dict[str, int] = {}
         for job_type, limit in self._type_limits().items():
             running = sum(1 for r in self.running.values() if r.job.job_type == job_type)
             if limit - running < free:
                 slots[job_type] = max(0, limit - running)
-        claim = Claim(self.worker_id, self.settings.lease_seconds, free, self.types, slots,
-                      dict(self.settings.cluster_max_concurrent_per_type))
-        return await self._call(self.store.claim, claim, utcnow())
+        return Claim(self.worker_id, self.settings.lease_seconds, free, self.types, slots,
+                     dict(self.settings.cluster_max_concurrent_per_type))
 
     def _type_limits(self) -> dict[str, int]:
         limits = {t: h.concurrency for t, h in self.plugins.handlers.items() if h.concurrency}
@@ -214,8 +235,9 @@ class Worker:
                     f"no installed plugin handles job type {job.job_type!r}; installed types: "
                     f"{', '.join(self.plugins.job_types()) or 'none'}")
             params = params_for(handler, job.parameters)
-            scratch = Path(tempfile.mkdtemp(prefix=f"jobworker-{job.job_id[:12]}-"))
-            ctx = JobContext(job, params, _Reporter(self, job.job_id, run.stop), scratch,
+            scratch = self._scratch_root / f"{job.job_id}-{job.attempts}"
+            ctx = JobContext(job, params, _Reporter(self, job.job_id, run.stop),
+                             self._scratch_root,
                              tuple(self.settings.input_roots), self.settings.output_root,
                              self.settings.for_type(handler.job_type),
                              self.settings.max_input_bytes)
@@ -235,7 +257,7 @@ class Worker:
             progress = self._progress.pop(job.job_id, None)
             outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
         finally:
-            if scratch is not None:
+            if scratch is not None and scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
         if outcome.error is not None:
             bound.info("attempt ended", outcome=outcome.kind, code=outcome.error.code,
@@ -288,18 +310,10 @@ class Worker:
                            available_at=utcnow() + timedelta(seconds=delay), progress=progress)
         return Outcome(job.job_id, self.worker_id, "failed", error=error, progress=progress)
 
-    async def _finish_outcomes(self) -> None:
-        if not self._outcomes:
-            return
-        outcomes, self._outcomes = self._outcomes, []
-        await self._flush()  # logs and progress of these jobs first
-        done = await self._call(self.store.finish, outcomes, utcnow())
-        self._announce(done)
-        self.processed += len(outcomes)
-
     def _announce(self, transitions: list[Transition]) -> None:
+        observed = self.plugins.observes("job_finished")
         for t in transitions:
-            if t.job.status.terminal:
+            if observed and t.status.terminal:
                 self.plugins.notify("job_finished", job=t.job, store=self.store)
         for t in transitions:  # after every job of the same write
             if t.batch_finished is not None:
@@ -308,17 +322,7 @@ class Worker:
     # -- background duties -----------------------------------------------------------------
 
     async def _flush(self) -> None:
-        progress, self._progress = self._progress, {}
-        logs, self._logs = self._logs, []
-        progress = {k: v for k, v in progress.items() if k in self.running}
-        if progress:
-            await self._call(self.store.save_progress, self.worker_id, progress, utcnow())
-            for job_id, p in progress.items():
-                if job_id in self.running:
-                    self.plugins.notify("job_progress", job=self.running[job_id].job,
-                                        progress=p, store=self.store)
-        if logs:
-            await self._call(self.store.append_logs, logs)
+        await self._exchange(claim=False)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -386,7 +390,7 @@ class Worker:
                 run.stop.stop("shutdown")
             tasks = [r.task for r in self.running.values() if r.task]
             await asyncio.gather(*tasks, return_exceptions=True)
-        await self._finish_outcomes()
+        await self._flush()
 
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):

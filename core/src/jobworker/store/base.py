@@ -13,7 +13,7 @@ adjusted by the same atomic operation that moves a job between those states, nev
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -64,12 +64,31 @@ class Outcome:
     progress: JobProgress | None = None
 
 
-@attrs.define
 class Transition:
-    """A job that changed state, and its batch if that batch just finished."""
+    """A job that changed state, and its batch if that batch just finished.
 
-    job: Job
-    batch_finished: Batch | None = None
+    ``job`` may be given as a function that builds it: backends pass one so that a worker
+    whose plugins observe nothing never pays for parsing the documents.
+    """
+
+    def __init__(self, job: Job | Callable[[], Job], batch_finished: Batch | None = None, *,
+                 status: JobStatus | None = None) -> None:
+        self._job = job
+        self.batch_finished = batch_finished
+        self._status = status
+
+    @property
+    def job(self) -> Job:
+        if not isinstance(self._job, Job):
+            self._job = self._job()
+        return self._job
+
+    @property
+    def status(self) -> JobStatus:
+        return self._status if self._status is not None else self.job.status
+
+    def __repr__(self) -> str:
+        return f"Transition({self.job!r}, {self.batch_finished!r})"
 
 
 class Store(abc.ABC):
@@ -183,6 +202,23 @@ class Store(abc.ABC):
         """Jobs whose lease expired (their worker died): failed with ``WORKER_LOST`` once
         ``attempts >= max_attempts``, else back to pending (error ``WORKER_LOST`` kept) after a
         backoff. Returns the transitions applied."""
+
+    def exchange(self, worker_id: str, now: datetime, *,
+                 logs: Sequence[tuple[str, LogEntry]] = (),
+                 progress: Mapping[str, JobProgress] | None = None,
+                 outcomes: Sequence[Outcome] = (),
+                 claim: Claim | None = None) -> tuple[list[Transition], list[Job]]:
+        """The worker's round trip: append logs, save progress, apply outcomes, then claim.
+
+        One call per loop iteration. This default runs the four operations one after another;
+        a backend may run them as one transaction (the SQLite store does), which is what lets
+        a worker finish and claim many jobs per commit.
+        """
+        self.append_logs(logs)
+        self.save_progress(worker_id, progress or {}, now)
+        done = self.finish(outcomes, now) if outcomes else []
+        claimed = self.claim(claim, now) if claim is not None else []
+        return done, claimed
 
     # -- users' operations -----------------------------------------------------------------
 

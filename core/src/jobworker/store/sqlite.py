@@ -14,6 +14,7 @@ milliseconds without polling.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import sqlite3
@@ -114,6 +115,7 @@ class SQLiteStore(Store):
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
         self._lock = threading.RLock()
+        self._depth = 0
         self._wake_dir = Path(f"{self.path}.wake")
         self._wake_sock: socket.socket | None = None
         self._wake_targets: tuple[float, list[str]] = (0.0, [])
@@ -143,14 +145,31 @@ class SQLiteStore(Store):
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested uses join the outer one."""
         with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self._conn
+                finally:
+                    self._depth -= 1
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
             self._conn.execute("COMMIT")
+
+    def exchange(self, worker_id: str, now: datetime, **work: Any) -> tuple[
+            list[Transition], list[Job]]:
+        """Logs, progress, outcomes and the next claim in one transaction (one commit)."""
+        with self._tx():
+            return super().exchange(worker_id, now, **work)
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -403,6 +422,7 @@ class SQLiteStore(Store):
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
         now_ms = to_ms(now)
         done: list[Transition] = []
+        batch_of: list[str | None] = []
         with self._tx() as db:
             moves: list[tuple[str | None, str, str]] = []
             for out in outcomes:
@@ -413,16 +433,19 @@ class SQLiteStore(Store):
                     (*args, out.job_id, out.worker_id)).fetchone()
                 if row is None:
                     continue
-                job = self._job_from_row(row)
-                moves.append((job.batch_id, "processing", target))
-                done.append(Transition(job))
+                batch_id = row[_JOB_COLS.index("batch_id")]
+                moves.append((batch_id, "processing", target))
+                done.append(Transition(functools.partial(self._job_from_row, row),
+                                       status=JobStatus(target)))
+                batch_of.append(batch_id)
             finished = self._move_counters(db, moves, now_ms)
-        _attach_batches(done, finished)
+        _attach_batches(done, batch_of, finished)
         return done
 
     def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
         now_ms = to_ms(now)
         done: list[Transition] = []
+        batch_of: list[str | None] = []
         with self._tx() as db:
             rows = db.execute(
                 "SELECT job_id, attempts, max_attempts, lease_owner FROM jobs "
@@ -444,8 +467,9 @@ class SQLiteStore(Store):
                 job = self._job_from_row(row)
                 moves.append((job.batch_id, "processing", target))
                 done.append(Transition(job))
+                batch_of.append(job.batch_id)
             finished = self._move_counters(db, moves, now_ms)
-        _attach_batches(done, finished)
+        _attach_batches(done, batch_of, finished)
         if done:
             self._wake()
         return done
@@ -618,10 +642,10 @@ def _progress(p: JobProgress | None) -> str | None:
                                          "message": p.message})
 
 
-def _attach_batches(done: list[Transition], finished: list[Batch]) -> None:
+def _attach_batches(done: list[Transition], batch_of: list[str | None],
+                    finished: list[Batch]) -> None:
+    """Report each finished batch once, on the last transition of that batch."""
     by_id = {b.batch_id: b for b in finished}
-    for t in done:
-        if t.job.batch_id in by_id and t.job.status.terminal:
-            t.batch_finished = by_id.pop(t.job.batch_id)
-
-
+    for t, batch_id in reversed(list(zip(done, batch_of, strict=True))):
+        if batch_id in by_id and t.status.terminal:
+            t.batch_finished = by_id.pop(batch_id)
