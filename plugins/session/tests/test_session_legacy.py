@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import pytest
 from jobworker.store import open_store
 from worker_plugin_session.testing import PAGE_TEXT, SLIDES, session_page, slide_deck
 
@@ -26,7 +29,20 @@ def legacy_job(job_id: str, parameters: dict, **fields: object) -> dict:
             "parameters": parameters, "archived": False, "access_control": ACCESS, **fields}
 
 
-def test_legacy_documents_and_batch_through_jobworker_run(tmp_path: Path,
+@pytest.fixture(params=["sqlite", pytest.param("mongodb", marks=pytest.mark.mongo)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file, or a fresh database on ``$MONGO_URI`` with the legacy collection names
+    (``event_jobs``/``event_batches``)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'legacy.db'}"
+    if not os.environ.get("MONGO_URI"):
+        pytest.skip("MONGO_URI not set")
+    parts = urlsplit(os.environ["MONGO_URI"])
+    return urlunsplit(parts._replace(path=f"/jwsession_{uuid.uuid4().hex[:12]}",
+                                     query="collections=legacy"))
+
+
+def test_legacy_documents_and_batch_through_jobworker_run(tmp_path: Path, store_url: str,
                                                          web: tuple[Path, str]) -> None:
     root, base = web
     (root / "keynote.html").write_text(session_page("Keynote"))
@@ -34,7 +50,6 @@ def test_legacy_documents_and_batch_through_jobworker_run(tmp_path: Path,
     (tmp_path / "pages").mkdir()
     (tmp_path / "pages" / "local.html").write_text(session_page("Local page",
                                                                 "Read from the input roots."))
-    db = tmp_path / "legacy.db"
     out = tmp_path / "out"
     docs = [
         # 2025-08..2026-04 shape: job_type "", every named key, extra nested as extra.extra.
@@ -61,12 +76,12 @@ def test_legacy_documents_and_batch_through_jobworker_run(tmp_path: Path,
              "created_at": DATE, "updated_at": DATE, "total_jobs": 3, "completed_jobs": 0,
              "failed_jobs": 0, "pending_jobs": 0, "processing_jobs": 0, "archived": False,
              "isActive": True, "access_control": ACCESS}
-    with open_store(f"sqlite:///{db}") as store:
+    with open_store(store_url) as store:
         store.import_documents(docs, [batch])
 
     config = tmp_path / "jobworker.toml"
     config.write_text(f"""
-store = "sqlite:///{db}"
+store = "{store_url}"
 [paths]
 input_roots = ["{tmp_path}"]
 output_root = "{out}"
@@ -80,7 +95,7 @@ allow_private = ["127.0.0.1/32"]
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:] + run.stdout[-3000:]
 
-    with open_store(f"sqlite:///{db}") as store:
+    with open_store(store_url) as store:
         a, b, c, d = (store.get_job(f"job-legacy-{x}") for x in "abcd")
         assert [j.status.value for j in (a, b, c, d)] == ["completed", "completed", "failed",
                                                          "completed"]
@@ -103,3 +118,9 @@ allow_private = ["127.0.0.1/32"]
         md_d = out / "Conf 2025" / "Local.md"
         assert "Read from the input roots." in md_d.read_text()
         assert d.batch_id is None
+        if store_url.startswith("mongodb"):
+            raw = {doc["job_id"]: doc for doc in store.jobs.find({}, {"_id": 0})}
+            assert raw["job-legacy-a"]["job_type"] == "" and "job_type" not in raw["job-legacy-b"]
+            assert raw["job-legacy-d"]["batch_id"] == "undefined"
+            assert raw["job-legacy-b"]["results"]["markdown_file"] == str(md_b)
+            store.client.drop_database(store.jobs.database.name)
