@@ -32,7 +32,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import benchjobs  # noqa: E402
-
 from jobworker import connect  # noqa: E402
 from jobworker.testing import make_plugins  # noqa: E402
 
@@ -94,8 +93,8 @@ def run(n: int, latency_jobs: int, procs: int) -> dict[str, float]:
         for i in range(latency_jobs + 5):
             time.sleep(random.uniform(0, 0.5))
             t_enqueue = time.time()
-            job = client.submit("bench.noop", {"record": str(record)})
-            wait_for(lambda: record.exists() and job.job_id in record.read_text(), 30, 0.0005)
+            job_id = client.submit("bench.noop", {"record": str(record)}).job_id
+            wait_for(lambda j=job_id: record.exists() and j in record.read_text(), 30, 0.0005)
             started = float(record.read_text().splitlines()[-1].split()[1])
             if i >= 5:
                 lat.append((started - t_enqueue) * 1000)

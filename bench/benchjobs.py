@@ -6,7 +6,6 @@ import os
 import time
 
 import attrs
-
 from jobworker import JobHandler, hookimpl
 
 

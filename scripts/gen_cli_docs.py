@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import click
-
 from jobworker.cli import cli
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"

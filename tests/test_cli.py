@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from jobworker.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent

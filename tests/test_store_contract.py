@@ -32,7 +32,7 @@ def claim(store, worker="w1", limit=10, lease=30, now=None, **kw):
 def test_enqueue_and_get_round_trip(store):
     j = job(params={"filename": "a.pdf", "page_start": 2, "extra": {"extra": {"deep": 1}}},
             job_name="n", user_id="u1", priority=3, max_attempts=5, idempotency_key="k1")
-    [stored] = store.enqueue([j])
+    store.enqueue([j])
     got = store.get_job(j.job_id)
     assert got is not None
     assert got.status is JobStatus.PENDING

@@ -7,7 +7,6 @@ handler calls ``benchlib.record``. Leases, progress and batch counters stay on (
 import os
 
 import attrs
-
 from benchlib import record
 from jobworker import JobHandler, connect, hookimpl
 

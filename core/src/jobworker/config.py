@@ -1,8 +1,9 @@
 """Settings: from ``jobworker.toml``, then environment variables, then command-line options.
 
-Precedence, highest first: command-line options (``--store``, ``--concurrency``...), environment
-(``JOBWORKER_STORE``, ``JOBWORKER_CONFIG``), the config file (``--config``, else ``$JOBWORKER_CONFIG``,
-else ``./jobworker.toml`` if present), built-in defaults. A complete file::
+Precedence, highest first: command-line options (``--store``, ``--concurrency``...),
+environment (``JOBWORKER_STORE``, ``JOBWORKER_CONFIG``), the config file (``--config``, else
+``$JOBWORKER_CONFIG``, else ``./jobworker.toml`` if present), built-in defaults. A complete
+file::
 
     store = "sqlite:///jobworker.db"   # or mongodb://host/db
     load_plugins = []                  # extra plugin modules to load (besides installed ones)
@@ -12,7 +13,7 @@ else ``./jobworker.toml`` if present), built-in defaults. A complete file::
 
     [worker]
     concurrency = 8                    # jobs at once per worker process
-    lease_seconds = 30                 # a job whose worker stops heartbeating is reclaimed after this
+    lease_seconds = 30                 # a silent worker's jobs are reclaimed after this
     poll_interval = 1.0                # idle poll (wake-ups make pickup immediate where supported)
     shutdown_grace = 30                # seconds running jobs get to finish on SIGTERM
     max_concurrent_per_type = { ocr = 2 }          # per worker process

@@ -112,6 +112,7 @@ class ProcessPool:
         self._idle: list[_Child] = []
         self._count = 0
         self._freed = asyncio.Condition()
+        self._tasks: set[asyncio.Future[None]] = set()
 
     async def acquire(self) -> _Child:
         async with self._freed:
@@ -131,12 +132,17 @@ class ProcessPool:
             self._idle.append(child)
         else:
             self._count -= 1
-        asyncio.ensure_future(self._notify())
+        self._spawn_notify()
 
     def kill(self, child: _Child) -> None:
         child.kill()
         self._count -= 1
-        asyncio.ensure_future(self._notify())
+        self._spawn_notify()
+
+    def _spawn_notify(self) -> None:
+        task = asyncio.ensure_future(self._notify())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _notify(self) -> None:
         async with self._freed:

@@ -128,7 +128,7 @@ class JobContext:
         return path
 
     def progress(self, percent: int, step: str | None = None, message: str | None = None) -> None:
-        """Report progress; ``percent`` below an earlier value within this attempt is raised to it."""
+        """Report progress; a ``percent`` below an earlier one of this attempt is raised to it."""
         self._percent = max(self._percent, max(0, min(100, int(percent))))
         self.reporter.progress(self._percent, step, message)
 

@@ -100,6 +100,7 @@ class Worker:
         self._progress: dict[str, JobProgress] = {}
         self._logs: list[tuple[str, LogEntry]] = []
         self._kick = asyncio.Event()
+        self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._stop_now = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobworker-io")
@@ -275,7 +276,7 @@ class Worker:
                  elapsed: float) -> Outcome:
         job, handler = run.job, run.handler
         details: dict[str, Any] = {"duration_ms": int(elapsed * 1000), "attempt": job.attempts}
-        if isinstance(exc, AttemptStopped) or isinstance(exc, asyncio.CancelledError):
+        if isinstance(exc, (AttemptStopped, asyncio.CancelledError)):
             reason = getattr(exc, "reason", None) or run.stop.reason or "shutdown"
             if reason == "shutdown":
                 return Outcome(job.job_id, self.worker_id, "release", progress=progress)
@@ -373,7 +374,9 @@ class Worker:
         notifier.drain()
         self._kick.set()
         if self.running:  # may be a cancel request: look at once
-            asyncio.ensure_future(self._heartbeat())
+            task = asyncio.ensure_future(self._heartbeat())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     # -- shutdown --------------------------------------------------------------------------
 
