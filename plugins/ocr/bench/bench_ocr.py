@@ -41,10 +41,12 @@ def make_page(path: Path, seed: int) -> Path:
 
 def _init(omp_limit: bool) -> None:
     import pytesseract.pytesseract as pt
+    import worker_plugin_ocr.api  # noqa: F401 - installs its environment first
 
-    if not omp_limit:  # tesseract's default: as many OpenMP threads as cores
+    if not omp_limit:  # undo it: tesseract's default, as many OpenMP threads as cores
         os.environ.pop("OMP_THREAD_LIMIT", None)
         pt.environ = os.environ
+    assert ("OMP_THREAD_LIMIT" in pt.environ) == omp_limit
 
 
 def _ocr(path: str) -> int:
