@@ -128,9 +128,9 @@ class Worker:
             await self._main_loop()
             await self._shutdown()
         finally:
-            for task in background:
+            for task in [*background, *self._tasks]:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await asyncio.gather(*background, *self._tasks, return_exceptions=True)
             await self._flush()
             if notifier is not None:
                 loop.remove_reader(notifier.fileno())
@@ -373,7 +373,7 @@ class Worker:
     def _on_wake(self, notifier: Any) -> None:
         notifier.drain()
         self._kick.set()
-        if self.running:  # may be a cancel request: look at once
+        if self.running and not self._stopping:  # may be a cancel request: look at once
             task = asyncio.ensure_future(self._heartbeat())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
