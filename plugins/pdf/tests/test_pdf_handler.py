@@ -84,6 +84,18 @@ def test_damaged_pdf_completes_with_warnings(tmp_path, lost_page_pdf):
     assert ("warning", warning) in result.logs
 
 
+def test_repaired_xref_warnings_are_capped(tmp_path, bad_xref_pdf):
+    full = run(tmp_path, {"file_path": str(bad_xref_pdf)})
+    assert full.status.value == "completed", full.error
+    assert len(full.results["warnings"]) >= 2
+    assert any("startxref" in w for w in full.results["warnings"])
+    capped = run(tmp_path, {"file_path": str(bad_xref_pdf)}, settings={"max_warnings": 1})
+    first, last = capped.results["warnings"]
+    assert first == full.results["warnings"][0]
+    assert last == f"... and {len(full.results['warnings']) - 1} more warning(s) not listed"
+    assert [m for level, m in capped.logs if level == "warning"] == [first, last]
+
+
 def test_encrypted_with_password_completes(tmp_path, encrypted_pdf, en_pages):
     result = run(tmp_path, {"file_path": str(encrypted_pdf), "password": "s3cret"})
     assert result.status.value == "completed", result.error

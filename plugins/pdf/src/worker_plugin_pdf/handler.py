@@ -37,6 +37,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "auto_min_chars": 1,             # `auto`: OCR pages with fewer non-blank native characters
     "max_images": 1000,              # embedded images written per job (include_images)
     "max_inline_chars": 1_000_000,   # extracted_text kept in the job document; full text in a file
+    "max_warnings": 200,             # warnings logged and kept in the results; the rest counted
 }
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -137,9 +138,8 @@ def handle_pdf(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(5, "downloading_or_opening", "opening the PDF")
     path = _input_path(ctx, p)
     opened = open_pdf(path, p.password)
-    warnings = list(opened.warnings)
-    for message in warnings:
-        ctx.warning(message)
+    warnings = _Warnings(ctx, int(setting(settings, "max_warnings")))
+    warnings.extend(opened.warnings)
     pages = select_pages(opened.page_count, p.page_start, p.page_end)
     max_pages = int(setting(settings, "max_pages"))
     if len(pages) > max_pages:
@@ -159,15 +159,36 @@ def handle_pdf(ctx: JobContext) -> dict[str, Any]:
             should_stop=ctx.raise_if_cancelled), start=1):
         text_file = out / f"page_{page.page:03d}.txt"
         text_file.write_text(page.text, encoding="utf-8")
-        for message in page.warnings:
-            ctx.warning(message)
         warnings.extend(page.warnings)
         results.append(page)
         page_entries.append(_page_entry(page, text_file))
         ctx.progress(10 + 85 * done // len(pages), "processing",
                      f"page {page.page} ({done}/{len(pages)})")
     ctx.progress(95, "postprocessing", "writing results")
-    return _results(ctx, p, path, opened, results, page_entries, warnings, started)
+    return _results(ctx, p, path, opened, results, page_entries, warnings.close(), started)
+
+
+class _Warnings:
+    """Logs each warning on the job and keeps it for the results, up to ``limit`` of them."""
+
+    def __init__(self, ctx: JobContext, limit: int) -> None:
+        self.ctx, self.limit = ctx, limit
+        self.kept: list[str] = []
+        self.dropped = 0
+
+    def extend(self, messages: list[str]) -> None:
+        for message in messages:
+            if len(self.kept) < self.limit:
+                self.kept.append(message)
+                self.ctx.warning(message)
+            else:
+                self.dropped += 1
+
+    def close(self) -> list[str]:
+        if self.dropped:
+            self.kept.append(f"... and {self.dropped} more warning(s) not listed")
+            self.ctx.warning(self.kept[-1])
+        return self.kept
 
 
 def _page_entry(page: PageResult, text_file: Path) -> dict[str, Any]:
