@@ -59,6 +59,38 @@ def test_size_bombs_are_refused_before_building(source: str) -> None:
     assert err.details["limit"] in ("max_output_chars", "max_int_bits")
 
 
+BIG = "{% set s = 'a' * 900000 %}"
+
+
+@pytest.mark.parametrize("source", [
+    "{{ [s] * 1000 }}",
+    "{{ ([s] * 1000) | tojson }}",
+    "{{ ([s] * 1000) | string }}",
+    "{{ {'a': s, 'b': s} | xmlattr }}",
+    "{{ '%s%s%s' % (s, s, s) }}",
+    "{{ '%(a)s%(a)s' % {'a': s} }}",
+    "{{ '%s' | format([s, s]) }}",
+    "{{ '{0}{0}{0}'.format(s) }}",
+    "{{ '{a}{a}'.format_map({'a': s}) }}",
+    "{{ 'x' ~ [s, s] }}",
+    "{{ ([s] * 10) | join }}",
+    "{{ ' '.join([[s], [s]]) }}",
+    "{% set ns = namespace(l=[]) %}{% for i in range(100000) %}{% set ns.l = ns.l + [s] %}"
+    "{% endfor %}",
+])
+def test_values_that_are_cheap_to_build_but_huge_to_print(source: str) -> None:
+    """Lists repeating one big string cost little memory until printed or formatted."""
+    err = refused(BIG + source)
+    assert err.code == TEMPLATE_LIMIT_EXCEEDED
+    assert err.details["limit"] in ("max_output_chars", "max_work_chars")
+
+
+def test_big_strings_within_limits_still_work() -> None:
+    out = render(BIG + "{{ s | length }} {{ [s] | length }} {{ ([s] * 1000) | length }} "
+                 "{{ ([s] * 3) | first | length }}")
+    assert out == "900000 1 1000 900000"
+
+
 def test_huge_range_and_nested_loops_are_refused() -> None:
     err = refused("{% for i in range(10**9) %}{% endfor %}")
     assert err.code == TEMPLATE_LIMIT_EXCEEDED and "range()" in err.message

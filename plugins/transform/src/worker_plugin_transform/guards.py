@@ -17,14 +17,15 @@ import contextvars
 import re
 import string
 import time
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 import attrs
 
 from .errors import TemplateLimitExceeded
 
-__all__ = ["Budget", "Limits", "budget", "check_format", "check_percent_format", "sized"]
+__all__ = ["Budget", "Limits", "budget", "check_format", "check_percent_format", "safe_str",
+           "sized", "text_size"]
 
 
 @attrs.frozen
@@ -149,6 +150,44 @@ def check_size(size: int, limits: Limits, what: str) -> None:
         raise too_big(what, size, limits)
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def text_size(value: Any, limit: int) -> int:
+    """An upper estimate of ``len(str(value))``, walking containers (iteratively) and stopping
+    as soon as it passes ``limit``: a list holding the same big string a thousand times is
+    cheap to build and huge to print."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, (str, bytes)):
+            total += len(item) + 3
+        elif isinstance(item, Mapping):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        else:
+            total += 24
+    return total
+
+
+def safe_str(value: Any, limits: Limits, what: str = "a value") -> str:
+    """``str(value)``, refusing containers whose text would pass ``max_output_chars``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, _CONTAINERS):
+        check_size(text_size(value, limits.max_output_chars), limits, what)
+    return str(value)
+
+
+def args_size(args: Iterable[Any], limits: Limits) -> int:
+    """The largest text size among ``args`` (for formats that may repeat any of them)."""
+    return max((text_size(a, limits.max_output_chars) for a in args), default=0)
+
+
 def guarded_iter(iterable: Iterable[Any], limits: Limits) -> Iterator[Any]:
     """Iterate, charging every item to the render's loop budget."""
     b = budget(limits)
@@ -188,26 +227,37 @@ def check_add(left: Any, right: Any, limits: Limits) -> None:
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
 
 
-def check_percent_format(fmt: str, limits: Limits) -> None:
-    """Refuse ``'%999999999d' % x`` and ``'%*d'`` before formatting."""
+def check_percent_format(fmt: str, limits: Limits, args: Any = None) -> None:
+    """Refuse ``'%999999999d' % x``, ``'%*d'`` and ``'%s%s%s' % (big, big, big)`` before
+    formatting."""
     total = len(fmt)
-    for width, precision in _PERCENT.findall(fmt):
+    specs = _PERCENT.findall(fmt)
+    for width, precision in specs:
         if "*" in (width, precision):
             raise TemplateLimitExceeded("'*' widths are not allowed in % formats",
                                         limit="max_output_chars",
                                         maximum=limits.max_output_chars)
         total += int(width or 0) + int(precision or 0)
+    if isinstance(args, tuple):
+        total += sum(text_size(a, limits.max_output_chars) for a in args)
+    elif isinstance(args, Mapping):
+        total += len(specs) * args_size(args.values(), limits)
+    elif args is not None:
+        total += text_size(args, limits.max_output_chars)
     check_size(total, limits, "a % format")
 
 
-def check_format(fmt: str, limits: Limits) -> None:
-    """Refuse ``'{:>999999999}'.format(x)`` and nested replacement fields in format specs."""
+def check_format(fmt: str, limits: Limits, args: Iterable[Any] = ()) -> None:
+    """Refuse ``'{:>999999999}'.format(x)``, nested replacement fields in format specs, and
+    ``'{0}{0}{0}'.format(big)`` before formatting."""
     total = len(fmt)
     try:
         parsed = list(string.Formatter().parse(fmt))
     except ValueError:
         return  # str.format will raise its own clear error
-    for _literal, _field, spec, _conv in parsed:
+    fields = 0
+    for _literal, field, spec, _conv in parsed:
+        fields += field is not None
         if not spec:
             continue
         if "{" in spec:
@@ -215,6 +265,7 @@ def check_format(fmt: str, limits: Limits) -> None:
                                         limit="max_output_chars",
                                         maximum=limits.max_output_chars)
         total += sum(int(n) for n in re.findall(r"\d+", spec))
+    total += fields * args_size(args, limits)
     check_size(total, limits, "a format")
 
 
@@ -223,7 +274,7 @@ def check_join(sep: str, items: Iterable[Any], limits: Limits) -> list[str]:
     parts: list[str] = []
     total = 0
     for item in items:
-        text = item if isinstance(item, str) else str(item)
+        text = safe_str(item, limits, "a join item")
         total += len(text) + (len(sep) if parts else 0)
         check_size(total, limits, "a join")
         parts.append(text)

@@ -103,7 +103,7 @@ def _jw_concat(context: Context, parts: list[Any]) -> str:
 @pass_context
 def _jw_emit(context: Context, value: Any) -> str:
     limits: Limits = context.environment.limits  # type: ignore[attr-defined]
-    text = value if isinstance(value, str) else str(value)
+    text = guards.safe_str(value, limits, "an output value")
     guards.budget(limits).charge(len(text))
     return text
 
@@ -159,7 +159,7 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         elif operator == "+":
             guards.check_add(left, right, self.limits)
         elif operator == "%" and isinstance(left, str):
-            guards.check_percent_format(left, self.limits)
+            guards.check_percent_format(left, self.limits, right)
         return sized(self.binop_table[operator](left, right), self.limits, f"'{operator}'")
 
     def call(self, context: Context, obj: Any, /, *args: Any,  # type: ignore[override]
@@ -187,8 +187,10 @@ def _check_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: dict[st
     if name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
         guards.check_replace(text, args[0], args[1], count, limits)
-    elif name in ("format", "format_map"):
-        guards.check_format(text, limits)
+    elif name == "format":
+        guards.check_format(text, limits, (*args, *kwargs.values()))
+    elif name == "format_map" and args and isinstance(args[0], Mapping):
+        guards.check_format(text, limits, args[0].values())
     elif name == "expandtabs":
         size = args[0] if args else kwargs.get("tabsize", 8)
         if isinstance(size, int):
@@ -202,10 +204,18 @@ def _guarded_filter(name: str, func: Callable[..., Any], limits: Limits) -> Call
     """``func`` with the size checks its name needs before, and a result size check after."""
     pre = _PRE_CHECKS.get(name)
 
+    stringifies = name not in _CONTAINER_SAFE
+
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
+        value, rest = _split_args(func, args)
+        if stringifies:
+            containers = [a for a in (value, *rest, *kwargs.values())
+                          if isinstance(a, (list, tuple, dict, set, frozenset))]
+            if containers:
+                check_size(sum(guards.text_size(c, limits.max_output_chars)
+                               for c in containers), limits, f"the {name} filter's input")
         if pre is not None:
-            value, rest = _split_args(func, args)
             pre(limits, value, *rest, **kwargs)
         return sized(func(*args, **kwargs), limits, f"the result of the {name} filter")
 
@@ -248,8 +258,8 @@ def _pre_wordwrap(limits: Limits, value: Any, width: Any = 79, break_long_words:
                limits, "wordwrap")
 
 
-def _pre_format(limits: Limits, value: Any, *_: Any, **__: Any) -> None:
-    guards.check_percent_format(str(value), limits)
+def _pre_format(limits: Limits, value: Any, *args: Any, **kwargs: Any) -> None:
+    guards.check_percent_format(str(value), limits, kwargs or args)
 
 
 def _pre_center(limits: Limits, value: Any, width: Any = 80, **kw: Any) -> None:
@@ -273,6 +283,13 @@ def _pre_tojson(limits: Limits, value: Any, indent: Any = None, **kw: Any) -> No
     if indent is not None and (not isinstance(indent, int) or indent > 16):
         raise TemplateForbidden("tojson: indent must be an integer up to 16")
 
+
+#: Filters that work on containers without turning them into text.
+_CONTAINER_SAFE = frozenset({
+    "attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items", "join",
+    "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr", "reverse",
+    "select", "selectattr", "slice", "sort", "sum", "unique",
+})
 
 _PRE_CHECKS: dict[str, Callable[..., None]] = {
     "replace": _pre_replace, "indent": _pre_indent,
