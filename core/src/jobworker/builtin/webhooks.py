@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -56,6 +57,7 @@ _stores: collections.OrderedDict[str, Store] = collections.OrderedDict()
 _last_progress: collections.OrderedDict[str, float] = collections.OrderedDict()
 _batch_hooks: collections.OrderedDict[str, WebhookConfig | None] = collections.OrderedDict()
 _CACHE = 4096
+_lock = threading.Lock()  # hooks may run in several threads (worker loop, client calls)
 
 
 @attrs.define
@@ -138,18 +140,27 @@ def _note(store: Store, job_id: str | None, level: str, message: str) -> None:
 
 
 def _remember(cache: collections.OrderedDict[str, Any], key: str, value: Any) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE:
-        cache.popitem(last=False)
+    with _lock:
+        cache[key] = value
+        cache.move_to_end(key)
+        while len(cache) > _CACHE:
+            cache.popitem(last=False)
+
+
+def _recall(cache: collections.OrderedDict[str, Any], key: str, default: Any = None,
+            *, forget: bool = False) -> Any:
+    with _lock:
+        return cache.pop(key, default) if forget else cache.get(key, default)
 
 
 def _batch_config(store: Store, batch_id: str) -> WebhookConfig | None:
-    if batch_id not in _batch_hooks:
+    missing = object()
+    config = _recall(_batch_hooks, batch_id, missing)
+    if config is missing:
         batch = store.get_batch(batch_id)
         config = batch_webhook(batch)[0] if batch is not None else None
         _remember(_batch_hooks, batch_id, config)
-    return _batch_hooks[batch_id]
+    return config  # type: ignore[no-any-return]
 
 
 @hookimpl
@@ -163,7 +174,7 @@ def job_finished(job: Job, store: Store) -> None:
     if job.job_type == JOB_TYPE:
         _delivery_finished(job, store)
         return
-    _last_progress.pop(job.job_id, None)
+    _recall(_last_progress, job.job_id, forget=True)
     event = "completed" if job.status is JobStatus.COMPLETED else "failed"
     own, problem = job_webhooks(job)
     if problem:
@@ -192,8 +203,9 @@ def job_progress(job: Job, progress: JobProgress, store: Store) -> None:
     if config is None or "progress" not in config.events:
         return
     now = time.monotonic()
-    if now - _last_progress.get(job.job_id, -PROGRESS_INTERVAL) < PROGRESS_INTERVAL:
-        return
+    with _lock:
+        if now - _last_progress.get(job.job_id, -PROGRESS_INTERVAL) < PROGRESS_INTERVAL:
+            return
     _remember(_last_progress, job.job_id, now)
     enqueue_delivery(store, config, "progress", job=job, progress=progress,
                      key=f"{job.job_id}:progress:{job.attempts}:{progress.percent}:"
@@ -211,7 +223,7 @@ def batch_finished(batch: Batch, store: Store) -> None:
 
 def _delivery_finished(job: Job, store: Store) -> None:
     """Failures the handler could not log itself (worker lost, timeout, cancelled)."""
-    _stores.pop(job.job_id, None)
+    _recall(_stores, job.job_id, forget=True)
     if job.status is JobStatus.FAILED and job.error is not None and job.error.code not in (
             DELIVERY_FAILED, InputForbidden.code, "WEBHOOK_SETTINGS_INVALID"):
         source = job.parameters.get("source_job_id")
@@ -240,7 +252,7 @@ def _headers(p: DeliveryParams, ctx: JobContext, body: bytes,
 async def deliver(ctx: JobContext) -> dict[str, Any]:
     """Send one delivery attempt; raise a retryable failure for network errors and 408/429/5xx."""
     p: DeliveryParams = ctx.params
-    store = _stores.pop(ctx.job_id, None)
+    store = _recall(_stores, ctx.job_id, forget=True)
     settings = WebhookSettings.from_mapping(ctx.settings)
     where = display_url(p.url)
     label = f"webhook {p.event} attempt {ctx.attempt}/{settings.max_attempts} to {where}"
