@@ -102,6 +102,7 @@ class JobContext:
     output_root: Path
     settings: Mapping[str, Any] = attrs.Factory(dict)
     max_input_bytes: int | None = None
+    plugin_modules: tuple[str, ...] = ()
     _percent: int = 0
 
     @property
@@ -150,6 +151,17 @@ class JobContext:
         """Raise :class:`~jobworker.errors.Cancelled` if :meth:`is_cancelled`; call it in loops."""
         if self.is_cancelled():
             raise Cancelled("cancelled")
+
+    def collect(self, hook_name: str) -> list[tuple[Any, ...]]:
+        """Call a ``register_*`` hook of the worker's plugins and return what was registered,
+        e.g. ``ctx.collect("register_transcribers")`` -> ``[(name, factory), ...]``.
+
+        In the process executor the child loads the same plugins (installed ones and the
+        modules given with ``--plugin``/config) once per process.
+        """
+        from .plugins import active
+
+        return active(self.plugin_modules).collect(hook_name)
 
     def resolve_input(self, path: str | os.PathLike[str], *, must_exist: bool = True) -> Path:
         """Resolve a user-given path under the input roots, refusing anything outside them.

@@ -323,3 +323,33 @@ def iter_handlers(plugins: Plugins, types: Iterable[str] | None) -> dict[str, Jo
     if types is None:
         return dict(plugins.handlers)
     return {t: plugins.handlers[t] for t in types if t in plugins.handlers}
+
+
+# -- the plugins of this process, for handlers (ctx.collect) ----------------------------------
+
+_ACTIVE: Plugins | None = None
+
+
+def activate(plugins: Plugins) -> None:
+    """Make ``plugins`` what :func:`active` returns in this process (the worker does this)."""
+    global _ACTIVE
+    _ACTIVE = plugins
+
+
+def active(modules: Sequence[str] = ()) -> Plugins:
+    """The plugins of this process: the worker's, or (in a process-executor child) installed
+    plugins plus ``modules``, loaded once."""
+    global _ACTIVE
+    if _ACTIVE is None:
+        _ACTIVE = Plugins.load(modules)
+    return _ACTIVE
+
+
+def module_names(plugins: Plugins) -> tuple[str, ...]:
+    """Names of the plain modules registered (``--plugin``, config, tests), so a child process
+    can load the same plugins."""
+    import types
+
+    return tuple(p.__name__ for p in plugins.pm.get_plugins()
+                 if isinstance(p, types.ModuleType) and plugins.pm.get_name(p) == p.__name__
+                 and not p.__name__.startswith("jobworker."))

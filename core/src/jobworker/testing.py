@@ -77,6 +77,7 @@ class WorkerHarness:
                  settings: Mapping[str, Mapping[str, Any]] | None = None,
                  **options: Any) -> None:
         tmp_path = Path(tmp_path)
+        tmp_path.mkdir(parents=True, exist_ok=True)
         self.settings = Settings(
             store=f"sqlite:///{tmp_path / 'jobworker-test.db'}",
             input_roots=[Path(p) for p in (input_roots or [tmp_path])],

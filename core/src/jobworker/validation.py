@@ -42,11 +42,20 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
     try:
         return _converter.structure(data, handler.params)
     except ClassValidationError as exc:
-        problems = "; ".join(cattrs.transform_error(exc, path="parameters"))
-        raise InvalidParameters(f"invalid parameters for {handler.job_type}: {problems}",
-                                details={"problems": cattrs.transform_error(exc)}) from None
+        problems = cattrs.transform_error(exc, path="parameters", format_exception=_reason)
+        raise InvalidParameters(f"invalid parameters for {handler.job_type}: "
+                                f"{'; '.join(problems)}", details={"problems": problems}) from None
     except (TypeError, ValueError) as exc:  # attrs validators raise these
         raise InvalidParameters(f"invalid parameters for {handler.job_type}: {exc}") from None
+
+
+def _reason(exc: BaseException, type_: Any) -> str:
+    """An attrs validator's own message (it names the field and the rule), else cattrs'."""
+    if isinstance(exc, ValueError) and not isinstance(exc, cattrs.errors.ForbiddenExtraKeysError):
+        text = str(exc.args[0]) if exc.args else ""
+        if text and "invalid literal" not in text:
+            return text
+    return cattrs.v.format_exception(exc, type_)
 
 
 def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> None:

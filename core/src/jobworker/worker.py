@@ -37,7 +37,7 @@ from .config import Settings
 from .executors import AttemptStopped, Executors, RemoteError, StopSignal
 from .handler import JobContext, JobHandler
 from .model import Job, JobError, JobProgress, LogEntry, LogLevel, normalise_results, utcnow
-from .plugins import Plugins
+from .plugins import Plugins, activate, module_names
 from .store import Claim, Outcome, Store, Transition
 from .validation import params_for
 
@@ -116,6 +116,8 @@ class Worker:
     async def run(self) -> None:
         """Work until stopped (or, with ``burst``, until there is nothing left)."""
         loop = asyncio.get_running_loop()
+        activate(self.plugins)
+        self._plugin_modules = module_names(self.plugins)
         notifier = self.store.notifier()
         if notifier is not None:
             loop.add_reader(notifier.fileno(), self._on_wake, notifier)
@@ -241,7 +243,7 @@ class Worker:
                              self._scratch_root,
                              tuple(self.settings.input_roots), self.settings.output_root,
                              self.settings.for_type(handler.job_type),
-                             self.settings.max_input_bytes)
+                             self.settings.max_input_bytes, self._plugin_modules)
             ctx.log("info", f"attempt {job.attempts} of {job.max_attempts} started "
                             f"on {self.worker_id}")
             ctx.progress(0, "processing")
