@@ -69,11 +69,14 @@ def test_template_attack_fails_the_job_with_a_typed_error(tmp_path: Path) -> Non
 
 
 def test_bad_parameters_refused_at_submit(tmp_path: Path) -> None:
-    for params in ({"text": "x"}, {"text": "x", "url": "http://a", "template": "Summary"},
-                   {"text": "x", "operations": ["translate"]},
-                   {"template": "Summary", "template_content": "x"}):
+    for params, message in (({"text": "x"}, "nothing to do"),
+                            ({"text": "x", "url": "http://a", "template": "Summary"},
+                             "at most one input"),
+                            ({"text": "x", "operations": ["translate"]}, "translate"),
+                            ({"template": "Summary", "template_content": "x"}, "not both")):
         got = run(tmp_path, params)
         assert got.status.value == "failed" and got.error.code == "INVALID_PARAMETERS", params
+        assert message in got.error.message
 
 
 @pytest.mark.parametrize(("params", "message"), [
