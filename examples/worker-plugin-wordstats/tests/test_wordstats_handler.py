@@ -77,15 +77,8 @@ BAD_PARAMETERS = [
 def test_bad_parameters_are_refused_at_submit(tmp_path, params, fragment):
     run = run_handler("wordstats", params, plugins=PLUGINS, tmp_path=tmp_path)
     assert run.error.code == "INVALID_PARAMETERS"
-    assert run.results is None and run.progress == []  # nothing ran
-
-
-@pytest.mark.xfail(reason="core: validation.py reports validator errors as 'invalid value' "
-                          "without their message", strict=False)
-@pytest.mark.parametrize(("params", "fragment"), BAD_PARAMETERS)
-def test_refusals_name_the_problem(tmp_path, params, fragment):
-    run = run_handler("wordstats", params, plugins=PLUGINS, tmp_path=tmp_path)
     assert fragment in run.error.message
+    assert run.results is None and run.progress == []  # nothing ran
 
 
 def test_path_outside_the_input_roots_is_refused(tmp_path):
