@@ -17,6 +17,7 @@ from .errors import (
 )
 from .handler import JobContext, JobHandler, resolve_under
 from .model import Batch, Job, JobError, JobParameters, JobProgress, JobStatus, LogEntry
+from .plugins import active as active_plugins
 from .plugins import hookimpl
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "LogEntry",
     "UnknownJobType",
     "UnsupportedInput",
+    "active_plugins",
     "connect",
     "hookimpl",
     "resolve_under",

@@ -239,6 +239,9 @@ def _child_main(conn: Connection) -> None:  # pragma: no cover - runs in the chi
         except (EOFError, OSError):
             return
         ctx.reporter = _PipeReporter(conn)
+        from .plugins import active
+
+        active(ctx.plugin_modules)  # the worker's plugins, for ctx.collect and plugin APIs
         try:
             result = func(ctx)
             if asyncio.iscoroutine(result):

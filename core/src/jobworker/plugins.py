@@ -328,21 +328,27 @@ def iter_handlers(plugins: Plugins, types: Iterable[str] | None) -> dict[str, Jo
 # -- the plugins of this process, for handlers (ctx.collect) ----------------------------------
 
 _ACTIVE: Plugins | None = None
+_LOADED: dict[tuple[str | None, str | None, tuple[str, ...]], Plugins] = {}
 
 
-def activate(plugins: Plugins) -> None:
-    """Make ``plugins`` what :func:`active` returns in this process (the worker does this)."""
+def activate(plugins: Plugins | None) -> Plugins | None:
+    """Make ``plugins`` what :func:`active` returns in this process (a running worker does
+    this; ``None`` undoes it). Returns the previous value."""
     global _ACTIVE
-    _ACTIVE = plugins
+    previous, _ACTIVE = _ACTIVE, plugins
+    return previous
 
 
 def active(modules: Sequence[str] = ()) -> Plugins:
-    """The plugins of this process: the worker's, or (in a process-executor child) installed
-    plugins plus ``modules``, loaded once."""
-    global _ACTIVE
-    if _ACTIVE is None:
-        _ACTIVE = Plugins.load(modules)
-    return _ACTIVE
+    """The plugins of this process: the running worker's; else (a process-executor child, a
+    script) installed plugins plus ``modules``, loaded once per environment."""
+    if _ACTIVE is not None:
+        return _ACTIVE
+    key = (os.environ.get("JOBWORKER_PLUGINS"), os.environ.get("JOBWORKER_EXTRA_PLUGINS"),
+           tuple(modules))
+    if key not in _LOADED:
+        _LOADED[key] = Plugins.load(modules)
+    return _LOADED[key]
 
 
 def module_names(plugins: Plugins) -> tuple[str, ...]:

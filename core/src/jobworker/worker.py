@@ -116,7 +116,7 @@ class Worker:
     async def run(self) -> None:
         """Work until stopped (or, with ``burst``, until there is nothing left)."""
         loop = asyncio.get_running_loop()
-        activate(self.plugins)
+        previous = activate(self.plugins)
         self._plugin_modules = module_names(self.plugins)
         notifier = self.store.notifier()
         if notifier is not None:
@@ -140,6 +140,7 @@ class Worker:
             self.executors.close()
             self._io.shutdown(wait=True)
             shutil.rmtree(self._scratch_root, ignore_errors=True)
+            activate(previous)
             self._remove_signals(loop)
             self.log.info("worker stopped", processed=self.processed)
 

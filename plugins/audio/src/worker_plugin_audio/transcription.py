@@ -10,7 +10,6 @@ and reports progress after every chunk.
 from __future__ import annotations
 
 import itertools
-import os
 import tempfile
 import threading
 import wave
@@ -45,28 +44,18 @@ class Transcriber(Protocol):
 
 
 _lock = threading.Lock()
-_registry: dict[tuple[str, str], dict[str, Callable[[Mapping[str, Any]], Any]]] = {}
 _engines: dict[tuple[str, str], Any] = {}
 
 
-def _env_key() -> tuple[str, str]:
-    return (os.environ.get("JOBWORKER_PLUGINS", "\0"),
-            os.environ.get("JOBWORKER_EXTRA_PLUGINS", ""))
-
-
 def available_engines() -> dict[str, Callable[[Mapping[str, Any]], Any]]:
-    """``{name: factory}`` of every engine installed plugins register (cached per process)."""
-    key = _env_key()
-    with _lock:
-        found = _registry.get(key)
-        if found is None:
-            from jobworker.plugins import Plugins
+    """``{name: factory}`` of every engine the worker's plugins register (installed ones and
+    those given with ``--plugin``; in a process-executor child, the same set)."""
+    from jobworker import active_plugins
 
-            found = {}
-            for name, factory in Plugins.load().collect("register_transcribers"):
-                found.setdefault(str(name), factory)
-            _registry[key] = found
-        return dict(found)
+    found: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+    for name, factory in active_plugins().collect("register_transcribers"):
+        found.setdefault(str(name), factory)
+    return found
 
 
 def get_engine(name: str, settings: Mapping[str, Any] | None = None) -> Transcriber:
