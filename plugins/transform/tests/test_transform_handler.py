@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import textwrap
 from pathlib import Path
 
@@ -130,9 +131,10 @@ def test_source_job_results_and_hooks(tmp_path: Path, monkeypatch: pytest.Monkey
             register("upper", lambda text, instruction, context: text.upper() + instruction)
     """))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv("JOBWORKER_EXTRA_PLUGINS", "tp_transform_hooks")
+    hooks = importlib.import_module("tp_transform_hooks")
     store = f"sqlite:///{tmp_path / 'jobworker-test.db'}"
-    with WorkerHarness(tmp_path, plugins=PLUGINS, settings={"transform": {"store": store}}) as h:
+    with WorkerHarness(tmp_path, plugins=[*PLUGINS, hooks],
+                       settings={"transform": {"store": store}}) as h:
         first = h.client.submit("transform", {"text": "quiet words",
                                               "template_content": "{{ text }}"})
         h.run_burst()

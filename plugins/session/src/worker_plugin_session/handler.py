@@ -74,7 +74,9 @@ def handle_session(ctx: JobContext) -> dict[str, Any]:
                  "attachments_text": attachments_text,
                  "attachments": [f"{paths.asset_link}/{a.name}" for a in attachments],
                  "speakers_url": p.speakers_url, "speakers_image_url": p.speakers_image_url}
-    markdown = render_template(p.template_name, variables, settings=ctx.settings)
+    registered = {str(a[0]): str(a[1]) for a in ctx.collect("register_templates")}
+    markdown = render_template(p.template_name, variables, settings=ctx.settings,
+                               registered=registered)
 
     ctx.progress(92, "writing", str(paths.markdown_file))
     assets = _write(paths, markdown, staging if attachments else None)

@@ -16,7 +16,6 @@ Templates render in :class:`~worker_plugin_transform.sandbox.SafeEnvironment` un
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -102,12 +101,12 @@ def available_templates(settings: Mapping[str, Any] | None = None) -> list[str]:
                             registered_templates()).names()
 
 
-@functools.lru_cache(maxsize=1)
 def text_transformers() -> dict[str, Callable[..., str]]:
-    """Providers from installed plugins' ``register_text_transformers`` (once per process)."""
-    from jobworker.plugins import Plugins
+    """Providers from the plugins' ``register_text_transformers`` (the worker's plugins, else
+    the installed ones)."""
+    from jobworker.plugins import active
 
-    return {str(a[0]): a[1] for a in Plugins.load().collect("register_text_transformers")
+    return {str(a[0]): a[1] for a in active().collect("register_text_transformers")
             if len(a) >= 2}
 
 

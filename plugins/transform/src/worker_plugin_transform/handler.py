@@ -107,8 +107,9 @@ def handle_transform(ctx: JobContext) -> dict[str, Any]:
 
     if p.transformer:
         ctx.progress(30, "transforming", p.transformer)
+        providers = {str(a[0]): a[1] for a in ctx.collect("register_text_transformers")}
         text = api.run_transformer(p.transformer, text or "", instruction=p.instruction or "",
-                                   context=context)
+                                   context=context, providers=providers)
         structured["transformer"] = p.transformer
     ctx.raise_if_cancelled()
 
@@ -129,8 +130,9 @@ def handle_transform(ctx: JobContext) -> dict[str, Any]:
     output = text or ""
     if p.template or p.template_content is not None:
         ctx.progress(70, "rendering", p.template or "inline template")
+        registered = {str(a[0]): str(a[1]) for a in ctx.collect("register_templates")}
         output = api.render_template(p.template, variables, template_content=p.template_content,
-                                     settings=ctx.settings)
+                                     settings=ctx.settings, registered=registered)
         structured["template"] = p.template or "<inline>"
     structured["output_chars"] = len(output)
 

@@ -10,7 +10,6 @@ can never reach outside it.
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -66,12 +65,12 @@ def _scan(directory: Path) -> dict[str, Path]:
     return found
 
 
-@functools.lru_cache(maxsize=1)
 def registered_templates() -> tuple[tuple[str, str], ...]:
-    """Templates handed over by installed plugins' ``register_templates`` (once per process)."""
-    from jobworker.plugins import Plugins
+    """Templates handed over by the plugins' ``register_templates``: the worker's plugins (in
+    a process-executor child, the same plugins loaded there), else the installed ones."""
+    from jobworker.plugins import active
 
-    got = Plugins.load().collect("register_templates")
+    got = active().collect("register_templates")
     return tuple((str(args[0]), str(args[1])) for args in got if len(args) >= 2)
 
 
