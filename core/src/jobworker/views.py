@@ -41,4 +41,4 @@ def job_view(job: Job) -> dict[str, Any]:
 
 
 def batch_view(batch: Batch) -> dict[str, Any]:
-    return _plain(batch.to_dict())
+    return _plain(redact(batch.to_dict()))

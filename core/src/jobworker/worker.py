@@ -165,7 +165,9 @@ class Worker:
             elif self.burst and not self.running and not self._outcomes:
                 if idle_since_empty:
                     return
-                idle_since_empty = True  # one more look after outcomes are flushed
+                idle_since_empty = True  # one more look, after recovering expired leases
+                self._announce(await self._call(self.store.recover_expired, utcnow(),
+                                                self.settings.retry_backoff))
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())

@@ -6,7 +6,8 @@ loses nothing when a process crashes but a power loss can drop the last commits;
 every commit (about 100x slower on this machine's disk). The worker batches its writes (claims of
 several jobs, outcomes of several attempts in one transaction), which keeps ``FULL`` affordable.
 
-Idle workers are woken by a datagram on a Unix socket per worker in ``<db>.wake/``: every commit
+Idle workers are woken by a datagram on a Unix socket per worker in a folder named after the
+database (``$TMPDIR/jobworker-wake-<hash of its path>/``): every commit
 that makes work available (enqueue, retry, cancel) sends one, so a new job is picked up in
 milliseconds without polling.
 """
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import os
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
@@ -116,7 +119,9 @@ class SQLiteStore(Store):
         self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
         self._lock = threading.RLock()
         self._depth = 0
-        self._wake_dir = Path(f"{self.path}.wake")
+        # Unix socket paths are limited to 108 bytes: one short folder per database file.
+        digest = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
+        self._wake_dir = Path(tempfile.gettempdir()) / f"jobworker-wake-{digest}"
         self._wake_sock: socket.socket | None = None
         self._wake_targets: tuple[float, list[str]] = (0.0, [])
 
