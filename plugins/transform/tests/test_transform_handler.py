@@ -95,6 +95,9 @@ def test_parameter_messages(params: dict, message: str) -> None:
 def test_file_outside_input_roots_refused(tmp_path: Path) -> None:
     got = run(tmp_path, {"file_path": "/etc/passwd", "template": "Summary"})
     assert got.error.code == "INPUT_FORBIDDEN"
+    (tmp_path / "big.txt").write_text("word " * 100)
+    got = run(tmp_path, {"file_path": "big.txt", "template": "Summary"}, max_input_chars=10)
+    assert got.error.code == "INPUT_TOO_LARGE"
 
 
 def test_url_input_allow_list(tmp_path: Path, web_root: tuple[Path, str]) -> None:

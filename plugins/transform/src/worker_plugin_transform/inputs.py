@@ -44,7 +44,8 @@ def load_input(ctx: JobContext, params: Any) -> Loaded:
         return Loaded(_limit_text(params.text, limit, "text"), "text")
     path = params.file_path or params.filename
     if path:
-        policy = FetchPolicy.from_settings(settings, max_bytes_key="max_input_bytes")
+        policy = attrs.evolve(FetchPolicy.from_settings(settings),
+                              max_bytes=int(settings.get("max_input_bytes", 4 * limit)))
         got = fetch(path, ctx.scratch_dir, policy, ctx.resolve_input)
         return _decoded(got.path.read_bytes(), None, got.path.name, limit)
     if params.url:
@@ -52,8 +53,9 @@ def load_input(ctx: JobContext, params: Any) -> Loaded:
             raise InputForbidden("the transform job type does not fetch URLs here: set "
                                  "allow_urls = true and allowed_hosts in [plugins.transform]",
                                  details={"reason": "allow_urls is false"})
-        got = fetch(params.url, ctx.scratch_dir, FetchPolicy.from_settings(settings),
-                    ctx.resolve_input)
+        policy = attrs.evolve(FetchPolicy.from_settings(settings),
+                              max_bytes=int(settings.get("max_download_bytes", 4 * limit)))
+        got = fetch(params.url, ctx.scratch_dir, policy, ctx.resolve_input)
         return _decoded(got.path.read_bytes(), got.content_type, got.path.name, limit,
                         kind="url")
     if params.source_job_id:
