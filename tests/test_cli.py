@@ -112,3 +112,12 @@ def test_cli_reference_is_up_to_date():
     result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py"),
                              "--check"], capture_output=True)
     assert result.returncode == 0, "docs/cli.md is stale: run scripts/gen_cli_docs.py"
+
+
+def test_batch_submit_with_a_webhook_keeps_its_secret_hidden(run, tmp_path):
+    (tmp_path / "b.jsonl").write_text(json.dumps({"job_type": "noop"}) + "\n")
+    batch_id = run("batch", "submit", "b.jsonl", "--webhook", "https://hooks.example/b",
+                   "--webhook-secret", "topsecret").stdout.strip()
+    doc = json.loads(run("batch", "status", batch_id, "--json").stdout)
+    assert doc["webhook"]["url"] == "https://hooks.example/b"
+    assert doc["webhook"]["secret"] == "***"

@@ -94,10 +94,13 @@ def batch() -> None:
 @click.argument("file", type=click.File("r"))
 @click.option("--name", "batch_name", help="batch_name (default: the batch id).")
 @click.option("--allow-unknown-type", is_flag=True)
+@click.option("--webhook", "webhook_url", metavar="URL",
+              help="Notify this URL (batch.finished) when every job has ended.")
+@click.option("--webhook-secret", metavar="SECRET", help="HMAC secret for --webhook.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def batch_submit(state: State, file: Any, batch_name: str | None, allow_unknown_type: bool,
-                 as_json: bool) -> None:
+                 webhook_url: str | None, webhook_secret: str | None, as_json: bool) -> None:
     """Submit the jobs of a JSONL FILE (one {"job_type", "parameters", ...} per line)."""
     specs = []
     for number, line in enumerate(file, 1):
@@ -107,8 +110,13 @@ def batch_submit(state: State, file: Any, batch_name: str | None, allow_unknown_
             except json.JSONDecodeError as exc:
                 raise click.ClickException(f"line {number}: not JSON: {exc}") from exc
     try:
+        webhook = None
+        if webhook_url:
+            webhook = {"url": webhook_url, **({"secret": webhook_secret} if webhook_secret
+                                              else {})}
         made = state.client.submit_batch(specs, batch_name=batch_name,
-                                         allow_unknown_type=allow_unknown_type)
+                                         allow_unknown_type=allow_unknown_type,
+                                         webhook=webhook)
     except JobFailure as exc:
         fail(exc)
     if as_json:
