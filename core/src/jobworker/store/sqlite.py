@@ -18,12 +18,9 @@ import contextlib
 import functools
 import hashlib
 import os
-import socket
 import sqlite3
 import tempfile
 import threading
-import time
-import uuid
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +31,7 @@ from .. import errors
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
+from .wake import Waker, WakeSocket
 
 __all__ = ["SQLiteStore"]
 
@@ -122,8 +120,7 @@ class SQLiteStore(Store):
         # Unix socket paths are limited to 108 bytes: one short folder per database file.
         digest = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
         self._wake_dir = Path(tempfile.gettempdir()) / f"jobworker-wake-{digest}"
-        self._wake_sock: socket.socket | None = None
-        self._wake_targets: tuple[float, list[str]] = (0.0, [])
+        self._waker = Waker(self._wake_dir)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
@@ -145,8 +142,7 @@ class SQLiteStore(Store):
     def close(self) -> None:
         with self._lock:
             self._conn.close()
-        if self._wake_sock:
-            self._wake_sock.close()
+        self._waker.close()
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -561,59 +557,11 @@ class SQLiteStore(Store):
 
     # -- waking idle workers ---------------------------------------------------------------
 
-    def notifier(self) -> _WakeSocket:
-        return _WakeSocket(self._wake_dir)
+    def notifier(self) -> WakeSocket:
+        return WakeSocket(self._wake_dir)
 
     def _wake(self) -> None:
-        """Send one datagram to every listening worker (the list is re-read at most every 0.5 s,
-        so a worker that just started is reached by its own first claim instead)."""
-        stamp, targets = self._wake_targets
-        if time.monotonic() - stamp > 0.5:
-            try:
-                targets = [str(p) for p in self._wake_dir.glob("*.sock")]
-            except OSError:
-                targets = []
-            self._wake_targets = (time.monotonic(), targets)
-        if not targets:
-            return
-        if self._wake_sock is None:
-            self._wake_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._wake_sock.setblocking(False)
-        for target in targets:
-            try:
-                self._wake_sock.sendto(b"!", target)
-            except BlockingIOError:
-                pass  # its queue is full: it has wake-ups waiting already
-            except (ConnectionRefusedError, FileNotFoundError):
-                with contextlib.suppress(OSError):
-                    os.unlink(target)  # a worker that died without cleaning up
-                self._wake_targets = (0.0, [])
-            except OSError:
-                pass
-
-
-class _WakeSocket:
-    """A worker's end of the wake-up channel: readable when something may be waiting."""
-
-    def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(self.path))
-        self.sock.setblocking(False)
-
-    def fileno(self) -> int:
-        return self.sock.fileno()
-
-    def drain(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while self.sock.recv(64):
-                pass
-
-    def close(self) -> None:
-        self.sock.close()
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        self._waker.wake()
 
 
 def _outcome_update(out: Outcome, now_ms: int) -> tuple[str, tuple[Any, ...], str]:
