@@ -69,6 +69,7 @@ class Budget:
     limits: Limits
     started: float = attrs.Factory(time.monotonic)
     produced: int = 0
+    charges: int = 0
     iterations: int = 0
     calls: int = 0
 
@@ -90,7 +91,9 @@ class Budget:
                 f"the template built more than {self.limits.max_work_chars} characters in "
                 f"strings and lists (output, captured blocks and intermediate values)",
                 limit="max_work_chars", maximum=self.limits.max_work_chars)
-        self.check_time()
+        self.charges += 1
+        if size > 4096 or not self.charges & 31:
+            self.check_time()
 
     def iterate(self) -> None:
         self.iterations += 1

@@ -83,9 +83,12 @@ class _Guard(NodeTransformer):
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802
         node = self.generic_visit(node)
-        node.nodes = [self._wrap(nodes.Const(c.data, lineno=c.lineno)
-                                 if isinstance(c, nodes.TemplateData) else c, "_jw_emit")
-                      for c in node.nodes]
+        literal = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
+        children = [c if isinstance(c, nodes.TemplateData) else self._wrap(c, "_jw_emit")
+                    for c in node.nodes]
+        if literal:  # the literal text of this output, charged once per execution
+            children.insert(0, self._wrap(nodes.Const(literal, lineno=node.lineno), "_jw_lit"))
+        node.nodes = children
         return node
 
 
@@ -98,6 +101,12 @@ def _jw_iter(context: Context, iterable: Any) -> Any:
 def _jw_concat(context: Context, parts: list[Any]) -> str:
     limits: Limits = context.environment.limits  # type: ignore[attr-defined]
     return sized("".join(guards.check_join("", parts, limits)), limits, "a '~' concatenation")
+
+
+@pass_context
+def _jw_lit(context: Context, size: int) -> str:
+    guards.budget(context.environment.limits).charge(size)  # type: ignore[attr-defined]
+    return ""
 
 
 @pass_context
@@ -122,7 +131,8 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         own = {"join": _join, **(filters or {})}
         self.filters = {name: _guarded_filter(name, f, self.limits)
                         for name, f in {**FILTERS, **own}.items()}
-        self.filters.update(_jw_iter=_jw_iter, _jw_concat=_jw_concat, _jw_emit=_jw_emit)
+        self.filters.update(_jw_iter=_jw_iter, _jw_concat=_jw_concat, _jw_emit=_jw_emit,
+                            _jw_lit=_jw_lit)
         self.globals.pop("lipsum", None)
         self.globals["range"] = self._range
         self.globals.update(globals or {})
@@ -209,9 +219,9 @@ def _guarded_filter(name: str, func: Callable[..., Any], limits: Limits) -> Call
     @functools.wraps(func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         value, rest = _split_args(func, args)
-        if stringifies:
+        if stringifies and (isinstance(value, _CONTAINER_TYPES) or rest or kwargs):
             containers = [a for a in (value, *rest, *kwargs.values())
-                          if isinstance(a, (list, tuple, dict, set, frozenset))]
+                          if isinstance(a, _CONTAINER_TYPES)]
             if containers:
                 check_size(sum(guards.text_size(c, limits.max_output_chars)
                                for c in containers), limits, f"the {name} filter's input")
@@ -284,6 +294,8 @@ def _pre_tojson(limits: Limits, value: Any, indent: Any = None, **kw: Any) -> No
         raise TemplateForbidden("tojson: indent must be an integer up to 16")
 
 
+_CONTAINER_TYPES = (list, tuple, dict, set, frozenset)
+
 #: Filters that work on containers without turning them into text.
 _CONTAINER_SAFE = frozenset({
     "attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items", "join",
@@ -322,8 +334,9 @@ def render(env: SafeEnvironment, template: str, variables: Mapping[str, Any], *,
                 raise TemplateLimitExceeded(
                     f"the rendered output is longer than {limits.max_output_chars} characters",
                     limit="max_output_chars", maximum=limits.max_output_chars)
-            budget.check_time()
             parts.append(chunk)
+            if not len(parts) & 63:
+                budget.check_time()
         return "".join(parts)
     except JobFailure:
         raise
