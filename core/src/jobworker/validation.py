@@ -16,6 +16,21 @@ from .model import JobParameters
 __all__ = ["check_submitted_keys", "params_for"]
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _strict_bool(value: Any, _type: Any) -> bool:
+    """``true``/``false`` (also as text, from ``-p key=false``); never ``bool("false")``."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+_converter.register_structure_hook(bool, _strict_bool)
 
 
 def _field_names(schema: type) -> set[str]:

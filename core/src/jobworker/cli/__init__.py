@@ -7,8 +7,11 @@ config file's ``store``, else ``sqlite:///jobworker.db`` in the working director
 
 from __future__ import annotations
 
+import sys
+
 import click
 
+from ..config import load_settings
 from ..plugins import Plugins
 from .common import State
 from .jobs import register_job_commands
@@ -40,9 +43,20 @@ register_plugin_commands(cli)
 
 
 def main() -> None:
-    # Plugins may add commands (register_commands hook); load them before parsing.
+    # Plugins may add commands (register_commands hook); load them before parsing: installed
+    # ones, the config file's and those named with --plugin.
+    modules = [arg.split("=", 1)[1] if "=" in arg else sys.argv[i + 2]
+               for i, arg in enumerate(sys.argv[1:]) if arg.split("=", 1)[0] == "--plugin"
+               and ("=" in arg or i + 2 < len(sys.argv))]
     try:
-        Plugins.load().hook.register_commands(cli=cli)
-    except Exception as exc:  # a broken plugin must not take the CLI down
-        click.echo(f"warning: a plugin failed to add commands: {exc}", err=True)
+        modules += load_settings().plugins
+    except Exception:  # a broken config is reported by the command that reads it
+        pass
+    plugins = Plugins.load(modules)
+    for impl in plugins.hook.register_commands.get_hookimpls():
+        try:
+            impl.function(cli=cli)
+        except Exception as exc:  # one broken plugin must not take the others' commands
+            click.echo(f"warning: plugin {impl.plugin_name} failed to add commands: {exc}",
+                       err=True)
     cli(prog_name="jobworker")

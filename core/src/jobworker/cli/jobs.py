@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from ..model import Job, JobStatus
 from ..views import batch_view, job_view
 from .common import State, echo_json, fail, pass_state
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def parse_param(text: str) -> tuple[str, Any]:
