@@ -17,8 +17,10 @@ from .errors import (
 )
 from .handler import JobContext, JobHandler, resolve_under
 from .model import Batch, Job, JobError, JobParameters, JobProgress, JobStatus, LogEntry
+from .net import NetworkError, download, safe_request
 from .plugins import active as active_plugins
 from .plugins import hookimpl
+from .store import open_store
 
 __all__ = [
     "Batch",
@@ -38,11 +40,15 @@ __all__ = [
     "JobProgress",
     "JobStatus",
     "LogEntry",
+    "NetworkError",
     "UnknownJobType",
     "UnsupportedInput",
     "active_plugins",
     "connect",
+    "download",
     "hookimpl",
+    "open_store",
     "resolve_under",
+    "safe_request",
     "verify_webhook",
 ]

@@ -118,7 +118,11 @@ class Worker:
         loop = asyncio.get_running_loop()
         previous = activate(self.plugins)
         self._plugin_modules = module_names(self.plugins)
-        notifier = self.store.notifier()
+        try:
+            notifier = self.store.notifier()
+        except OSError as exc:  # e.g. no Unix sockets here: polling alone is still correct
+            self.log.warning("no wake-ups, polling only", error=str(exc))
+            notifier = None
         if notifier is not None:
             loop.add_reader(notifier.fileno(), self._on_wake, notifier)
         self._install_signals(loop)

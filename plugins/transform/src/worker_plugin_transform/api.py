@@ -104,7 +104,7 @@ def available_templates(settings: Mapping[str, Any] | None = None) -> list[str]:
 def text_transformers() -> dict[str, Callable[..., str]]:
     """Providers from the plugins' ``register_text_transformers`` (the worker's plugins, else
     the installed ones)."""
-    from jobworker.plugins import active
+    from jobworker import active_plugins as active
 
     return {str(a[0]): a[1] for a in active().collect("register_text_transformers")
             if len(a) >= 2}

@@ -111,7 +111,7 @@ def fetch(source: str, dest_dir: Path, policy: FetchPolicy,
     if not policy.allowed_hosts:
         raise InputForbidden("fetching URLs is not enabled: list the hosts allowed in the "
                              "settings (allowed_hosts)", details={"reason": "no allowed_hosts"})
-    from jobworker.net import download
+    from jobworker import download
 
     hosts = None if "*" in policy.allowed_hosts else list(policy.allowed_hosts)
     dest_dir.mkdir(parents=True, exist_ok=True)

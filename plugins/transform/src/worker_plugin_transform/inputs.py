@@ -103,7 +103,7 @@ def source_job_results(job_id: str, settings: Mapping[str, Any]) -> dict[str, An
     if not url:
         raise JobFailure("source_job_id needs the store URL: set store in [plugins.transform] "
                          "or JOBWORKER_STORE", code="SOURCE_JOB_UNAVAILABLE")
-    from jobworker.store import open_store
+    from jobworker import open_store
 
     store = open_store(str(url))
     try:

@@ -68,7 +68,7 @@ def _scan(directory: Path) -> dict[str, Path]:
 def registered_templates() -> tuple[tuple[str, str], ...]:
     """Templates handed over by the plugins' ``register_templates``: the worker's plugins (in
     a process-executor child, the same plugins loaded there), else the installed ones."""
-    from jobworker.plugins import active
+    from jobworker import active_plugins as active
 
     got = active().collect("register_templates")
     return tuple((str(args[0]), str(args[1])) for args in got if len(args) >= 2)
