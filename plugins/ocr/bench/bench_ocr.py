@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -49,21 +50,26 @@ def _init(omp_limit: bool) -> None:
     assert ("OMP_THREAD_LIMIT" in pt.environ) == omp_limit
 
 
-def _ocr(path: str) -> int:
+def _ocr(path: str) -> tuple[int, float]:
+    """OCR one page; its text length and the CPU seconds tesseract used for it."""
     from worker_plugin_ocr.api import ocr_file
 
-    return sum(len(p.text) for p in ocr_file(path, "eng"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    chars = sum(len(p.text) for p in ocr_file(path, "eng"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return chars, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def pool_rate(paths: list[Path], processes: int, omp_limit: bool) -> float:
+def pool_rate(paths: list[Path], processes: int, omp_limit: bool) -> tuple[float, float]:
+    """Pages/s and tesseract CPU seconds per page."""
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(processes, initializer=_init, initargs=(omp_limit,)) as pool:
         pool.map(_ocr, [str(paths[0])] * processes)  # warm up: imports, language data
         start = time.perf_counter()
-        chars = pool.map(_ocr, [str(p) for p in paths], chunksize=1)
+        done = pool.map(_ocr, [str(p) for p in paths], chunksize=1)
         elapsed = time.perf_counter() - start
-    assert all(c > 1000 for c in chars)
-    return len(paths) / elapsed
+    assert all(chars > 1000 for chars, _cpu in done)
+    return len(paths) / elapsed, sum(cpu for _chars, cpu in done) / len(paths)
 
 
 def worker_rate(paths: list[Path], concurrency: int, work: Path) -> float:
@@ -91,15 +97,16 @@ def main() -> None:
         root = Path(tmp)
         (root / "in").mkdir()
         paths = [make_page(root / "in" / f"page{i}.png", i) for i in range(args.pages)]
-        print(f"{args.pages} A4 pages at 300 dpi, eng, cores: {os.cpu_count()}")
+        print(f"{args.pages} A4 pages at 300 dpi, eng, cores: {os.cpu_count()}, "
+              f"load average before: {os.getloadavg()[0]:.1f}")
         rates = {}
         for omp_limit in (True, False):
             for processes in (1, 2):
-                rate = pool_rate(paths, processes, omp_limit)
+                rate, cpu = pool_rate(paths, processes, omp_limit)
                 rates[(omp_limit, processes)] = rate
                 label = "OMP_THREAD_LIMIT=1" if omp_limit else "OpenMP default   "
                 print(f"{label}  {processes} process(es): {rate:5.2f} pages/s "
-                      f"({1 / rate:5.2f} s/page)")
+                      f"({1 / rate:5.2f} s/page wall, {cpu:5.2f} s/page tesseract CPU)")
         print(f"speed-up 2 vs 1 process with the limit: "
               f"{rates[(True, 2)] / rates[(True, 1)]:.2f}x")
         if args.worker:
