@@ -117,6 +117,7 @@ def video_step(ctx: JobContext, video_url: str, language: str | None, use_cache:
                                 engine, cached=True)
     max_seconds = settings.get("max_video_seconds", 4 * 3600)
     wav = ctx.scratch_dir / "video" / "audio.wav"
+    wav.parent.mkdir(parents=True, exist_ok=True)  # a local video_url is not copied there
     video.extract_audio(got.path, wav, "wav", sample_rate=16_000, channels=1,
                         max_duration=float(max_seconds),
                         on_progress=lambda _s: ctx.raise_if_cancelled())
