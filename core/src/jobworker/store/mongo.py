@@ -125,7 +125,7 @@ class MongoStore(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MongoStore:
-        """The store for ``url``; ``options`` (e.g. the config's ``[store]`` table) give
+        """The store for ``url``; ``options`` (the config's ``[store_options]`` table) give
         defaults for the options the URL does not set. Unknown options are ignored."""
         known = {k: v for k, v in options.items() if k in OWN_OPTIONS}
         return cls(url, **known)
@@ -135,6 +135,7 @@ class MongoStore(Store):
     def init(self) -> None:
         """Create the indexes (idempotent) and make legacy pending jobs claimable in order."""
         self.create_indexes()
+        self._normalise_legacy(force=True)
 
     def create_indexes(self) -> list[str]:
         """Create every index the store's queries use (idempotent); return their names."""
@@ -362,9 +363,10 @@ class MongoStore(Store):
         those fields, so the claim orders them with everyone else (oldest first). The claim
         finds them without this too (missing ``available_at`` counts as due); this only stops
         them sorting after every new job. Old readers ignore both fields."""
-        if not force and time.monotonic() - self._normalised_at < _NORMALISE_EVERY:
-            return
-        self._normalised_at = time.monotonic()
+        if not force:  # from claims and sweeps: at most every _NORMALISE_EVERY seconds
+            if time.monotonic() - self._normalised_at < _NORMALISE_EVERY:
+                return
+            self._normalised_at = time.monotonic()
         self.jobs.update_many(
             {"status": "pending", "$or": [{"priority": None}, {"available_at": None}]},
             [{"$set": {"priority": {"$ifNull": ["$priority", 0]},
