@@ -149,8 +149,14 @@ class ProcessPool:
             self._freed.notify()
 
     def close(self) -> None:
+        """Idle children exit on their own when their pipe closes (so they clean up);
+        stragglers are killed."""
         for child in self._idle:
-            child.kill()
+            child.conn.close()
+        for child in self._idle:
+            child.process.join(timeout=5)
+            if child.process.is_alive():
+                child.kill()
         self._idle.clear()
 
 
@@ -172,7 +178,7 @@ class _Child:
         return self.process.is_alive()
 
     def kill(self) -> None:
-        with contextlib.suppress(RuntimeError, OSError):
+        with contextlib.suppress(RuntimeError, OSError, ValueError):
             asyncio.get_running_loop().remove_reader(self.conn.fileno())
         if self.process.pid and self.process.is_alive():
             os.kill(self.process.pid, signal.SIGKILL)

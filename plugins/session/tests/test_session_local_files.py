@@ -10,11 +10,10 @@ import worker_plugin_pdf
 import worker_plugin_session
 import worker_plugin_transform
 import worker_plugin_video
+from jobworker.testing import run_handler
 from worker_plugin_audio.testing import espeak_available, speech_wav
 from worker_plugin_session.testing import session_page, slide_deck
 from worker_plugin_video.testing import make_video
-
-from jobworker.testing import run_handler
 
 PLUGINS = [worker_plugin_session, worker_plugin_transform, worker_plugin_pdf,
            worker_plugin_video, worker_plugin_audio]
