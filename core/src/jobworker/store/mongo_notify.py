@@ -67,6 +67,9 @@ class ChangeStreamNotifier:
                 pass
 
     def close(self) -> None:
+        """Stop watching and close the pipe (idempotent: the fds are closed only once)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         self._thread.join(timeout=5)
         with contextlib.suppress(Exception):
