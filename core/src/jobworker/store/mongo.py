@@ -49,11 +49,11 @@ from .base import Claim, Outcome, Store, StoreError, Transition
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
     ResultsSpill,
+    claim_query,
     from_extended_json,
     outcome_update,
     progress_doc,
     type_match,
-    type_values,
 )
 from .mongo_limits import TypeLocks
 from .mongo_notify import ChangeStreamNotifier
@@ -337,7 +337,7 @@ class MongoStore(Store):
                 room = max(0, limit - running)
                 slots[job_type] = min(slots.get(job_type, room), room)
             while len(claimed) < claim.limit:
-                query = _claim_query(allowed, slots, now)
+                query = claim_query(allowed, slots, now)
                 if query is None:
                     break
                 doc = self.jobs.find_one_and_update(query, update, sort=_CLAIM_SORT,
@@ -531,24 +531,3 @@ class MongoStore(Store):
         if notifier is not None:
             self._notifiers.append(notifier)
         return notifier
-
-
-def _claim_query(allowed: set[str] | None, slots: Mapping[str, int],
-                 now: datetime) -> dict[str, Any] | None:
-    """The claim filter for the types that may still be taken, or ``None`` if none may.
-
-    A missing ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches
-    it as well as every date up to ``now``.
-    """
-    query: dict[str, Any] = {"status": "pending", "available_at": {"$not": {"$gt": now}}}
-    if allowed is None:
-        full = [t for t, n in slots.items() if n <= 0]
-        if full:
-            query["job_type"] = {"$nin": type_values(full)}
-    else:
-        open_types = sorted(t for t in allowed if slots.get(t, 1) > 0)
-        if not open_types:
-            return None
-        values = type_values(open_types)
-        query["job_type"] = values[0] if len(values) == 1 else {"$in": values}
-    return query

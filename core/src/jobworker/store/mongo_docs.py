@@ -26,6 +26,7 @@ from .base import Outcome, StoreError
 
 __all__ = [
     "COUNTER",
+    "claim_query",
     "ResultsSpill",
     "error_doc",
     "from_extended_json",
@@ -67,6 +68,27 @@ def from_extended_json(doc: Mapping[str, Any]) -> dict[str, Any]:
     values that already are Python objects (datetimes, ...) are kept."""
     text = json_util.dumps(doc, json_options=_JSON)
     return dict(json_util.loads(text, json_options=_JSON))
+
+
+def claim_query(allowed: set[str] | None, slots: Mapping[str, int],
+                 now: datetime) -> dict[str, Any] | None:
+    """The claim filter for the types that may still be taken, or ``None`` if none may.
+
+    A missing ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches
+    it as well as every date up to ``now``.
+    """
+    query: dict[str, Any] = {"status": "pending", "available_at": {"$not": {"$gt": now}}}
+    if allowed is None:
+        full = [t for t, n in slots.items() if n <= 0]
+        if full:
+            query["job_type"] = {"$nin": type_values(full)}
+    else:
+        open_types = sorted(t for t in allowed if slots.get(t, 1) > 0)
+        if not open_types:
+            return None
+        values = type_values(open_types)
+        query["job_type"] = values[0] if len(values) == 1 else {"$in": values}
+    return query
 
 
 def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:
