@@ -58,9 +58,9 @@ def wait_for(predicate, timeout: float = 300.0, interval: float = 0.01):
     raise TimeoutError
 
 
-def run(n: int, latency_jobs: int, procs: int) -> dict[str, float]:
+def run(n: int, latency_jobs: int, procs: int, store: str | None) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="jobworker-bench-"))
-    url = f"sqlite:///{tmp / 'bench.db'}"
+    url = store or f"sqlite:///{tmp / 'bench.db'}"
     client = connect(url, plugins=make_plugins([benchjobs]))
     out: dict[str, float] = {}
 
@@ -77,14 +77,12 @@ def run(n: int, latency_jobs: int, procs: int) -> dict[str, float]:
     sup = start_workers(url, procs, tmp)
     try:
         wait_for(lambda: client.store.count_by_status()["completed"] == 2 * n)
-        rows = client.store._query(
-            "SELECT min(processing_started_at), max(completed_at) FROM jobs")
-        first, last = rows[0]
-        out["processed_per_s"] = 2 * n / ((last - first) / 1000)
-        rows = client.store._query("SELECT completed_at FROM jobs ORDER BY completed_at")
-        done = [r[0] for r in rows]
+        jobs = client.store.list_jobs(limit=4 * n)
+        first = min(j.processing_started_at for j in jobs).timestamp()
+        done = sorted(j.completed_at.timestamp() for j in jobs)
+        out["processed_per_s"] = 2 * n / (done[-1] - first)
         lo, hi = done[int(len(done) * 0.05)], done[int(len(done) * 0.95)]
-        out["processed_steady_per_s"] = (len(done) * 0.9) / max((hi - lo) / 1000, 1e-9)
+        out["processed_steady_per_s"] = (len(done) * 0.9) / max(hi - lo, 1e-9)
 
         # Pickup latency of idle workers.
         record = tmp / "record"
@@ -131,14 +129,15 @@ LABELS = [
 ]
 
 
-def report(results: dict[str, float], n: int, latency_jobs: int) -> str:
+def report(results: dict[str, float], n: int, latency_jobs: int, store: str | None) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Run {when} on {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), "
         f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}, "
         f"load average at start {os.getloadavg()[0]:.2f}.",
-        f"Command: `.venv/bin/python bench/bench_core.py --n {n} --latency-jobs {latency_jobs}`"
-        f" (backlog drained: {2 * n} jobs; synchronous=NORMAL).",
+        f"Command: `.venv/bin/python bench/bench_core.py --n {n} --latency-jobs {latency_jobs}"
+        f"{' --store ' + _mask(store) if store else ''}` (backlog drained: {2 * n} jobs; "
+        f"store: {_mask(store) if store else 'SQLite in a temporary folder, synchronous=NORMAL'}).",
         "",
         "| measure | value |",
         "|---|---:|",
@@ -147,18 +146,27 @@ def report(results: dict[str, float], n: int, latency_jobs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _mask(url: str | None) -> str:
+    return (url or "").split("?")[0]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--procs", type=int, default=2)
+    parser.add_argument("--store", help="store URL (default: a fresh SQLite file); e.g. "
+                                        "sqlite:///x.db?synchronous=FULL or mongodb://...")
+    parser.add_argument("--section", default="bench_core",
+                        help="marker name of the section to replace in --out")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    text = report(run(args.n, args.latency_jobs, args.procs), args.n, args.latency_jobs)
+    text = report(run(args.n, args.latency_jobs, args.procs, args.store), args.n,
+                  args.latency_jobs, args.store)
     print(text)
     if args.out:
         doc = args.out.read_text() if args.out.exists() else ""
-        start, end = "<!-- bench_core -->", "<!-- /bench_core -->"
+        start, end = f"<!-- {args.section} -->", f"<!-- /{args.section} -->"
         if start in doc and end in doc:
             doc = doc[:doc.index(start) + len(start)] + "\n" + text + doc[doc.index(end):]
         else:

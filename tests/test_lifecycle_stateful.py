@@ -43,9 +43,10 @@ class Lifecycle(RuleBasedStateMachine):
 
     @rule(n=st.integers(1, 4), in_batch=st.booleans(), max_attempts=st.integers(1, 3))
     def submit(self, n, in_batch, max_attempts):
-        jobs = [Job("t", JobParameters(), created_at=self.now, max_attempts=max_attempts)
-                for _ in range(n)]
-        batch = Batch() if in_batch else None
+        # Ids in creation order, so that replaying an example picks the same jobs.
+        jobs = [Job("t", JobParameters(), created_at=self.now, max_attempts=max_attempts,
+                    job_id=f"job-{len(self.jobs) + i:05d}") for i in range(n)]
+        batch = Batch(batch_id=f"batch-{len(self.batches):05d}") if in_batch else None
         self.store.enqueue(jobs, batch)
         self.jobs += [j.job_id for j in jobs]
         if batch:

@@ -224,3 +224,21 @@ def test_idle_worker_picks_up_a_new_job_promptly(harness):
         assert done.status is JobStatus.COMPLETED
     finally:
         bg.stop()
+
+
+def test_a_failing_store_round_trip_loses_nothing_and_the_worker_carries_on(harness):
+    job = harness.client.submit("async", {"n": 5})
+    real = harness.store.exchange
+    calls = {"n": 0}
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] in (2, 3):  # the round trips after the claim: the outcome's write
+            raise OSError("disk I/O error")
+        return real(*args, **kwargs)
+
+    harness.store.exchange = flaky
+    harness.run_burst()
+    done = harness.client.get(job.job_id)
+    assert done.status is JobStatus.COMPLETED and done.results["structured_data"]["n"] == 5
+    assert calls["n"] >= 4

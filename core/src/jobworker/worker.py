@@ -159,9 +159,20 @@ class Worker:
 
     async def _main_loop(self) -> None:
         idle_since_empty = False
+        failures = 0
         while not self._stopping:
             self._kick.clear()
-            claimed = await self._exchange(claim=True)
+            try:
+                claimed = await self._exchange(claim=True)
+                failures = 0
+            except Exception as exc:  # the store is unreachable (failover, locked disk ...)
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                self.log.error("store round trip failed; retrying", error=repr(exc),
+                               retry_in=delay)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wait_stop(), delay)
+                continue
             if claimed:
                 idle_since_empty = False
                 for job in claimed:
@@ -185,9 +196,16 @@ class Worker:
         request = self._claim_request() if claim else None
         if not (outcomes or progress or logs or request):
             return []
-        done, claimed = await self._call(functools.partial(
-            self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
-            outcomes=outcomes, claim=request))
+        try:
+            done, claimed = await self._call(functools.partial(
+                self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
+                outcomes=outcomes, claim=request))
+        except BaseException:
+            # Nothing is lost: put the unwritten work back for the next round trip.
+            self._outcomes[:0] = outcomes
+            self._logs[:0] = logs
+            self._progress = {**progress, **self._progress}
+            raise
         for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
             if job_id in self.running:
                 self.plugins.notify("job_progress", job=self.running[job_id].job,
@@ -195,6 +213,11 @@ class Worker:
         self._announce(done)
         self.processed += len(outcomes)
         return claimed
+
+    async def _wait_stop(self) -> None:
+        while not self._stopping:
+            self._kick.clear()
+            await self._kick.wait()
 
     async def _idle_timeout(self) -> float:
         timeout = self.settings.poll_interval

@@ -232,12 +232,15 @@ class SQLiteStore(Store):
                 stored.append(job)
                 added += 1
             if batch is not None:
-                grown = db.execute(
-                    "UPDATE batches SET total_jobs = total_jobs + ?, pending_jobs = "
-                    "pending_jobs + ?, status = 'processing', completed_at = NULL, "
-                    "updated_at = ? WHERE batch_id = ?",
-                    (added, added, to_ms(utcnow()), batch.batch_id)).rowcount
-                if not grown:
+                exists = db.execute("SELECT 1 FROM batches WHERE batch_id = ?",
+                                    (batch.batch_id,)).fetchone()
+                if exists and added:
+                    db.execute(
+                        "UPDATE batches SET total_jobs = total_jobs + ?, pending_jobs = "
+                        "pending_jobs + ?, status = 'processing', completed_at = NULL, "
+                        "updated_at = ? WHERE batch_id = ?",
+                        (added, added, to_ms(utcnow()), batch.batch_id))
+                elif not exists:
                     batch.total_jobs = batch.pending_jobs = added
                     self._insert_batch(db, batch)
         self._wake()
