@@ -119,6 +119,21 @@ def test_truncated_pdf_is_typed_error(truncated_pdf):
     assert info.value.code == "UNSUPPORTED_INPUT"
 
 
+def test_pdf_without_pages(tmp_path):
+    import pypdf
+
+    empty = tmp_path / "empty.pdf"
+    with open(empty, "wb") as fh:
+        pypdf.PdfWriter().write(fh)
+    with pytest.raises(UnsupportedInput, match="no readable pages") as info:
+        api.open_pdf(empty)
+    assert info.value.details["reason"] == "no_pages"
+    zero = tmp_path / "zero.pdf"
+    zero.write_bytes(b"")
+    with pytest.raises(UnsupportedInput, match="not a PDF"):
+        api.open_pdf(zero)
+
+
 def test_garbage_after_header_is_typed_error(garbage_pdf):
     with pytest.raises(UnsupportedInput):
         api.open_pdf(garbage_pdf)

@@ -177,6 +177,13 @@ def test_url_refused_unless_allowed(tmp_path):
         assert "allow_urls" in result.error.message
 
 
+def test_ocr_without_tesseract_is_dependency_missing(tmp_path, scanned_pdf):
+    result = run(tmp_path, {"file_path": str(scanned_pdf), "extraction_method": "ocr"},
+                 settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")})
+    assert_failed(result, "DEPENDENCY_MISSING")
+    assert "tesseract" in result.error.message
+
+
 class ThreadPdf:
     """The same handler in the worker's own process, so an import can be made to fail."""
 
