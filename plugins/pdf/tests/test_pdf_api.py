@@ -100,6 +100,35 @@ def test_images_are_extracted(mixed_pdf, tmp_path):
         assert img.size[0] >= 2000  # the embedded scan, not a thumbnail
 
 
+def test_image_decompression_bomb_is_a_warning_not_a_crash(tmp_path):
+    import zlib
+
+    import pypdf
+    from pypdf.generic import DictionaryObject, NameObject, NumberObject, StreamObject
+
+    packer = zlib.compressobj(9)
+    chunk = b"\0" * (1 << 20)
+    data = b"".join(packer.compress(chunk) for _ in range(100)) + packer.flush()
+    assert len(data) < 200_000  # 100 MB of pixels in a small file
+    writer = pypdf.PdfWriter()
+    page = writer.add_blank_page(200, 200)
+    image = StreamObject()
+    image.set_data(data)
+    image.update({NameObject(k): v for k, v in {
+        "/Type": NameObject("/XObject"), "/Subtype": NameObject("/Image"),
+        "/Width": NumberObject(10_000), "/Height": NumberObject(10_000),
+        "/BitsPerComponent": NumberObject(8), "/ColorSpace": NameObject("/DeviceGray"),
+        "/Filter": NameObject("/FlateDecode")}.items()})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject(
+        {NameObject("/Im0"): writer._add_object(image)})})
+    path = tmp_path / "image-bomb.pdf"
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    (result,) = api.extract_pages(api.open_pdf(path), path, [1], image_dir=tmp_path / "img")
+    assert result.images == []
+    assert any("could not be decoded" in w for w in result.warnings), result.warnings
+
+
 def test_unknown_method_refused():
     assert api.normalise_method(None) == "native"
     assert api.normalise_method("tesseract_ocr") == "ocr"
