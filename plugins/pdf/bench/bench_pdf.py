@@ -20,7 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from fpdf import FPDF
 from pypdf import PdfReader
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
@@ -29,6 +28,8 @@ PARAGRAPH = ("Background jobs are claimed atomically, leased, heartbeated and re
 
 
 def make_pdf(path: Path, pages: int) -> Path:
+    from fpdf import FPDF  # here, not at the top: the worker's spawned child re-imports __main__
+
     pdf = FPDF()
     pdf.add_font("DejaVu", fname=FONT)
     pdf.set_font("DejaVu", size=10)
