@@ -177,6 +177,29 @@ def test_url_refused_unless_allowed(tmp_path):
         assert "allow_urls" in result.error.message
 
 
+def test_url_download_through_the_safe_downloader(tmp_path, text_pdf):
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(text_pdf.parent))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{text_pdf.name}"
+        refused = run(tmp_path / "a", {"url": url}, settings={"allow_urls": True})
+        assert_failed(refused, "INPUT_FORBIDDEN")  # loopback, not allow-listed
+        ok = run(tmp_path / "b", {"url": url, "page_start": 2, "page_end": 2},
+                 settings={"allow_urls": True, "allow_private": ["127.0.0.1/32"]})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert ok.status.value == "completed", ok.error
+    assert len(ok.results["page_texts"]) == 1
+    assert ok.results["structured_data"]["data"]["extracted_text"].strip()
+
+
 def test_ocr_without_tesseract_is_dependency_missing(tmp_path, scanned_pdf):
     result = run(tmp_path, {"file_path": str(scanned_pdf), "extraction_method": "ocr"},
                  settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")})

@@ -15,6 +15,7 @@ from jobworker import (
     InputTooLarge,
     InvalidParameters,
     JobContext,
+    download,
 )
 
 from .extract import PageResult, extract_pages, normalise_method, select_pages
@@ -29,6 +30,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "max_bytes": 100 * 1024 * 1024,  # input PDF size limit (bytes)
     "max_pages": 2000,               # pages one job may process (after the page range)
     "allow_urls": False,             # accept the `url` parameter at all
+    "allowed_hosts": None,           # with allow_urls: only these hosts (None: any public host)
+    "allow_private": (),             # networks/hosts allowed despite being private (CIDRs)
+    "url_timeout": 30.0,             # seconds per network operation of a download
     "ocr_languages": "eng",          # OCR languages when the job gives none
     "ocr_dpi": 300,                  # rendering resolution for OCR
     "ocr_page_timeout": 0,           # seconds per OCR page, 0 = none (the job timeout rules)
@@ -108,9 +112,13 @@ def _input_path(ctx: JobContext, p: PdfParams) -> Path:
         if not setting(ctx.settings, "allow_urls"):
             raise InputForbidden("URL input is disabled for pdf jobs (settings allow_urls)",
                                  details={"url": p.source})
-        raise DependencyMissing(
-            "URL input is enabled, but this jobworker version has no safe downloader yet; "
-            "pass a file under the input roots", details={"url": p.source})
+        # SSRF-safe: http(s) only, checked addresses, size and time limits (jobworker.net).
+        dest = ctx.scratch_dir / "input.pdf"
+        download(p.source, dest, allowed_hosts=setting(ctx.settings, "allowed_hosts"),
+                 allow_private=list(setting(ctx.settings, "allow_private")),
+                 max_bytes=int(setting(ctx.settings, "max_bytes")),
+                 timeout=float(setting(ctx.settings, "url_timeout")))
+        return dest
     path = ctx.resolve_input(p.source)
     max_bytes = int(setting(ctx.settings, "max_bytes"))
     size = path.stat().st_size
