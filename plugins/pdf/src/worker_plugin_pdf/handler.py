@@ -10,7 +10,6 @@ from typing import Any
 
 import attrs
 from jobworker import (
-    DependencyMissing,
     InputForbidden,
     InputTooLarge,
     InvalidParameters,
