@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import signal
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -53,11 +54,14 @@ class StopSignal:
 
     event: asyncio.Event = attrs.Factory(asyncio.Event)
     reason: str | None = None
+    on_stop: Callable[[], Any] | None = None
 
     def stop(self, reason: str) -> None:
         if self.reason is None:
             self.reason = reason
         self.event.set()
+        if self.on_stop is not None:
+            self.on_stop()
 
 
 class Executors:
@@ -71,9 +75,10 @@ class Executors:
         loop = asyncio.get_running_loop()
         child: _Child | None = None
         if handler.executor == "async":
-            work: asyncio.Future[Any] = asyncio.ensure_future(handler.func(ctx))
-        elif handler.executor == "thread":
-            work = asyncio.ensure_future(loop.run_in_executor(self.threads, handler.func, ctx))
+            return await self._run_async(handler, ctx, stop, timeout)
+        if handler.executor == "thread":
+            work: asyncio.Future[Any] = asyncio.ensure_future(
+                loop.run_in_executor(self.threads, handler.func, ctx))
         else:
             child = await self.processes.acquire()
             work = asyncio.ensure_future(child.run(handler.func, ctx))
@@ -94,9 +99,28 @@ class Executors:
         work.cancel()
         if child is not None:
             self.processes.kill(child)
-        elif handler.executor == "async":
-            await asyncio.gather(work, return_exceptions=True)
         raise AttemptStopped(stop.reason or "timeout")
+
+    @staticmethod
+    async def _run_async(handler: JobHandler, ctx: JobContext, stop: StopSignal,
+                         timeout: float | None) -> Any:
+        """The handler's own task, cancelled by :meth:`StopSignal.stop` (the hot path: no
+        extra tasks or waits per job)."""
+        task = asyncio.ensure_future(handler.func(ctx))
+        stop.on_stop = task.cancel
+        timer = (asyncio.get_running_loop().call_later(timeout, stop.stop, "timeout")
+                 if timeout else None)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            if stop.reason is None:  # this attempt itself is being cancelled
+                task.cancel()
+                raise
+            raise AttemptStopped(stop.reason) from None
+        finally:
+            stop.on_stop = None
+            if timer is not None:
+                timer.cancel()
 
     def close(self) -> None:
         self.processes.close()

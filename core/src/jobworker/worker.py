@@ -259,7 +259,6 @@ class Worker:
 
     async def _attempt(self, run: _Running) -> None:
         job, handler = run.job, run.handler
-        bound = self.log.bind(job_id=job.job_id, job_type=job.job_type, attempt=job.attempts)
         scratch: Path | None = None
         progress = None
         try:
@@ -293,7 +292,8 @@ class Worker:
             if scratch is not None and scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
         if outcome.error is not None:
-            bound.info("attempt ended", outcome=outcome.kind, code=outcome.error.code,
+            self.log.info("attempt ended", job_id=job.job_id, job_type=job.job_type,
+                          attempt=job.attempts, outcome=outcome.kind, code=outcome.error.code,
                        error=outcome.error.message)
             self._logs.append((job.job_id, LogEntry(utcnow(), LogLevel.ERROR if outcome.kind ==
                                                     "failed" else LogLevel.WARNING,
