@@ -21,19 +21,23 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .. import errors
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
+from .sqlite_outcomes import attach_batches, outcome_update
 from .wake import Waker, WakeSocket
 
 __all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -111,9 +115,9 @@ class SQLiteStore(Store):
         self.synchronous = synchronous.upper()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                     timeout=busy_timeout_ms / 1000)
-        self._conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        self._conn.execute("PRAGMA journal_mode=WAL")
+                                     timeout=0)
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
         self._lock = threading.RLock()
         self._depth = 0
@@ -137,7 +141,7 @@ class SQLiteStore(Store):
 
     def init(self) -> None:
         with self._lock:
-            self._conn.executescript(_SCHEMA)
+            self._retry(self._conn.executescript, _SCHEMA)
 
     def close(self) -> None:
         with self._lock:
@@ -155,7 +159,7 @@ class SQLiteStore(Store):
                 finally:
                     self._depth -= 1
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            self._begin()
             self._depth = 1
             try:
                 yield self._conn
@@ -166,6 +170,30 @@ class SQLiteStore(Store):
                 self._depth = 0
             self._conn.execute("COMMIT")
 
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE``, waiting for another process's write lock in short steps.
+
+        SQLite's own busy handler sleeps 1, 2, 5, 10 ... ms between tries, which leaves the
+        lock idle most of the time when several workers take turns every fraction of a
+        millisecond; so the connection has no busy timeout and :meth:`_retry` polls finely.
+        """
+        self._retry(self._conn.execute, "BEGIN IMMEDIATE")
+
+    def _retry(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``, retried in short steps while the database is locked by another
+        process, up to ``busy_timeout_ms`` (the connection itself never waits)."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        delay = 0.0001
+        while True:
+            try:
+                return fn(*args)
+            except sqlite3.OperationalError as exc:
+                if (("locked" not in str(exc) and "busy" not in str(exc))
+                        or time.monotonic() > deadline):
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.005)
+
     def exchange(self, worker_id: str, now: datetime, **work: Any) -> tuple[
             list[Transition], list[Job]]:
         """Logs, progress, outcomes and the next claim in one transaction (one commit)."""
@@ -174,7 +202,7 @@ class SQLiteStore(Store):
 
     def _query(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            return self._retry(lambda: self._conn.execute(sql, args).fetchall())
 
     # -- rows <-> model ----------------------------------------------------------------------
 
@@ -430,7 +458,7 @@ class SQLiteStore(Store):
         with self._tx() as db:
             moves: list[tuple[str | None, str, str]] = []
             for out in outcomes:
-                sets, args, target = _outcome_update(out, now_ms)  # type: ignore[arg-type]
+                sets, args, target = outcome_update(out, now_ms)  # type: ignore[arg-type]
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
                     f"AND status = 'processing' RETURNING {_SELECT}",
@@ -443,7 +471,7 @@ class SQLiteStore(Store):
                                        status=JobStatus(target)))
                 batch_of.append(batch_id)
             finished = self._move_counters(db, moves, now_ms)
-        _attach_batches(done, batch_of, finished)
+        attach_batches(done, batch_of, finished)
         return done
 
     def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
@@ -465,7 +493,7 @@ class SQLiteStore(Store):
                     delay = backoff * 2 ** max(0, attempts - 1)
                     out = Outcome(job_id, owner, "retry", error=error,
                                   available_at=from_ms(now_ms + int(delay * 1000)))
-                sets, args, target = _outcome_update(out, now_ms)  # type: ignore[arg-type]
+                sets, args, target = outcome_update(out, now_ms)  # type: ignore[arg-type]
                 row = db.execute(f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}",
                                  (*args, job_id)).fetchone()
                 job = self._job_from_row(row)
@@ -473,7 +501,7 @@ class SQLiteStore(Store):
                 done.append(Transition(job))
                 batch_of.append(job.batch_id)
             finished = self._move_counters(db, moves, now_ms)
-        _attach_batches(done, batch_of, finished)
+        attach_batches(done, batch_of, finished)
         if done:
             self._wake()
         return done
@@ -517,7 +545,7 @@ class SQLiteStore(Store):
                 result = Transition(self._get_in(db, job_id))
             else:
                 error = JobError(errors.CANCELLED, "cancelled before it started", None)
-                sets, args, _ = _outcome_update(
+                sets, args, _ = outcome_update(
                     Outcome(job_id, "", "failed", error=error), now_ms)  # type: ignore[arg-type]
                 db.execute(f"UPDATE jobs SET {sets}, cancel_requested = 1 WHERE job_id = ?",
                            (*args, job_id))
@@ -565,43 +593,3 @@ class SQLiteStore(Store):
 
     def _wake(self) -> None:
         self._waker.wake()
-
-
-def _outcome_update(out: Outcome, now_ms: int) -> tuple[str, tuple[Any, ...], str]:
-    """SQL ``SET`` clause, its arguments, and the resulting status for an outcome."""
-    common = "lease_owner = NULL, lease_expires_at = NULL, updated_at = ?"
-    error = None if out.error is None else dumps(
-        {"code": out.error.code, "message": out.error.message, "details": out.error.details})
-    progress = out.progress
-    if out.kind == "completed":
-        progress = JobProgress("completed", 100, progress.message if progress else None)
-        return (f"status = 'completed', results = ?, error = NULL, progress = ?, "
-                f"completed_at = ?, {common}",
-                (dumps(dict(out.results or {})), _progress(progress), now_ms, now_ms),
-                "completed")
-    if out.kind == "failed":
-        percent = progress.percent if progress else 0
-        progress = JobProgress("error", percent, out.error.message if out.error else None)
-        return (f"status = 'failed', error = ?, progress = COALESCE(?, progress), "
-                f"completed_at = ?, {common}", (error, _progress(progress), now_ms, now_ms),
-                "failed")
-    available = to_ms(out.available_at) if out.available_at else now_ms
-    if out.kind == "retry":
-        return (f"status = 'pending', error = ?, available_at = ?, {common}",
-                (error, available, now_ms), "pending")
-    return (f"status = 'pending', attempts = max(attempts - 1, 0), available_at = ?, {common}",
-            (available, now_ms), "pending")
-
-
-def _progress(p: JobProgress | None) -> str | None:
-    return None if p is None else dumps({"step": p.step, "percent": p.percent,
-                                         "message": p.message})
-
-
-def _attach_batches(done: list[Transition], batch_of: list[str | None],
-                    finished: list[Batch]) -> None:
-    """Report each finished batch once, on the last transition of that batch."""
-    by_id = {b.batch_id: b for b in finished}
-    for t, batch_id in reversed(list(zip(done, batch_of, strict=True))):
-        if batch_id in by_id and t.status.terminal:
-            t.batch_finished = by_id.pop(batch_id)
