@@ -10,8 +10,6 @@ import collections
 import os
 import signal
 import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from jobworker import connect
 from jobworker.model import JobStatus
+from procs import jobworker_process, records, wait_until
 
 pytestmark = [pytest.mark.mongo,
               pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set")]
@@ -27,24 +26,7 @@ SUPPORT = Path(__file__).parent / "support"
 
 
 def jobworker(url: str, *args: str, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""}
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "testjobs", *args],
-        env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_until(predicate, timeout=90.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
-
-
-def records(path: Path) -> list[list[str]]:
-    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+    return jobworker_process(url, *args, cwd=cwd)
 
 
 @pytest.fixture

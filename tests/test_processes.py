@@ -8,23 +8,19 @@ import collections
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from jobworker import connect
 from jobworker.model import JobStatus
+from procs import jobworker_process, records, wait_until
 
 SUPPORT = Path(__file__).parent / "support"
 
 
 def jobworker(db: Path, *args: str, **kw) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""}
-    return subprocess.Popen(
-        [sys.executable, "-m", "jobworker", "--store", f"sqlite:///{db}", "--plugin",
-         "testjobs", *args], env=env, cwd=db.parent, stdout=subprocess.DEVNULL,
-        stderr=kw.pop("stderr", subprocess.DEVNULL), **kw)
+    return jobworker_process(f"sqlite:///{db}", *args, cwd=db.parent, **kw)
 
 
 @pytest.fixture
@@ -39,20 +35,6 @@ def client(db):
 
     with connect(f"sqlite:///{db}", plugins=make_plugins([testjobs])) as c:
         yield c
-
-
-def wait_until(predicate, timeout=60.0, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
-
-
-def records(path: Path) -> list[list[str]]:
-    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_three_workers_complete_a_thousand_jobs_exactly_once(db, client, tmp_path):

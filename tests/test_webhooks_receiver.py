@@ -7,7 +7,6 @@ import contextlib
 import http.server
 import json
 import threading
-import time
 from collections.abc import Iterable
 
 import pytest
@@ -79,16 +78,6 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def wait_until(predicate, timeout: float = 30.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 # -- the signature helpers ------------------------------------------------------------------

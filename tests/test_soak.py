@@ -1,0 +1,57 @@
+"""Chaos soak (not in CI; ``pytest -m soak``, about a minute): workers SIGKILLed and restarted
+at random while a batch drains. Delivery is at least once, so the checks are that nothing is
+lost, nothing is left behind, counters are right, and a job ran more than once only when its
+worker died (its attempts say so)."""
+
+from __future__ import annotations
+
+import collections
+import random
+import signal
+import time
+
+import pytest
+from jobworker import connect
+from jobworker.model import JobStatus
+from jobworker.testing import make_plugins
+from procs import jobworker_process, records, wait_until
+
+pytestmark = pytest.mark.soak
+
+
+def test_random_sigkills_lose_nothing(tmp_path):
+    import testjobs
+
+    url = f"sqlite:///{tmp_path / 'soak.db'}"
+    record = tmp_path / "record"
+    client = connect(url, plugins=make_plugins([testjobs]))
+    batch = client.submit_batch(
+        [{"job_type": "thread", "parameters": {"record": str(record), "sleep": 0.02},
+          "max_attempts": 10} for _ in range(3000)])
+
+    def start():
+        return jobworker_process(url, "run", "--lease-seconds", "1", cwd=tmp_path)
+
+    workers = [start() for _ in range(3)]
+    rng = random.Random(7)
+    kills = 0
+    deadline = time.monotonic() + 300
+    while client.batch(batch.batch_id).status != "completed" and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.3, 1.2))
+        i = rng.randrange(len(workers))
+        workers[i].send_signal(signal.SIGKILL)
+        workers[i].wait()
+        kills += 1
+        workers[i] = start()
+    for w in workers:
+        w.send_signal(signal.SIGTERM)
+    for w in workers:
+        w.wait(timeout=60)
+    b = wait_until(lambda: (x := client.batch(batch.batch_id)).status == "completed" and x, 60)
+    assert kills >= 5
+    assert (b.completed_jobs, b.failed_jobs, b.pending_jobs, b.processing_jobs) == (3000, 0, 0, 0)
+    runs = collections.Counter(job_id for job_id, _pid, _attempt in records(record))
+    assert len(runs) == 3000
+    for job in client.list(batch_id=batch.batch_id, limit=5000):
+        assert job.status is JobStatus.COMPLETED
+        assert runs[job.job_id] <= job.attempts  # every extra run was a new, counted attempt
