@@ -9,23 +9,7 @@ import pypdf
 import pytest
 from jobworker import DependencyMissing, InputTooLarge, InvalidParameters, UnsupportedInput
 from worker_plugin_ocr import api, tesseract
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def cer(reference: list[str], text: str) -> float:
-    """Character error rate of OCR text against the rendered lines (blank lines ignored)."""
-    ref = "\n".join(reference)
-    got = "\n".join(line.strip() for line in text.splitlines() if line.strip())
-    return edit_distance(ref, got) / len(ref)
+from worker_plugin_ocr.testing import character_error_rate as cer
 
 
 def test_english_page_character_error_rate_under_2_percent(en_page, en_lines):

@@ -6,23 +6,8 @@ import sys
 
 import pytest
 from jobworker import DependencyMissing, InvalidParameters, JobFailure, UnsupportedInput
+from worker_plugin_ocr.testing import character_error_rate as cer
 from worker_plugin_pdf import api
-
-
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
-
-
-def cer(reference: list[str], text: str) -> float:
-    ref = "\n".join(reference)
-    got = "\n".join(line.strip() for line in text.splitlines() if line.strip())
-    return edit_distance(ref, got) / len(ref)
 
 
 def test_native_text_and_metadata(text_pdf, en_pages):
