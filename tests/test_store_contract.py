@@ -242,3 +242,25 @@ def test_enqueue_into_existing_batch_grows_it(store):
     store.enqueue([job(), job()], Batch(batch_id=batch.batch_id))
     b = store.get_batch(batch.batch_id)
     assert (b.total_jobs, b.pending_jobs, b.completed_jobs, b.status) == (3, 2, 1, "processing")
+
+
+def test_terminal_transitions_stay_unannounced_until_marked(store):
+    store.enqueue([job(), job(), job(max_attempts=1)])
+    x, y, z = claim(store, lease=1)
+    now = utcnow()
+    store.finish([Outcome(x.job_id, "w1", "completed"),
+                  Outcome(y.job_id, "w1", "retry", available_at=now)], now)
+    later = utcnow() + timedelta(seconds=10)
+    store.recover_expired(later, backoff=0)  # z: lease expired, attempts used up -> failed
+    soon = later + timedelta(seconds=1)
+    assert {t.job_id for t in store.unannounced(soon)} == {x.job_id, z.job_id}
+    assert store.unannounced(now - timedelta(seconds=1)) == []  # too recent
+    store.mark_announced([x.job_id])
+    [t] = store.unannounced(soon)
+    assert t.job.job_id == z.job_id and t.job.status is JobStatus.FAILED
+    store.retry(z.job_id, later)  # pending again: nothing to announce
+    assert store.unannounced(soon) == []
+    [pending] = store.enqueue([job()])
+    store.cancel(pending.job_id, later)  # a cancelled pending job is a terminal transition
+    assert [t.job_id for t in store.unannounced(soon + timedelta(seconds=1))] == [
+        pending.job_id]

@@ -242,3 +242,27 @@ def test_a_failing_store_round_trip_loses_nothing_and_the_worker_carries_on(harn
     done = harness.client.get(job.job_id)
     assert done.status is JobStatus.COMPLETED and done.results["structured_data"]["n"] == 5
     assert calls["n"] >= 4
+
+
+def test_a_transition_whose_worker_died_before_its_hooks_is_announced_again(tmp_path):
+    from jobworker.model import utcnow
+    from jobworker.store import Claim, Outcome
+
+    seen = []
+
+    class Observer:
+        @hookimpl
+        def job_finished(self, job):
+            seen.append(job.job_id)
+
+    with WorkerHarness(tmp_path, plugins=[testjobs, Observer()], lease_seconds=0.5) as h:
+        job = h.client.submit("noop")
+        # A "worker" commits the outcome and dies before running the hooks.
+        [claimed] = h.store.claim(Claim("ghost", 30, 1), utcnow())
+        h.store.finish([Outcome(claimed.job_id, "ghost", "completed")], utcnow())
+        time.sleep(1.2)  # older than two leases
+        h.run_burst()
+        assert seen == [job.job_id]
+        assert h.store.unannounced(utcnow()) == []  # and marked: announced once
+        h.run_burst()
+        assert seen == [job.job_id]

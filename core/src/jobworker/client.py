@@ -216,6 +216,7 @@ class Client:
             return None
         if t.job.status.terminal:
             self.plugins.notify("job_finished", job=t.job, store=self.store)
+            self.store.mark_announced([job_id])
         if t.batch_finished is not None:
             self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
         return t.job

@@ -274,6 +274,9 @@ class Job:
     heartbeat_at: datetime | None = None
     cancel_requested: bool = False
     idempotency_key: str | None = None
+    # Set with a terminal transition, cleared once the worker ran the job_finished hooks
+    # (a worker that dies in between leaves it set, and a recovery sweep announces again).
+    announce_pending: bool = False
     # Top-level keys this model does not know (e.g. legacy ``started_at``): kept as they are.
     unknown: dict[str, Any] = attrs.Factory(dict)
 
@@ -372,6 +375,8 @@ def job_to_dict(job: Job) -> dict[str, Any]:
     doc = converter.unstructure(job)
     unknown = doc.pop("unknown")
     out = {k: v for k, v in doc.items() if not (k in _JOB_OPTIONAL and v is None)}
+    if not job.announce_pending:
+        del out["announce_pending"]
     out["status"] = job.status.value
     out["logs"] = [converter.unstructure(e) for e in job.logs]
     for entry in out["logs"]:
@@ -396,6 +401,7 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
         if data.get(key) is None:
             data.pop(key, None)
     data["cancel_requested"] = bool(data.get("cancel_requested", False))
+    data["announce_pending"] = bool(data.get("announce_pending", False))
     data["archived"] = bool(data.get("archived", False))
     if not isinstance(data.get("access_control"), Mapping):
         data["access_control"] = attrs.asdict(AccessControl.for_user(data.get("user_id")))

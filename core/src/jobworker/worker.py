@@ -99,6 +99,7 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._progress: dict[str, JobProgress] = {}
         self._logs: list[tuple[str, LogEntry]] = []
+        self._announced: list[str] = []
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
@@ -183,6 +184,7 @@ class Worker:
                 idle_since_empty = True  # one more look, after recovering expired leases
                 self._announce(await self._call(self.store.recover_expired, utcnow(),
                                                 self.settings.retry_backoff))
+                await self._announce_again()
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())
@@ -192,18 +194,20 @@ class Worker:
         outcomes, self._outcomes = self._outcomes, []
         progress, self._progress = self._progress, {}
         logs, self._logs = self._logs, []
+        announced, self._announced = self._announced, []
         progress = {k: v for k, v in progress.items() if k in self.running}
         request = self._claim_request() if claim else None
-        if not (outcomes or progress or logs or request):
+        if not (outcomes or progress or logs or request or announced):
             return []
         try:
             done, claimed = await self._call(functools.partial(
                 self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
-                outcomes=outcomes, claim=request))
+                outcomes=outcomes, claim=request, announced=announced))
         except BaseException:
             # Nothing is lost: put the unwritten work back for the next round trip.
             self._outcomes[:0] = outcomes
             self._logs[:0] = logs
+            self._announced[:0] = announced
             self._progress = {**progress, **self._progress}
             raise
         for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
@@ -348,6 +352,8 @@ class Worker:
         for t in transitions:
             if observed and t.status.terminal:
                 self.plugins.notify("job_finished", job=t.job, store=self.store)
+            if t.status.terminal:
+                self._announced.append(t.job_id)
         for t in transitions:  # after every job of the same write
             if t.batch_finished is not None:
                 self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
@@ -401,6 +407,21 @@ class Worker:
                 self.log.warning("recovered a job from a lost worker", job_id=t.job.job_id,
                                  status=t.job.status.value)
             self._announce(done)
+            await self._announce_again()
+
+    async def _announce_again(self) -> None:
+        """Run ``job_finished`` for transitions whose worker died before it could (it would
+        have marked them announced within a flush interval)."""
+        stale = utcnow() - timedelta(seconds=2 * self.settings.lease_seconds)
+        try:
+            missed = await self._call(self.store.unannounced, stale)
+        except Exception:
+            self.log.exception("announcement sweep failed")
+            return
+        if missed:
+            self.log.warning("announcing transitions a lost worker did not",
+                             jobs=[t.job_id for t in missed])
+            self._announce(missed)
 
     def _on_wake(self, notifier: Any) -> None:
         notifier.drain()

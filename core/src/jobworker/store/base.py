@@ -72,16 +72,21 @@ class Transition:
     """
 
     def __init__(self, job: Job | Callable[[], Job], batch_finished: Batch | None = None, *,
-                 status: JobStatus | None = None) -> None:
+                 status: JobStatus | None = None, job_id: str | None = None) -> None:
         self._job = job
         self.batch_finished = batch_finished
         self._status = status
+        self._job_id = job_id
 
     @property
     def job(self) -> Job:
         if not isinstance(self._job, Job):
             self._job = self._job()
         return self._job
+
+    @property
+    def job_id(self) -> str:
+        return self._job_id if self._job_id is not None else self.job.job_id
 
     @property
     def status(self) -> JobStatus:
@@ -203,17 +208,34 @@ class Store(abc.ABC):
         ``attempts >= max_attempts``, else back to pending (error ``WORKER_LOST`` kept) after a
         backoff. Returns the transitions applied."""
 
+    @abc.abstractmethod
+    def mark_announced(self, job_ids: Collection[str]) -> None:
+        """Clear ``announce_pending`` of these jobs: their ``job_finished`` hooks have run.
+
+        Every terminal transition (finish, recovery, cancel) sets ``announce_pending`` in the
+        same atomic write, so an announcement lost with a dying worker is not lost for good.
+        """
+
+    @abc.abstractmethod
+    def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
+        """Terminal jobs still ``announce_pending`` whose last update is older than ``before``
+        (their worker died between the commit and the hooks), to announce again."""
+
     def exchange(self, worker_id: str, now: datetime, *,
                  logs: Sequence[tuple[str, LogEntry]] = (),
                  progress: Mapping[str, JobProgress] | None = None,
                  outcomes: Sequence[Outcome] = (),
-                 claim: Claim | None = None) -> tuple[list[Transition], list[Job]]:
-        """The worker's round trip: append logs, save progress, apply outcomes, then claim.
+                 claim: Claim | None = None,
+                 announced: Collection[str] = ()) -> tuple[list[Transition], list[Job]]:
+        """The worker's round trip: mark announcements done, append logs, save progress,
+        apply outcomes, then claim.
 
         One call per loop iteration. This default runs the four operations one after another;
         a backend may run them as one transaction (the SQLite store does), which is what lets
         a worker finish and claim many jobs per commit.
         """
+        if announced:
+            self.mark_announced(announced)
         self.append_logs(logs)
         self.save_progress(worker_id, progress or {}, now)
         done = self.finish(outcomes, now) if outcomes else []

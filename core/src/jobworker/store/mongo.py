@@ -497,7 +497,7 @@ class MongoStore(Store):
             {"$set": {"status": "pending", "attempts": 0, "cancel_requested": False,
                       "available_at": now, "updated_at": now},
              "$unset": {"error": "", "results": "", "progress": "", "completed_at": "",
-                        "lease_owner": "", "lease_expires_at": ""}},
+                        "lease_owner": "", "lease_expires_at": "", "announce_pending": ""}},
             projection=_NO_LOGS, return_document=ReturnDocument.BEFORE)
         if before is None:
             return None
@@ -507,6 +507,17 @@ class MongoStore(Store):
         job = self._job(self.jobs.find_one({"job_id": job_id}, _NO_LOGS) or before)
         self.counters.move([(job.batch_id, "failed", "pending")], now)
         return job
+
+    def mark_announced(self, job_ids: Collection[str]) -> None:
+        ids = list(job_ids)
+        for start in range(0, len(ids), 500):
+            self.jobs.update_many({"job_id": {"$in": ids[start:start + 500]}},
+                                  {"$unset": {"announce_pending": ""}})
+
+    def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
+        docs = self.jobs.find({"announce_pending": True, "updated_at": {"$lt": before}},
+                              _NO_LOGS).sort("updated_at", 1).limit(limit)
+        return [Transition(self._job(doc)) for doc in docs]
 
     def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
         values = [JobStatus(s).value for s in statuses]

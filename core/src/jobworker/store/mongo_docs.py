@@ -112,13 +112,14 @@ def outcome_update(out: Outcome, now: datetime,
     if out.kind == "completed":
         message = out.progress.message if out.progress else None
         sets.update(status="completed", results=dict(results or {}), completed_at=now,
+                    announce_pending=True,
                     progress=progress_doc(JobProgress("completed", 100, message)))
         unset["error"] = ""
         target = "completed"
     elif out.kind == "failed":
         percent = out.progress.percent if out.progress else 0
         message = out.error.message if out.error else None
-        sets.update(status="failed", completed_at=now,
+        sets.update(status="failed", completed_at=now, announce_pending=True,
                     progress=progress_doc(JobProgress("error", percent, message)))
         target = "failed"
         _set_or_unset(sets, unset, "error", error_doc(out.error))

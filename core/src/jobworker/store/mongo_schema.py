@@ -62,6 +62,8 @@ JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
      {"name": "jobworker_available"}),
     ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
     ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+    ([("updated_at", ASCENDING)], {"name": "jobworker_announce",
+                                   "partialFilterExpression": {"announce_pending": True}}),
 ]
 BATCH_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("batch_id", ASCENDING)], {"unique": True}),

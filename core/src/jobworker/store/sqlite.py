@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     processing_started_at INTEGER,
     completed_at INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
+    announce_pending INTEGER NOT NULL DEFAULT 0,
     idempotency_key TEXT UNIQUE,
     progress TEXT,
     results TEXT,
@@ -67,6 +68,7 @@ CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, priority DESC, created_at
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_announce ON jobs (updated_at) WHERE announce_pending = 1;
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     job_id TEXT NOT NULL,
@@ -95,7 +97,8 @@ _TIME_COLS = ("created_at", "updated_at", "available_at", "lease_expires_at", "h
               "processing_started_at", "completed_at")
 _JSON_COLS = ("progress", "results", "error")
 _JOB_COLS = ("job_id", "job_type", "status", "priority", "batch_id", "attempts", "max_attempts",
-             "lease_owner", "cancel_requested", "idempotency_key", *_TIME_COLS, *_JSON_COLS)
+             "lease_owner", "cancel_requested", "announce_pending", "idempotency_key",
+             *_TIME_COLS, *_JSON_COLS)
 _SELECT = ", ".join((*_JOB_COLS, "doc"))
 _BATCH_COLS = ("batch_id", "status", "created_at", "updated_at", "completed_at", "total_jobs",
                "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs")
@@ -141,6 +144,10 @@ class SQLiteStore(Store):
 
     def init(self) -> None:
         with self._lock:
+            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(jobs)")}
+            if columns and "announce_pending" not in columns:  # a file of jobworker 0.1.0a
+                self._retry(self._conn.execute, "ALTER TABLE jobs ADD COLUMN announce_pending "
+                                                "INTEGER NOT NULL DEFAULT 0")
             self._retry(self._conn.executescript, _SCHEMA)
 
     def close(self) -> None:
@@ -212,6 +219,7 @@ class SQLiteStore(Store):
         doc.pop("logs", None)
         row["status"] = job.status.value
         row["cancel_requested"] = int(job.cancel_requested)
+        row["announce_pending"] = int(job.announce_pending)
         for col in _TIME_COLS:
             row[col] = to_ms(getattr(job, col))
         row["available_at"] = row["available_at"] or row["created_at"]
@@ -468,7 +476,8 @@ class SQLiteStore(Store):
                 batch_id = row[_JOB_COLS.index("batch_id")]
                 moves.append((batch_id, "processing", target))
                 done.append(Transition(functools.partial(self._job_from_row, row),
-                                       status=JobStatus(target)))
+                                       status=JobStatus(target),
+                                       job_id=row[_JOB_COLS.index("job_id")]))
                 batch_of.append(batch_id)
             finished = self._move_counters(db, moves, now_ms)
         attach_batches(done, batch_of, finished)
@@ -565,6 +574,7 @@ class SQLiteStore(Store):
             row = db.execute(
                 "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, results = NULL, "
                 "progress = NULL, completed_at = NULL, cancel_requested = 0, lease_owner = NULL, "
+                "announce_pending = 0, "
                 "lease_expires_at = NULL, available_at = ?, updated_at = ? "
                 f"WHERE job_id = ? AND status = 'failed' RETURNING {_SELECT}",
                 (now_ms, now_ms, job_id)).fetchone()
@@ -574,6 +584,20 @@ class SQLiteStore(Store):
             self._move_counters(db, [(job.batch_id, "failed", "pending")], now_ms)
         self._wake()
         return job
+
+    def mark_announced(self, job_ids: Collection[str]) -> None:
+        ids = list(job_ids)
+        with self._tx() as db:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                db.execute(f"UPDATE jobs SET announce_pending = 0 WHERE job_id IN "
+                           f"({', '.join('?' * len(chunk))})", chunk)
+
+    def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
+        rows = self._query(f"SELECT {_SELECT} FROM jobs WHERE announce_pending = 1 "
+                           f"AND updated_at < ? ORDER BY updated_at LIMIT ?",
+                           (to_ms(before), limit))
+        return [Transition(self._job_from_row(r)) for r in rows]
 
     def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
         values = [JobStatus(s).value for s in statuses]

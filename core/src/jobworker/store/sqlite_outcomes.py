@@ -20,15 +20,15 @@ def outcome_update(out: Outcome, now_ms: int) -> tuple[str, tuple[Any, ...], str
     if out.kind == "completed":
         progress = JobProgress("completed", 100, progress.message if progress else None)
         return (f"status = 'completed', results = ?, error = NULL, progress = ?, "
-                f"completed_at = ?, {common}",
+                f"completed_at = ?, announce_pending = 1, {common}",
                 (dumps(dict(out.results or {})), _progress(progress), now_ms, now_ms),
                 "completed")
     if out.kind == "failed":
         percent = progress.percent if progress else 0
         progress = JobProgress("error", percent, out.error.message if out.error else None)
         return (f"status = 'failed', error = ?, progress = COALESCE(?, progress), "
-                f"completed_at = ?, {common}", (error, _progress(progress), now_ms, now_ms),
-                "failed")
+                f"completed_at = ?, announce_pending = 1, {common}",
+                (error, _progress(progress), now_ms, now_ms), "failed")
     available = to_ms(out.available_at) if out.available_at else now_ms
     if out.kind == "retry":
         return (f"status = 'pending', error = ?, available_at = ?, {common}",
