@@ -264,3 +264,14 @@ def test_terminal_transitions_stay_unannounced_until_marked(store):
     store.cancel(pending.job_id, later)  # a cancelled pending job is a terminal transition
     assert [t.job_id for t in store.unannounced(soon + timedelta(seconds=1))] == [
         pending.job_id]
+
+
+def test_a_finished_batch_stays_unannounced_until_marked(store):
+    batch = Batch()
+    store.enqueue([job()], batch)
+    [j] = claim(store)
+    store.finish([Outcome(j.job_id, "w1", "completed")], utcnow())
+    soon = utcnow() + timedelta(seconds=1)
+    assert [b.batch_id for b in store.unannounced_batches(soon)] == [batch.batch_id]
+    store.mark_announced([j.job_id], [batch.batch_id])
+    assert store.unannounced_batches(soon) == [] and store.unannounced(soon) == []

@@ -255,14 +255,20 @@ def test_a_transition_whose_worker_died_before_its_hooks_is_announced_again(tmp_
         def job_finished(self, job):
             seen.append(job.job_id)
 
+        @hookimpl
+        def batch_finished(self, batch):
+            seen.append(batch.batch_id)
+
     with WorkerHarness(tmp_path, plugins=[testjobs, Observer()], lease_seconds=0.5) as h:
-        job = h.client.submit("noop")
+        batch = h.client.submit_batch([{"job_type": "noop"}])
+        [job] = h.client.list(batch_id=batch.batch_id)
         # A "worker" commits the outcome and dies before running the hooks.
         [claimed] = h.store.claim(Claim("ghost", 30, 1), utcnow())
         h.store.finish([Outcome(claimed.job_id, "ghost", "completed")], utcnow())
         time.sleep(1.2)  # older than two leases
         h.run_burst()
-        assert seen == [job.job_id]
+        assert seen == [job.job_id, batch.batch_id]
         assert h.store.unannounced(utcnow()) == []  # and marked: announced once
+        assert h.store.unannounced_batches(utcnow()) == []
         h.run_burst()
-        assert seen == [job.job_id]
+        assert seen == [job.job_id, batch.batch_id]

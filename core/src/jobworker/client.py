@@ -219,6 +219,7 @@ class Client:
             self.store.mark_announced([job_id])
         if t.batch_finished is not None:
             self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
+            self.store.mark_announced([], [t.batch_finished.batch_id])
         return t.job
 
     def retry(self, job_id: str) -> Job | None:

@@ -312,6 +312,8 @@ class Batch:
     isActive: bool = True  # noqa: N815 - legacy field name
     user_id: str | None = None
     access_control: AccessControl = attrs.Factory(AccessControl)
+    #: set when the batch finishes, cleared once its ``batch_finished`` hooks ran
+    announce_pending: bool = False
     unknown: dict[str, Any] = attrs.Factory(dict)
 
     def __attrs_post_init__(self) -> None:
@@ -418,6 +420,8 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
 def batch_to_dict(batch: Batch) -> dict[str, Any]:
     doc = converter.unstructure(batch)
     unknown = doc.pop("unknown")
+    if not batch.announce_pending:
+        del doc["announce_pending"]
     return {**unknown, **{k: v for k, v in doc.items()
                           if not (k in _BATCH_OPTIONAL and v is None)}}
 

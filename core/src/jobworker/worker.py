@@ -36,7 +36,16 @@ from . import errors
 from .config import Settings
 from .executors import AttemptStopped, Executors, RemoteError, StopSignal
 from .handler import JobContext, JobHandler
-from .model import Job, JobError, JobProgress, LogEntry, LogLevel, normalise_results, utcnow
+from .model import (
+    Batch,
+    Job,
+    JobError,
+    JobProgress,
+    LogEntry,
+    LogLevel,
+    normalise_results,
+    utcnow,
+)
 from .plugins import Plugins, activate, module_names
 from .store import Claim, Outcome, Store, Transition
 from .validation import params_for
@@ -100,6 +109,7 @@ class Worker:
         self._progress: dict[str, JobProgress] = {}
         self._logs: list[tuple[str, LogEntry]] = []
         self._announced: list[str] = []
+        self._announced_batches: list[str] = []
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
@@ -195,19 +205,22 @@ class Worker:
         progress, self._progress = self._progress, {}
         logs, self._logs = self._logs, []
         announced, self._announced = self._announced, []
+        batches, self._announced_batches = self._announced_batches, []
         progress = {k: v for k, v in progress.items() if k in self.running}
         request = self._claim_request() if claim else None
-        if not (outcomes or progress or logs or request or announced):
+        if not (outcomes or progress or logs or request or announced or batches):
             return []
         try:
             done, claimed = await self._call(functools.partial(
                 self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
-                outcomes=outcomes, claim=request, announced=announced))
+                outcomes=outcomes, claim=request, announced=announced,
+                announced_batches=batches))
         except BaseException:
             # Nothing is lost: put the unwritten work back for the next round trip.
             self._outcomes[:0] = outcomes
             self._logs[:0] = logs
             self._announced[:0] = announced
+            self._announced_batches[:0] = batches
             self._progress = {**progress, **self._progress}
             raise
         for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
@@ -356,7 +369,11 @@ class Worker:
                 self._announced.append(t.job_id)
         for t in transitions:  # after every job of the same write
             if t.batch_finished is not None:
-                self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
+                self._announce_batch(t.batch_finished)
+
+    def _announce_batch(self, batch: Batch) -> None:
+        self.plugins.notify("batch_finished", batch=batch, store=self.store)
+        self._announced_batches.append(batch.batch_id)
 
     # -- background duties -----------------------------------------------------------------
 
@@ -415,13 +432,17 @@ class Worker:
         stale = utcnow() - timedelta(seconds=2 * self.settings.lease_seconds)
         try:
             missed = await self._call(self.store.unannounced, stale)
+            batches = await self._call(self.store.unannounced_batches, stale)
         except Exception:
             self.log.exception("announcement sweep failed")
             return
-        if missed:
+        if missed or batches:
             self.log.warning("announcing transitions a lost worker did not",
-                             jobs=[t.job_id for t in missed])
-            self._announce(missed)
+                             jobs=[t.job_id for t in missed],
+                             batches=[b.batch_id for b in batches])
+        self._announce(missed)
+        for batch in batches:
+            self._announce_batch(batch)
 
     def _on_wake(self, notifier: Any) -> None:
         notifier.drain()

@@ -209,8 +209,9 @@ class Store(abc.ABC):
         backoff. Returns the transitions applied."""
 
     @abc.abstractmethod
-    def mark_announced(self, job_ids: Collection[str]) -> None:
-        """Clear ``announce_pending`` of these jobs: their ``job_finished`` hooks have run.
+    def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
+        """Clear ``announce_pending`` of these jobs and batches: their ``job_finished`` /
+        ``batch_finished`` hooks have run. (A batch sets it when it finishes.)
 
         Every terminal transition (finish, recovery, cancel) sets ``announce_pending`` in the
         same atomic write, so an announcement lost with a dying worker is not lost for good.
@@ -221,12 +222,16 @@ class Store(abc.ABC):
         """Terminal jobs still ``announce_pending`` whose last update is older than ``before``
         (their worker died between the commit and the hooks), to announce again."""
 
+    @abc.abstractmethod
+    def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
+        """Finished batches still ``announce_pending``, last updated before ``before``."""
+
     def exchange(self, worker_id: str, now: datetime, *,
                  logs: Sequence[tuple[str, LogEntry]] = (),
                  progress: Mapping[str, JobProgress] | None = None,
                  outcomes: Sequence[Outcome] = (),
-                 claim: Claim | None = None,
-                 announced: Collection[str] = ()) -> tuple[list[Transition], list[Job]]:
+                 claim: Claim | None = None, announced: Collection[str] = (),
+                 announced_batches: Collection[str] = ()) -> tuple[list[Transition], list[Job]]:
         """The worker's round trip: mark announcements done, append logs, save progress,
         apply outcomes, then claim.
 
@@ -234,8 +239,8 @@ class Store(abc.ABC):
         a backend may run them as one transaction (the SQLite store does), which is what lets
         a worker finish and claim many jobs per commit.
         """
-        if announced:
-            self.mark_announced(announced)
+        if announced or announced_batches:
+            self.mark_announced(announced, announced_batches)
         self.append_logs(logs)
         self.save_progress(worker_id, progress or {}, now)
         done = self.finish(outcomes, now) if outcomes else []

@@ -508,11 +508,16 @@ class MongoStore(Store):
         self.counters.move([(job.batch_id, "failed", "pending")], now)
         return job
 
-    def mark_announced(self, job_ids: Collection[str]) -> None:
-        ids = list(job_ids)
-        for start in range(0, len(ids), 500):
-            self.jobs.update_many({"job_id": {"$in": ids[start:start + 500]}},
-                                  {"$unset": {"announce_pending": ""}})
+    def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
+        for coll, key, ids in ((self.jobs, "job_id", list(job_ids)),
+                               (self.batches, "batch_id", list(batch_ids))):
+            for start in range(0, len(ids), 500):
+                coll.update_many({key: {"$in": ids[start:start + 500]}},
+                                 {"$unset": {"announce_pending": ""}})
+
+    def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
+        docs = self.batches.find({"announce_pending": True, "updated_at": {"$lt": before}})
+        return [Batch.from_dict(doc) for doc in docs.sort("updated_at", 1).limit(limit)]
 
     def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
         docs = self.jobs.find({"announce_pending": True, "updated_at": {"$lt": before}},

@@ -90,7 +90,8 @@ class BatchCounters:
             doc = self.batches.find_one_and_update(
                 {"batch_id": batch_id, "status": {"$ne": "completed"},
                  "$expr": {"$gte": [done, total]}},
-                {"$set": {"status": "completed", "completed_at": now}},
+                {"$set": {"status": "completed", "completed_at": now,
+                          "announce_pending": True}},
                 return_document=ReturnDocument.AFTER)
             if doc is not None:
                 finished.append(Batch.from_dict(doc))
@@ -98,7 +99,8 @@ class BatchCounters:
                 self.batches.update_one(
                     {"batch_id": batch_id, "status": "completed",
                      "$expr": {"$lt": [done, total]}},
-                    {"$set": {"status": "processing"}, "$unset": {"completed_at": ""}})
+                    {"$set": {"status": "processing"},
+                     "$unset": {"completed_at": "", "announce_pending": ""}})
         return finished
 
 

@@ -33,64 +33,12 @@ from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogL
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
 from .sqlite_outcomes import attach_batches, outcome_update
+from .sqlite_schema import SCHEMA as _SCHEMA
 from .wake import Waker, WakeSocket
 
 __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    job_id TEXT PRIMARY KEY,
-    job_type TEXT NOT NULL,
-    status TEXT NOT NULL,
-    priority INTEGER NOT NULL DEFAULT 0,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    available_at INTEGER NOT NULL,
-    batch_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL DEFAULT 3,
-    lease_owner TEXT,
-    lease_expires_at INTEGER,
-    heartbeat_at INTEGER,
-    processing_started_at INTEGER,
-    completed_at INTEGER,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    announce_pending INTEGER NOT NULL DEFAULT 0,
-    idempotency_key TEXT UNIQUE,
-    progress TEXT,
-    results TEXT,
-    error TEXT,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, priority DESC, created_at);
-CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
-CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
-CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
-CREATE INDEX IF NOT EXISTS jobs_announce ON jobs (updated_at) WHERE announce_pending = 1;
-CREATE TABLE IF NOT EXISTS logs (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL,
-    ts INTEGER NOT NULL,
-    level TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, id);
-CREATE TABLE IF NOT EXISTS batches (
-    batch_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL,
-    completed_at INTEGER,
-    total_jobs INTEGER NOT NULL DEFAULT 0,
-    completed_jobs INTEGER NOT NULL DEFAULT 0,
-    failed_jobs INTEGER NOT NULL DEFAULT 0,
-    pending_jobs INTEGER NOT NULL DEFAULT 0,
-    processing_jobs INTEGER NOT NULL DEFAULT 0,
-    doc TEXT NOT NULL
-);
-"""
 
 # Columns of `jobs` that mirror model fields; everything else of a job lives in `doc`.
 _TIME_COLS = ("created_at", "updated_at", "available_at", "lease_expires_at", "heartbeat_at",
@@ -101,7 +49,8 @@ _JOB_COLS = ("job_id", "job_type", "status", "priority", "batch_id", "attempts",
              *_TIME_COLS, *_JSON_COLS)
 _SELECT = ", ".join((*_JOB_COLS, "doc"))
 _BATCH_COLS = ("batch_id", "status", "created_at", "updated_at", "completed_at", "total_jobs",
-               "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs")
+               "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs",
+               "announce_pending")
 # Which batch counter holds a job in each status.
 _COUNTER = {"pending": "pending_jobs", "processing": "processing_jobs",
             "completed": "completed_jobs", "failed": "failed_jobs"}
@@ -144,10 +93,11 @@ class SQLiteStore(Store):
 
     def init(self) -> None:
         with self._lock:
-            columns = {r[1] for r in self._conn.execute("PRAGMA table_info(jobs)")}
-            if columns and "announce_pending" not in columns:  # a file of jobworker 0.1.0a
-                self._retry(self._conn.execute, "ALTER TABLE jobs ADD COLUMN announce_pending "
-                                                "INTEGER NOT NULL DEFAULT 0")
+            for table in ("jobs", "batches"):  # files made before announce_pending existed
+                columns = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+                if columns and "announce_pending" not in columns:
+                    self._retry(self._conn.execute, f"ALTER TABLE {table} ADD COLUMN "
+                                                    f"announce_pending INTEGER NOT NULL DEFAULT 0")
             self._retry(self._conn.executescript, _SCHEMA)
 
     def close(self) -> None:
@@ -297,6 +247,8 @@ class SQLiteStore(Store):
         for i, col in enumerate(_BATCH_COLS):
             if col in ("created_at", "updated_at", "completed_at"):
                 row[i] = to_ms(row[i])
+            elif col == "announce_pending":
+                row[i] = int(bool(row[i]))
         try:
             db.execute(f"INSERT INTO batches ({', '.join(_BATCH_COLS)}, doc) "
                        f"VALUES ({', '.join('?' * (len(_BATCH_COLS) + 1))})",
@@ -529,13 +481,15 @@ class SQLiteStore(Store):
         finished = []
         for batch_id in touched:
             row = db.execute(
-                f"UPDATE batches SET status = 'completed', completed_at = ? WHERE batch_id = ? "
+                f"UPDATE batches SET status = 'completed', completed_at = ?, "
+                f"announce_pending = 1 WHERE batch_id = ? "
                 f"AND status != 'completed' AND completed_jobs + failed_jobs >= total_jobs "
                 f"RETURNING {', '.join(_BATCH_COLS)}, doc", (now_ms, batch_id)).fetchone()
             if row:
                 finished.append(self._batch_from_row(row))
             else:
-                db.execute("UPDATE batches SET status = 'processing', completed_at = NULL "
+                db.execute("UPDATE batches SET status = 'processing', completed_at = NULL, "
+                           "announce_pending = 0 "
                            "WHERE batch_id = ? AND status = 'completed' "
                            "AND completed_jobs + failed_jobs < total_jobs", (batch_id,))
         return finished
@@ -585,13 +539,20 @@ class SQLiteStore(Store):
         self._wake()
         return job
 
-    def mark_announced(self, job_ids: Collection[str]) -> None:
-        ids = list(job_ids)
+    def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
         with self._tx() as db:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
-                db.execute(f"UPDATE jobs SET announce_pending = 0 WHERE job_id IN "
-                           f"({', '.join('?' * len(chunk))})", chunk)
+            for table, key, ids in (("jobs", "job_id", list(job_ids)),
+                                    ("batches", "batch_id", list(batch_ids))):
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start:start + 500]
+                    db.execute(f"UPDATE {table} SET announce_pending = 0 WHERE {key} IN "
+                               f"({', '.join('?' * len(chunk))})", chunk)
+
+    def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
+        rows = self._query(f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
+                           f"WHERE announce_pending = 1 AND updated_at < ? LIMIT ?",
+                           (to_ms(before), limit))
+        return [self._batch_from_row(r) for r in rows]
 
     def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
         rows = self._query(f"SELECT {_SELECT} FROM jobs WHERE announce_pending = 1 "

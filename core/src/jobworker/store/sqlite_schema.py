@@ -1,0 +1,56 @@
+"""The SQLite store's tables and indexes. Queryable fields are columns; the rest of a job or
+batch document is JSON in ``doc``."""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    job_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    available_at INTEGER NOT NULL,
+    batch_id TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    lease_owner TEXT,
+    lease_expires_at INTEGER,
+    heartbeat_at INTEGER,
+    processing_started_at INTEGER,
+    completed_at INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    announce_pending INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT UNIQUE,
+    progress TEXT,
+    results TEXT,
+    error TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
+CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
+CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
+CREATE INDEX IF NOT EXISTS jobs_announce ON jobs (updated_at) WHERE announce_pending = 1;
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, id);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    completed_at INTEGER,
+    total_jobs INTEGER NOT NULL DEFAULT 0,
+    completed_jobs INTEGER NOT NULL DEFAULT 0,
+    failed_jobs INTEGER NOT NULL DEFAULT 0,
+    pending_jobs INTEGER NOT NULL DEFAULT 0,
+    processing_jobs INTEGER NOT NULL DEFAULT 0,
+    announce_pending INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL
+);
+"""
