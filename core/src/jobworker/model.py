@@ -210,12 +210,6 @@ class JobParameters:
         """Named keys and ``extra`` in one mapping (``extra`` wins), for a type's schema."""
         return {**self.values, **self.extra}
 
-    @classmethod
-    def from_flat(cls, data: Mapping[str, Any]) -> JobParameters:
-        return cls.from_dict({k: v for k, v in data.items() if k != "extra"} | {
-            "extra": data.get("extra") or {}
-        })
-
     def get(self, key: str, default: Any = None) -> Any:
         if key in self.extra:
             return self.extra[key]

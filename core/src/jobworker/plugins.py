@@ -24,7 +24,7 @@ import importlib
 import importlib.metadata as md
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -317,12 +317,6 @@ def _incompatibility(dist: md.Distribution) -> str | None:
                     f"but jobworker {core} is installed; not loaded")
     return None
 
-
-def iter_handlers(plugins: Plugins, types: Iterable[str] | None) -> dict[str, JobHandler]:
-    """The handlers a worker serves: all, or those named by ``--types``."""
-    if types is None:
-        return dict(plugins.handlers)
-    return {t: plugins.handlers[t] for t in types if t in plugins.handlers}
 
 
 # -- the plugins of this process, for handlers (ctx.collect) ----------------------------------
