@@ -39,9 +39,25 @@ from jobworker.testing import make_plugins  # noqa: E402
 def start_workers(url: str, procs: int, cwd: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
     return subprocess.Popen(
-        [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "benchjobs", "run",
-         "--processes", str(procs), "--log-level", "warning"],
-        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jobworker",
+            "--store",
+            url,
+            "--plugin",
+            "benchjobs",
+            "run",
+            "--processes",
+            str(procs),
+            "--log-level",
+            "warning",
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def worker_tree(sup: subprocess.Popen) -> list[psutil.Process]:
@@ -155,20 +171,28 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000)
     parser.add_argument("--latency-jobs", type=int, default=200)
     parser.add_argument("--procs", type=int, default=2)
-    parser.add_argument("--store", help="store URL (default: a fresh SQLite file); e.g. "
-                                        "sqlite:///x.db?synchronous=FULL or mongodb://...")
-    parser.add_argument("--section", default="bench_core",
-                        help="marker name of the section to replace in --out")
+    parser.add_argument(
+        "--store",
+        help="store URL (default: a fresh SQLite file); e.g. "
+        "sqlite:///x.db?synchronous=FULL or mongodb://...",
+    )
+    parser.add_argument(
+        "--section", default="bench_core", help="marker name of the section to replace in --out"
+    )
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    text = report(run(args.n, args.latency_jobs, args.procs, args.store), args.n,
-                  args.latency_jobs, args.store)
+    text = report(
+        run(args.n, args.latency_jobs, args.procs, args.store),
+        args.n,
+        args.latency_jobs,
+        args.store,
+    )
     print(text)
     if args.out:
         doc = args.out.read_text() if args.out.exists() else ""
         start, end = f"<!-- {args.section} -->", f"<!-- /{args.section} -->"
         if start in doc and end in doc:
-            doc = doc[:doc.index(start) + len(start)] + "\n" + text + doc[doc.index(end):]
+            doc = doc[: doc.index(start) + len(start)] + "\n" + text + doc[doc.index(end) :]
         else:
             doc += f"\n{start}\n{text}{end}\n"
         args.out.write_text(doc)

@@ -14,4 +14,5 @@ fi
 trap '[ -n "$started" ] && bash scripts/mongo-wire.sh stop >/dev/null 2>&1 || true' EXIT
 echo "test: MongoDB tests against $MONGO_URI"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"

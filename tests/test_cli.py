@@ -29,12 +29,21 @@ def run(tmp_path, monkeypatch):
 
 
 def test_submit_json_prints_the_stored_shape_and_status_matches(run):
-    doc = json.loads(run("submit", "async", "-p", "n:=3", "-p", "fail=final", "--priority",
-                         "2", "--json").stdout)
+    doc = json.loads(
+        run("submit", "async", "-p", "n:=3", "-p", "fail=final", "--priority", "2", "--json").stdout
+    )
     assert doc["status"] == "pending" and doc["job_type"] == "async"
     assert doc["parameters"]["extra"] == {"n": 3, "fail": "final"}
-    assert {"job_id", "created_at", "progress" if False else "parameters", "access_control",
-            "archived", "logs", "attempts", "priority"} <= set(doc)
+    assert {
+        "job_id",
+        "created_at",
+        "progress" if False else "parameters",
+        "access_control",
+        "archived",
+        "logs",
+        "attempts",
+        "priority",
+    } <= set(doc)
     run("run", "--burst")
     status = json.loads(run("status", doc["job_id"], "--json").stdout)
     assert status["status"] == "failed" and status["error"]["code"] == "TEST_REFUSED"
@@ -59,25 +68,40 @@ def test_batch_submit_status_and_list(run, tmp_path):
     run("run", "--burst")
     doc = json.loads(run("batch", "status", batch_id, "--json").stdout)
     assert (doc["total_jobs"], doc["completed_jobs"], doc["failed_jobs"], doc["status"]) == (
-        4, 3, 1, "completed")
+        4,
+        3,
+        1,
+        "completed",
+    )
     listed = json.loads(run("list", "--batch", batch_id, "--json").stdout)
     assert len(listed) == 4
     assert "demo" in run("batch", "list").stdout
 
 
 def test_webhook_tokens_are_not_echoed(run):
-    doc = json.loads(run("submit", "async", "--params-json",
-                         json.dumps({"webhook": {"url": "https://x/h", "token": "s3cr3t",
-                                                 "jobId": "e1"}}), "--json").stdout)
+    doc = json.loads(
+        run(
+            "submit",
+            "async",
+            "--params-json",
+            json.dumps({"webhook": {"url": "https://x/h", "token": "s3cr3t", "jobId": "e1"}}),
+            "--json",
+        ).stdout
+    )
     assert doc["parameters"]["webhook"]["token"] == "***"
     assert "s3cr3t" not in run("status", doc["job_id"], "--json").stdout
     assert "s3cr3t" not in run("list", "--json").stdout
 
 
 def test_import_legacy_documents_then_cancel_retry_purge(run, tmp_path):
-    legacy = {"job_id": "job-legacy-1", "job_type": "", "status": "pending",
-              "created_at": {"$date": "2025-02-01T10:00:00Z"}, "batch_id": "undefined",
-              "parameters": {"event": "E", "session": "S", "extra": {"extra": {"x": 1}}}}
+    legacy = {
+        "job_id": "job-legacy-1",
+        "job_type": "",
+        "status": "pending",
+        "created_at": {"$date": "2025-02-01T10:00:00Z"},
+        "batch_id": "undefined",
+        "parameters": {"event": "E", "session": "S", "extra": {"extra": {"x": 1}}},
+    }
     (tmp_path / "jobs.jsonl").write_text(json.dumps(legacy) + "\n")
     assert "imported 1 jobs" in run("import", "jobs.jsonl").stdout
     doc = json.loads(run("status", "job-legacy-1", "--json").stdout)
@@ -109,15 +133,23 @@ def test_config_file_and_env_precedence(run, tmp_path, monkeypatch):
 
 
 def test_cli_reference_is_up_to_date():
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py"),
-                             "--check"], capture_output=True)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gen_cli_docs.py"), "--check"], capture_output=True
+    )
     assert result.returncode == 0, "docs/cli.md is stale: run scripts/gen_cli_docs.py"
 
 
 def test_batch_submit_with_a_webhook_keeps_its_secret_hidden(run, tmp_path):
     (tmp_path / "b.jsonl").write_text(json.dumps({"job_type": "noop"}) + "\n")
-    batch_id = run("batch", "submit", "b.jsonl", "--webhook", "https://hooks.example/b",
-                   "--webhook-secret", "topsecret").stdout.strip()
+    batch_id = run(
+        "batch",
+        "submit",
+        "b.jsonl",
+        "--webhook",
+        "https://hooks.example/b",
+        "--webhook-secret",
+        "topsecret",
+    ).stdout.strip()
     doc = json.loads(run("batch", "status", batch_id, "--json").stdout)
     assert doc["webhook"]["url"] == "https://hooks.example/b"
     assert doc["webhook"]["secret"] == "***"

@@ -38,12 +38,12 @@ MARKER = re.compile(r"^\s*<!--\s*(?P<kind>no-test|from:)\s*(?P<arg>[^>]*?)\s*-->
 @attrs.define
 class Block:
     file: Path
-    line: int          # 1-based line of the opening fence
+    line: int  # 1-based line of the opening fence
     lang: str
     code: str
-    marker: str | None = None   # "no-test" or "from:"
-    source: str | None = None   # the PATH of a from: marker
-    generated: bool = False     # inside the generated hook reference
+    marker: str | None = None  # "no-test" or "from:"
+    source: str | None = None  # the PATH of a from: marker
+    generated: bool = False  # inside the generated hook reference
 
     @property
     def label(self) -> str:
@@ -51,8 +51,12 @@ class Block:
 
 
 def doc_files() -> list[Path]:
-    found = [REPO / "README.md", REPO / "CONTRIBUTING.md", *REPO.glob("docs/**/*.md"),
-             *REPO.glob("examples/**/README.md")]
+    found = [
+        REPO / "README.md",
+        REPO / "CONTRIBUTING.md",
+        *REPO.glob("docs/**/*.md"),
+        *REPO.glob("examples/**/README.md"),
+    ]
     return sorted({p for p in found if p.is_file() and ".venv" not in p.parts})
 
 
@@ -75,7 +79,7 @@ def parse_blocks(path: Path) -> list[Block]:
         while end < len(lines) and lines[end].rstrip() != closing:
             end += 1
         indent = len(opening["indent"])
-        code = "\n".join(line[indent:] for line in lines[i + 1:end]) + "\n"
+        code = "\n".join(line[indent:] for line in lines[i + 1 : end]) + "\n"
         block = Block(path, i + 1, opening["lang"].lower(), code, generated=in_generated)
         before = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
         marker = MARKER.match(before)
@@ -92,8 +96,9 @@ def all_blocks() -> list[Block]:
 
 
 def files_with_python() -> list[Path]:
-    return sorted({b.file for b in all_blocks() if b.lang == "python" and not b.marker
-                   and not b.generated})
+    return sorted(
+        {b.file for b in all_blocks() if b.lang == "python" and not b.marker and not b.generated}
+    )
 
 
 def excerpts() -> list[Block]:
@@ -103,7 +108,7 @@ def excerpts() -> list[Block]:
 def module_of(path: Path) -> str:
     """``.../src/pkg/handler.py`` -> ``pkg.handler``; ``core/src/jobworker/x.py`` likewise."""
     parts = path.relative_to(REPO).with_suffix("").parts
-    parts = parts[parts.index("src") + 1:] if "src" in parts else parts
+    parts = parts[parts.index("src") + 1 :] if "src" in parts else parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
@@ -129,8 +134,11 @@ def _call_new_tests(namespace: dict, seen: set[str], label: str) -> int:
             seen.add(name)
             # A short tmp_path: the SQLite store binds Unix sockets under it (108-byte limit).
             with tempfile.TemporaryDirectory(prefix="jwdoc") as tmp:
-                kwargs = {"tmp_path": Path(tmp)} if "tmp_path" in inspect.signature(
-                    value).parameters else {}
+                kwargs = (
+                    {"tmp_path": Path(tmp)}
+                    if "tmp_path" in inspect.signature(value).parameters
+                    else {}
+                )
                 try:
                     value(**kwargs)
                 except Exception as exc:
@@ -139,8 +147,7 @@ def _call_new_tests(namespace: dict, seen: set[str], label: str) -> int:
     return called
 
 
-@pytest.mark.parametrize("path", files_with_python(),
-                         ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize("path", files_with_python(), ids=lambda p: str(p.relative_to(REPO)))
 def test_python_blocks_run(path, normal_environment):
     namespace: dict = {"__name__": f"docs_{path.stem.replace('-', '_')}"}
     seen: set[str] = set()
@@ -164,7 +171,8 @@ def test_excerpts_match_their_files(block):
     source = REPO / block.source
     assert source.is_file(), f"{block.label}: {block.source} does not exist"
     assert _normalise(block.code) in _normalise(source.read_text(encoding="utf-8")), (
-        f"{block.label}: the excerpt differs from {block.source}; copy it again")
+        f"{block.label}: the excerpt differs from {block.source}; copy it again"
+    )
     if block.lang == "python":  # and it runs, in the namespace of the module it comes from
         module = importlib.import_module(module_of(source))
         exec(compile(block.code, block.label, "exec"), dict(vars(module)))
@@ -180,7 +188,8 @@ def test_the_docs_have_examples_to_check():
 def test_hook_reference_is_generated_from_hookspecs():
     assert hookdoc.update_file(WRITING_PLUGINS, check=True), (
         "docs/writing-plugins.md is stale: run python -m jobworker.scaffold.hookdoc "
-        "docs/writing-plugins.md")
+        "docs/writing-plugins.md"
+    )
     text = WRITING_PLUGINS.read_text(encoding="utf-8")
     specs = hookdoc.hookspecs_in_order()
     assert len(specs) >= 10
@@ -210,5 +219,5 @@ def test_hookspec_examples_implement_their_hook(spec):
     pm = pluggy.PluginManager("jobworker")
     pm.add_hookspecs(hookspecs)
     pm.register(plugin, name="example")  # validates argument names against the spec
-    pm.check_pending()                    # no misspelt hook
+    pm.check_pending()  # no misspelt hook
     assert getattr(pm.hook, spec.__name__).get_hookimpls(), spec.__name__

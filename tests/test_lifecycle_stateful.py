@@ -44,8 +44,16 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(n=st.integers(1, 4), in_batch=st.booleans(), max_attempts=st.integers(1, 3))
     def submit(self, n, in_batch, max_attempts):
         # Ids in creation order, so that replaying an example picks the same jobs.
-        jobs = [Job("t", JobParameters(), created_at=self.now, max_attempts=max_attempts,
-                    job_id=f"job-{len(self.jobs) + i:05d}") for i in range(n)]
+        jobs = [
+            Job(
+                "t",
+                JobParameters(),
+                created_at=self.now,
+                max_attempts=max_attempts,
+                job_id=f"job-{len(self.jobs) + i:05d}",
+            )
+            for i in range(n)
+        ]
         batch = Batch(batch_id=f"batch-{len(self.batches):05d}") if in_batch else None
         self.store.enqueue(jobs, batch)
         self.jobs += [j.job_id for j in jobs]
@@ -67,8 +75,9 @@ class Lifecycle(RuleBasedStateMachine):
         # Sometimes the wrong worker tries: it must be ignored.
         worker = data.draw(st.sampled_from(WORKERS))
         error = None if kind in ("completed", "release") else JobError("E", "e", None)
-        done = self.store.finish([Outcome(job_id, worker, kind, error=error,
-                                          available_at=self.now)], self.now)
+        done = self.store.finish(
+            [Outcome(job_id, worker, kind, error=error, available_at=self.now)], self.now
+        )
         if worker == self.held[job_id]:
             assert len(done) == 1
             del self.held[job_id]
@@ -79,8 +88,7 @@ class Lifecycle(RuleBasedStateMachine):
     @rule(data=st.data(), percent=st.integers(-50, 150))
     def progress(self, data, percent):
         job_id = data.draw(st.sampled_from(sorted(self.held)))
-        self.store.save_progress(self.held[job_id], {job_id: JobProgress("s", percent)},
-                                 self.now)
+        self.store.save_progress(self.held[job_id], {job_id: JobProgress("s", percent)}, self.now)
 
     @precondition(lambda self: self.jobs)
     @rule(data=st.data())
@@ -124,9 +132,12 @@ class Lifecycle(RuleBasedStateMachine):
             b = self.store.get_batch(batch_id)
             counts = self.store.count_by_status(batch_id=batch_id)
             assert (b.pending_jobs, b.processing_jobs, b.completed_jobs, b.failed_jobs) == (
-                counts["pending"], counts["processing"], counts["completed"], counts["failed"])
-            assert (b.status == "completed") == (b.completed_jobs + b.failed_jobs
-                                                 == b.total_jobs)
+                counts["pending"],
+                counts["processing"],
+                counts["completed"],
+                counts["failed"],
+            )
+            assert (b.status == "completed") == (b.completed_jobs + b.failed_jobs == b.total_jobs)
 
     @invariant()
     def only_legacy_statuses_in_raw_storage(self):
@@ -139,9 +150,9 @@ TestSQLiteLifecycle = Lifecycle.TestCase
 TestSQLiteLifecycle.settings = settings(max_examples=60, stateful_step_count=30, deadline=None)
 
 if os.environ.get("MONGO_URI"):
+
     class MongoLifecycle(Lifecycle):
         backend = "mongo"
 
     TestMongoLifecycle = MongoLifecycle.TestCase
-    TestMongoLifecycle.settings = settings(max_examples=15, stateful_step_count=25,
-                                           deadline=None)
+    TestMongoLifecycle.settings = settings(max_examples=15, stateful_step_count=25, deadline=None)

@@ -19,15 +19,17 @@ from jobworker.model import (
 
 NAMED = JobParameters.NAMED
 
-json_scalars = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8)
+json_scalars = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8)
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
-                                                                 max_size=3),
-    max_leaves=6)
-dates = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
-                     timezones=st.just(timezone.utc)).map(
-    lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+dates = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(timezone.utc)
+).map(lambda d: d.replace(microsecond=d.microsecond // 1000 * 1000))
 extra_keys = st.text(min_size=1, max_size=8).filter(lambda k: k not in NAMED and k != "extra")
 
 
@@ -48,8 +50,12 @@ def job_documents(draw):
         "updated_at": draw(dates),
         "parameters": draw(parameters()),
         "archived": draw(st.booleans()),
-        "access_control": {"visibility": "private", "read_access": [], "write_access": [],
-                           "admin_access": []},
+        "access_control": {
+            "visibility": "private",
+            "read_access": [],
+            "write_access": [],
+            "admin_access": [],
+        },
         "logs": [],
         "attempts": draw(st.integers(0, 5)),
         "max_attempts": draw(st.integers(1, 5)),
@@ -57,15 +63,21 @@ def job_documents(draw):
         "cancel_requested": draw(st.booleans()),
     }
     if draw(st.booleans()):
-        doc["progress"] = {"step": draw(st.text(max_size=10)),
-                           "percent": draw(st.integers(0, 100)),
-                           "message": draw(st.none() | st.text(max_size=10))}
+        doc["progress"] = {
+            "step": draw(st.text(max_size=10)),
+            "percent": draw(st.integers(0, 100)),
+            "message": draw(st.none() | st.text(max_size=10)),
+        }
     if draw(st.booleans()):
-        doc["results"] = normalise_results(draw(st.dictionaries(extra_keys, json_values,
-                                                                max_size=3)))
+        doc["results"] = normalise_results(
+            draw(st.dictionaries(extra_keys, json_values, max_size=3))
+        )
     if draw(st.booleans()):
-        doc["error"] = {"code": "X", "message": draw(st.text(max_size=10)),
-                        "details": draw(st.none() | st.dictionaries(extra_keys, json_scalars))}
+        doc["error"] = {
+            "code": "X",
+            "message": draw(st.text(max_size=10)),
+            "details": draw(st.none() | st.dictionaries(extra_keys, json_scalars)),
+        }
     for key in ("job_name", "user_id", "batch_id", "idempotency_key"):
         if draw(st.booleans()):
             doc[key] = draw(st.text(min_size=1, max_size=10)).replace("undefined", "u")
@@ -73,8 +85,15 @@ def job_documents(draw):
         if draw(st.booleans()):
             doc[key] = draw(dates)
     # Unknown top-level keys of other generations must survive too.
-    doc.update(draw(st.dictionaries(st.sampled_from(["started_at", "event_type", "foo"]),
-                                    json_scalars | dates, max_size=2)))
+    doc.update(
+        draw(
+            st.dictionaries(
+                st.sampled_from(["started_at", "event_type", "foo"]),
+                json_scalars | dates,
+                max_size=2,
+            )
+        )
+    )
     return doc
 
 
@@ -111,8 +130,7 @@ def test_unknown_parameter_keys_land_in_extra_and_come_back(params):
 
 
 def test_empty_or_missing_job_type_means_session():
-    assert Job.from_dict({"job_id": "j", "job_type": "", "status": "pending"}).job_type == \
-        "session"
+    assert Job.from_dict({"job_id": "j", "job_type": "", "status": "pending"}).job_type == "session"
     assert Job.from_dict({"job_id": "j", "status": "pending"}).job_type == "session"
 
 
@@ -122,51 +140,103 @@ def test_unknown_status_raises_like_the_old_reader():
 
 
 def test_percent_is_clamped_and_results_filled_in_legacy_shape():
-    job = Job.from_dict({"job_id": "j", "status": "processing",
-                         "progress": {"step": "x", "percent": 150, "message": None}})
+    job = Job.from_dict(
+        {
+            "job_id": "j",
+            "status": "processing",
+            "progress": {"step": "x", "percent": 150, "message": None},
+        }
+    )
     assert job.progress.percent == 100
     assert list(normalise_results({"x": 1})) == [*LEGACY_RESULT_KEYS, "x"]
 
 
 LEGACY_PDF = {
-    "job_id": "job-7d2c0f7e-1b7a-4c2e-9a51-0c6f3b9e2a11", "job_type": "pdf",
+    "job_id": "job-7d2c0f7e-1b7a-4c2e-9a51-0c6f3b9e2a11",
+    "job_type": "pdf",
     "status": "completed",
     "created_at": {"$date": "2026-05-02T09:14:03.120Z"},
     "updated_at": {"$date": "2026-05-02T09:14:41.902Z"},
     "parameters": {
-        "event": None, "session": None, "url": None, "filename": "/srv/cache/upload_5b1e.pdf",
-        "track": None, "day": None, "starttime": None, "endtime": None, "speakers": [],
-        "video_url": None, "attachments_url": None, "source_language": "en",
-        "target_language": None, "use_cache": True, "extraction_method": "native",
-        "template": None, "context": None, "include_images": False, "force_refresh": False,
-        "file_hash": "9e107d9d", "webhook": {"url": "https://client.example/hook",
-                                             "token": "s3cr3t", "jobId": "ext-42"},
-        "extra": {"page_start": 1, "page_end": 3}},
+        "event": None,
+        "session": None,
+        "url": None,
+        "filename": "/srv/cache/upload_5b1e.pdf",
+        "track": None,
+        "day": None,
+        "starttime": None,
+        "endtime": None,
+        "speakers": [],
+        "video_url": None,
+        "attachments_url": None,
+        "source_language": "en",
+        "target_language": None,
+        "use_cache": True,
+        "extraction_method": "native",
+        "template": None,
+        "context": None,
+        "include_images": False,
+        "force_refresh": False,
+        "file_hash": "9e107d9d",
+        "webhook": {"url": "https://client.example/hook", "token": "s3cr3t", "jobId": "ext-42"},
+        "extra": {"page_start": 1, "page_end": 3},
+    },
     "archived": False,
-    "access_control": {"visibility": "private", "read_access": [], "write_access": [],
-                       "admin_access": []},
+    "access_control": {
+        "visibility": "private",
+        "read_access": [],
+        "write_access": [],
+        "admin_access": [],
+    },
     "processing_started_at": {"$date": "2026-05-02T09:14:40.010Z"},
     "progress": {"step": "completed", "percent": 100, "message": "Verarbeitung abgeschlossen"},
-    "logs": [{"timestamp": {"$date": "2026-05-02T09:14:05.001Z"}, "level": "info",
-              "message": "Job-Verarbeitung gestartet"}],
-    "results": {"markdown_file": None, "markdown_content": None, "assets": [], "web_text": None,
-                "video_transcript": None, "attachments_text": None, "context": None,
-                "attachments_url": None, "archive_data": None, "archive_filename": None,
-                "structured_data": {"status": "success", "request": {}, "process": {},
-                                    "error": None, "data": {"extracted_text": "…",
-                                                            "metadata": {}}},
-                "target_dir": "/p", "page_texts": ["/p/page_001.txt"], "asset_dir": "/p"},
+    "logs": [
+        {
+            "timestamp": {"$date": "2026-05-02T09:14:05.001Z"},
+            "level": "info",
+            "message": "Job-Verarbeitung gestartet",
+        }
+    ],
+    "results": {
+        "markdown_file": None,
+        "markdown_content": None,
+        "assets": [],
+        "web_text": None,
+        "video_transcript": None,
+        "attachments_text": None,
+        "context": None,
+        "attachments_url": None,
+        "archive_data": None,
+        "archive_filename": None,
+        "structured_data": {
+            "status": "success",
+            "request": {},
+            "process": {},
+            "error": None,
+            "data": {"extracted_text": "…", "metadata": {}},
+        },
+        "target_dir": "/p",
+        "page_texts": ["/p/page_001.txt"],
+        "asset_dir": "/p",
+    },
     "completed_at": {"$date": "2026-05-02T09:14:41.902Z"},
 }
 
 LEGACY_SESSION_OLD = {  # pre-2025-03-03: no job_type, started_at, batch_id "undefined"
-    "job_id": "job-old", "status": "pending", "batch_id": "undefined",
+    "job_id": "job-old",
+    "status": "pending",
+    "batch_id": "undefined",
     "created_at": datetime(2025, 2, 1, tzinfo=timezone.utc),
     "started_at": datetime(2025, 2, 1, tzinfo=timezone.utc),
-    "parameters": {"event": "FOSDEM", "session": "Talk", "url": "https://x/talk",
-                   "extra": {"create_archive": False, "extra": {"speakers_url": "s"}}},
-    "logs": [{"timestamp": datetime(2025, 2, 1, tzinfo=timezone.utc), "level": "loud",
-              "message": "x"}],
+    "parameters": {
+        "event": "FOSDEM",
+        "session": "Talk",
+        "url": "https://x/talk",
+        "extra": {"create_archive": False, "extra": {"speakers_url": "s"}},
+    },
+    "logs": [
+        {"timestamp": datetime(2025, 2, 1, tzinfo=timezone.utc), "level": "loud", "message": "x"}
+    ],
 }
 
 

@@ -25,24 +25,44 @@ from jobworker.model import (
 )
 from jobworker.store import Claim, Outcome, open_store
 
-pytestmark = [pytest.mark.mongo,
-              pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set")]
+pytestmark = [
+    pytest.mark.mongo,
+    pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set"),
+]
 
 STATUSES = {"pending", "processing", "completed", "failed"}
 LEVELS = {"debug", "info", "warning", "error", "critical"}
 NAMED_PARAMETERS = {
-    "event": (str, type(None)), "session": (str, type(None)), "url": (str, type(None)),
-    "filename": (str, type(None)), "track": (str, type(None)), "day": (str, type(None)),
-    "starttime": (str, type(None)), "endtime": (str, type(None)), "speakers": (list,),
-    "video_url": (str, type(None)), "attachments_url": (str, type(None)),
-    "source_language": (str, type(None)), "target_language": (str, type(None)),
-    "use_cache": (bool,), "extraction_method": (str, type(None)),
-    "template": (str, type(None)), "context": (dict, type(None)), "include_images": (bool,),
-    "force_refresh": (bool,), "file_hash": (str, type(None)), "webhook": (dict, type(None)),
+    "event": (str, type(None)),
+    "session": (str, type(None)),
+    "url": (str, type(None)),
+    "filename": (str, type(None)),
+    "track": (str, type(None)),
+    "day": (str, type(None)),
+    "starttime": (str, type(None)),
+    "endtime": (str, type(None)),
+    "speakers": (list,),
+    "video_url": (str, type(None)),
+    "attachments_url": (str, type(None)),
+    "source_language": (str, type(None)),
+    "target_language": (str, type(None)),
+    "use_cache": (bool,),
+    "extraction_method": (str, type(None)),
+    "template": (str, type(None)),
+    "context": (dict, type(None)),
+    "include_images": (bool,),
+    "force_refresh": (bool,),
+    "file_hash": (str, type(None)),
+    "webhook": (dict, type(None)),
 }
-RESULT_TYPES = {k: (list,) if k in ("assets", "page_texts") else
-                (dict, type(None)) if k in ("context", "structured_data") else (str, type(None))
-                for k in LEGACY_RESULT_KEYS}
+RESULT_TYPES = {
+    k: (list,)
+    if k in ("assets", "page_texts")
+    else (dict, type(None))
+    if k in ("context", "structured_data")
+    else (str, type(None))
+    for k in LEGACY_RESULT_KEYS
+}
 
 
 def legacy_problems(doc: dict) -> list[str]:
@@ -105,8 +125,11 @@ def legacy_problems(doc: dict) -> list[str]:
         if not isinstance(err.get("details"), (dict, type(None))):
             p.append("error.details")
     for entry in doc.get("logs", []):
-        if not (isinstance(entry.get("timestamp"), datetime) and entry.get("level") in LEVELS
-                and isinstance(entry.get("message"), str)):
+        if not (
+            isinstance(entry.get("timestamp"), datetime)
+            and entry.get("level") in LEVELS
+            and isinstance(entry.get("message"), str)
+        ):
             p.append(f"log entry {entry!r}")
     if doc.get("status") in ("completed", "failed"):
         need("completed_at", datetime)
@@ -122,8 +145,7 @@ def batch_problems(doc: dict) -> list[str]:
     for key in ("batch_id", "batch_name", "status"):
         if not isinstance(doc.get(key), str):
             p.append(key)
-    for key in ("total_jobs", "completed_jobs", "failed_jobs", "pending_jobs",
-                "processing_jobs"):
+    for key in ("total_jobs", "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs"):
         if type(doc.get(key)) is not int or doc[key] < 0:
             p.append(f"{key} {doc.get(key)!r}")
     for key in ("created_at", "updated_at"):
@@ -143,99 +165,186 @@ T0 = datetime(2025, 2, 20, 8, 0, tzinfo=timezone.utc)
 
 def params(**values) -> dict:
     """All named legacy keys with their defaults, as the old ``to_dict`` writes them."""
-    out = {"event": None, "session": None, "url": None, "filename": None, "track": None,
-           "day": None, "starttime": None, "endtime": None, "speakers": [], "video_url": None,
-           "attachments_url": None, "source_language": "en", "target_language": "de",
-           "use_cache": True, "extraction_method": None, "template": None, "context": None,
-           "include_images": False, "force_refresh": False, "file_hash": None,
-           "webhook": None}
+    out = {
+        "event": None,
+        "session": None,
+        "url": None,
+        "filename": None,
+        "track": None,
+        "day": None,
+        "starttime": None,
+        "endtime": None,
+        "speakers": [],
+        "video_url": None,
+        "attachments_url": None,
+        "source_language": "en",
+        "target_language": "de",
+        "use_cache": True,
+        "extraction_method": None,
+        "template": None,
+        "context": None,
+        "include_images": False,
+        "force_refresh": False,
+        "file_hash": None,
+        "webhook": None,
+    }
     out.update(values)
     return out
 
 
 def access(user=None) -> dict:
     users = [user] if user else []
-    return {"visibility": "private", "read_access": list(users),
-            "write_access": list(users), "admin_access": list(users)}
+    return {
+        "visibility": "private",
+        "read_access": list(users),
+        "write_access": list(users),
+        "admin_access": list(users),
+    }
 
 
 def old_session_job(batch_id: str) -> dict:
     """Pre-2025-03-03: no job_type, started_at, no parameters.extra."""
-    return {"job_id": f"job-{uuid.uuid4()}", "job_name": "FOSDEM - Main - Keynote",
-            "status": "pending", "created_at": T0, "updated_at": T0, "started_at": T0,
-            "parameters": params(event="FOSDEM", session="Keynote", track="Main",
-                                 url="https://fosdem.org/s/keynote", filename="keynote",
-                                 speakers=["Ada"]),
-            "archived": False, "access_control": access(), "batch_id": batch_id}
+    return {
+        "job_id": f"job-{uuid.uuid4()}",
+        "job_name": "FOSDEM - Main - Keynote",
+        "status": "pending",
+        "created_at": T0,
+        "updated_at": T0,
+        "started_at": T0,
+        "parameters": params(
+            event="FOSDEM",
+            session="Keynote",
+            track="Main",
+            url="https://fosdem.org/s/keynote",
+            filename="keynote",
+            speakers=["Ada"],
+        ),
+        "archived": False,
+        "access_control": access(),
+        "batch_id": batch_id,
+    }
 
 
 def session_job_empty_type(batch_id: str) -> dict:
     """job_type "", nested extra.extra (2025-08..2026-04 re-saves), webhook in extra, logs."""
-    return {"job_id": f"job-{uuid.uuid4()}", "job_type": "", "job_name": "Conf - Talk",
-            "status": "pending", "created_at": T0 + timedelta(minutes=1),
-            "updated_at": T0 + timedelta(minutes=1),
-            "parameters": params(event="Conf", session="Talk", extra={
+    return {
+        "job_id": f"job-{uuid.uuid4()}",
+        "job_type": "",
+        "job_name": "Conf - Talk",
+        "status": "pending",
+        "created_at": T0 + timedelta(minutes=1),
+        "updated_at": T0 + timedelta(minutes=1),
+        "parameters": params(
+            event="Conf",
+            session="Talk",
+            extra={
                 "create_archive": False,
-                "webhook": {"url": "https://client.example/hook", "token": "t0k",
-                            "jobId": "ext-7"},
-                "extra": {"container_selector": "#main", "extra": {"deep": True}}}),
-            "archived": False, "user_id": "u1", "access_control": access("u1"),
-            "batch_id": batch_id,
-            "logs": [{"timestamp": T0, "level": "info", "message": "Job erstellt"},
-                     {"timestamp": T0, "level": "warning", "message": "Cache leer"}]}
+                "webhook": {"url": "https://client.example/hook", "token": "t0k", "jobId": "ext-7"},
+                "extra": {"container_selector": "#main", "extra": {"deep": True}},
+            },
+        ),
+        "archived": False,
+        "user_id": "u1",
+        "access_control": access("u1"),
+        "batch_id": batch_id,
+        "logs": [
+            {"timestamp": T0, "level": "info", "message": "Job erstellt"},
+            {"timestamp": T0, "level": "warning", "message": "Cache leer"},
+        ],
+    }
 
 
 def undefined_batch_job() -> dict:
-    return {"job_id": f"job-{uuid.uuid4()}", "status": "pending",
-            "created_at": T0 + timedelta(minutes=2), "updated_at": T0 + timedelta(minutes=2),
-            "started_at": T0 + timedelta(minutes=2), "batch_id": "undefined",
-            "parameters": params(event="E", session="S"), "archived": False,
-            "access_control": access()}
+    return {
+        "job_id": f"job-{uuid.uuid4()}",
+        "status": "pending",
+        "created_at": T0 + timedelta(minutes=2),
+        "updated_at": T0 + timedelta(minutes=2),
+        "started_at": T0 + timedelta(minutes=2),
+        "batch_id": "undefined",
+        "parameters": params(event="E", session="S"),
+        "archived": False,
+        "access_control": access(),
+    }
 
 
 def pdf_job(status="pending") -> dict:
     """The full pdf example of legacy-schema.md (pending, or completed as shown there)."""
     doc = {
-        "job_id": f"job-{uuid.uuid4()}", "job_type": "pdf", "status": status,
+        "job_id": f"job-{uuid.uuid4()}",
+        "job_type": "pdf",
+        "status": status,
         "created_at": datetime(2026, 5, 2, 9, 14, 3, 120000, tzinfo=timezone.utc),
         "updated_at": datetime(2026, 5, 2, 9, 14, 41, 902000, tzinfo=timezone.utc),
         "parameters": params(
-            filename="/srv/app/cache/uploads/upload_5b1e.pdf", target_language=None,
-            extraction_method="native", file_hash="9e107d9d",
+            filename="/srv/app/cache/uploads/upload_5b1e.pdf",
+            target_language=None,
+            extraction_method="native",
+            file_hash="9e107d9d",
             webhook={"url": "https://client.example/hook", "token": "s3cr3t", "jobId": "ext-42"},
-            extra={"page_start": 1, "page_end": 3}),
-        "archived": False, "access_control": access(),
-        "logs": [{"timestamp": datetime(2026, 5, 2, 9, 14, 5, 1000, tzinfo=timezone.utc),
-                  "level": "info", "message": "Job-Verarbeitung gestartet"}],
+            extra={"page_start": 1, "page_end": 3},
+        ),
+        "archived": False,
+        "access_control": access(),
+        "logs": [
+            {
+                "timestamp": datetime(2026, 5, 2, 9, 14, 5, 1000, tzinfo=timezone.utc),
+                "level": "info",
+                "message": "Job-Verarbeitung gestartet",
+            }
+        ],
     }
     if status == "completed":
         doc.update(
             processing_started_at=datetime(2026, 5, 2, 9, 14, 40, 10000, tzinfo=timezone.utc),
-            progress={"step": "completed", "percent": 100,
-                      "message": "Verarbeitung abgeschlossen"},
-            results=normalise_results({
-                "structured_data": {"status": "success", "request": {}, "process": {},
-                                    "error": None, "data": {"extracted_text": "...",
-                                                            "metadata": {}}},
-                "target_dir": "<process_dir>", "page_texts": ["<process_dir>/page_001.txt"],
-                "asset_dir": "<process_dir>"}),
-            completed_at=datetime(2026, 5, 2, 9, 14, 41, 902000, tzinfo=timezone.utc))
+            progress={"step": "completed", "percent": 100, "message": "Verarbeitung abgeschlossen"},
+            results=normalise_results(
+                {
+                    "structured_data": {
+                        "status": "success",
+                        "request": {},
+                        "process": {},
+                        "error": None,
+                        "data": {"extracted_text": "...", "metadata": {}},
+                    },
+                    "target_dir": "<process_dir>",
+                    "page_texts": ["<process_dir>/page_001.txt"],
+                    "asset_dir": "<process_dir>",
+                }
+            ),
+            completed_at=datetime(2026, 5, 2, 9, 14, 41, 902000, tzinfo=timezone.utc),
+        )
     return doc
 
 
 def legacy_batch(batch_id: str, total: int) -> dict:
-    return {"batch_id": batch_id, "batch_name": "Konferenz 2025", "status": "processing",
-            "created_at": T0, "updated_at": T0, "total_jobs": total, "completed_jobs": 0,
-            "failed_jobs": 0, "pending_jobs": 0, "processing_jobs": 0, "archived": False,
-            "isActive": True, "user_id": "u1", "access_control": access("u1")}
+    return {
+        "batch_id": batch_id,
+        "batch_name": "Konferenz 2025",
+        "status": "processing",
+        "created_at": T0,
+        "updated_at": T0,
+        "total_jobs": total,
+        "completed_jobs": 0,
+        "failed_jobs": 0,
+        "pending_jobs": 0,
+        "processing_jobs": 0,
+        "archived": False,
+        "isActive": True,
+        "user_id": "u1",
+        "access_control": access("u1"),
+    }
 
 
 @pytest.fixture(params=["legacy", "generic"])
 def legacy_store(request):
     """A store on ``event_jobs``/``event_batches`` (legacy) or ``jobs``/``batches``."""
     parts = urlsplit(os.environ["MONGO_URI"])
-    url = urlunsplit(parts._replace(path=f"/jwlegacy_{uuid.uuid4().hex[:12]}",
-                                    query=f"collections={request.param}"))
+    url = urlunsplit(
+        parts._replace(
+            path=f"/jwlegacy_{uuid.uuid4().hex[:12]}", query=f"collections={request.param}"
+        )
+    )
     store = open_store(url)
     yield store
     store.drop_database()
@@ -253,8 +362,11 @@ def claim(store, types, worker="w1", limit=10):
 def test_legacy_jobs_are_claimed_finished_and_stay_readable(legacy_store):
     store = legacy_store
     batch_id = "batch-legacy-custom-id"
-    old, empty, undefined = (old_session_job(batch_id), session_job_empty_type(batch_id),
-                             undefined_batch_job())
+    old, empty, undefined = (
+        old_session_job(batch_id),
+        session_job_empty_type(batch_id),
+        undefined_batch_job(),
+    )
     pdf = pdf_job()
     # Inserted exactly as the old system wrote them, bypassing jobworker.
     store.batches.insert_one(legacy_batch(batch_id, 2))
@@ -264,9 +376,12 @@ def test_legacy_jobs_are_claimed_finished_and_stay_readable(legacy_store):
     got = claim(store, ["session"])
     assert [j.job_id for j in got] == [old["job_id"], empty["job_id"], undefined["job_id"]]
     assert all(j.job_type == "session" and j.attempts == 1 for j in got)
-    assert got[1].parameters.extra == {"create_archive": False, "container_selector": "#main",
-                                       "deep": True, "webhook": empty["parameters"]["extra"][
-                                           "webhook"]}
+    assert got[1].parameters.extra == {
+        "create_archive": False,
+        "container_selector": "#main",
+        "deep": True,
+        "webhook": empty["parameters"]["extra"]["webhook"],
+    }
     assert got[1].external_id == "ext-7"
     assert got[2].batch_id is None  # "undefined" is no batch
     for j in got:
@@ -281,17 +396,25 @@ def test_legacy_jobs_are_claimed_finished_and_stay_readable(legacy_store):
     assert raw(store, empty["job_id"])["parameters"] == empty["parameters"]
 
     store.append_logs([(empty["job_id"], LogEntry(utcnow(), LogLevel.INFO, "jobworker"))])
-    store.save_progress("w1", {empty["job_id"]: JobProgress(
-        "processing", 150, "clamped")}, utcnow())
+    store.save_progress(
+        "w1", {empty["job_id"]: JobProgress("processing", 150, "clamped")}, utcnow()
+    )
     assert raw(store, empty["job_id"])["progress"]["percent"] == 100
 
     results = normalise_results({"markdown_content": "# Keynote", "assets": ["a.png"]})
-    store.finish([
-        Outcome(old["job_id"], "w1", "completed", results=results),
-        Outcome(empty["job_id"], "w1", "failed",
-                error=JobError("ValueError", "kaputt", {"traceback": "...", "duration_ms": 5})),
-        Outcome(undefined["job_id"], "w1", "completed", results=results),
-    ], utcnow())
+    store.finish(
+        [
+            Outcome(old["job_id"], "w1", "completed", results=results),
+            Outcome(
+                empty["job_id"],
+                "w1",
+                "failed",
+                error=JobError("ValueError", "kaputt", {"traceback": "...", "duration_ms": 5}),
+            ),
+            Outcome(undefined["job_id"], "w1", "completed", results=results),
+        ],
+        utcnow(),
+    )
     for job_id in (old["job_id"], empty["job_id"], undefined["job_id"]):
         assert legacy_problems(raw(store, job_id)) == [], raw(store, job_id)
     done = raw(store, old["job_id"])
@@ -311,11 +434,16 @@ def test_legacy_jobs_are_claimed_finished_and_stay_readable(legacy_store):
     [p] = claim(store, ["pdf"])
     assert p.parameters.values["filename"].endswith(".pdf")
     assert p.parameters.extra == {"page_start": 1, "page_end": 3}
-    store.finish([Outcome(p.job_id, "w1", "completed",
-                          results=normalise_results({"page_texts": ["p1.txt"]}))], utcnow())
+    store.finish(
+        [
+            Outcome(
+                p.job_id, "w1", "completed", results=normalise_results({"page_texts": ["p1.txt"]})
+            )
+        ],
+        utcnow(),
+    )
     assert legacy_problems(raw(store, p.job_id)) == []
-    assert store.count_by_status() == {"pending": 0, "processing": 0, "completed": 3,
-                                       "failed": 1}
+    assert store.count_by_status() == {"pending": 0, "processing": 0, "completed": 3, "failed": 1}
 
 
 def test_completed_pdf_example_reads_back_unchanged(legacy_store):
@@ -337,18 +465,23 @@ def test_legacy_failed_job_retried_and_processed_again(legacy_store):
     store = legacy_store
     doc = old_session_job("batch-x")
     doc.pop("batch_id")
-    doc.update(status="failed", completed_at=T0, progress={"step": "error", "percent": 0,
-                                                           "message": "timeout"},
-               error={"code": "FORCED_FAILURE", "message": "failed by an operator",
-                      "details": {"forced_at": "2025-03-05T10:00:00", "reason": "stuck"}})
+    doc.update(
+        status="failed",
+        completed_at=T0,
+        progress={"step": "error", "percent": 0, "message": "timeout"},
+        error={
+            "code": "FORCED_FAILURE",
+            "message": "failed by an operator",
+            "details": {"forced_at": "2025-03-05T10:00:00", "reason": "stuck"},
+        },
+    )
     store.jobs.insert_one(dict(doc))
     again = store.retry(doc["job_id"], utcnow())
     assert again.status.value == "pending" and again.error is None
     after = raw(store, doc["job_id"])
     assert legacy_problems(after) == [] and "error" not in after and "completed_at" not in after
     [j] = claim(store, ["session"])
-    store.finish([Outcome(j.job_id, "w1", "completed", results=normalise_results({}))],
-                 utcnow())
+    store.finish([Outcome(j.job_id, "w1", "completed", results=normalise_results({}))], utcnow())
     assert legacy_problems(raw(store, j.job_id)) == []
 
 
@@ -383,20 +516,24 @@ def test_orphaned_legacy_processing_job_is_left_alone(legacy_store):
     not take it over (docs/mongodb.md shows how an operator hands it over)."""
     store = legacy_store
     doc = old_session_job("batch-o")
-    doc.update(status="processing", processing_started_at=T0,
-               progress={"step": "processing", "percent": 10, "message": None})
+    doc.update(
+        status="processing",
+        processing_started_at=T0,
+        progress={"step": "processing", "percent": 10, "message": None},
+    )
     store.jobs.insert_one(dict(doc))
     assert store.recover_expired(utcnow() + timedelta(days=1)) == []
     assert claim(store, ["session"]) == []
     # The documented hand-over: give it an expired lease, and the next sweep recovers it.
-    store.jobs.update_one({"job_id": doc["job_id"]},
-                          {"$set": {"lease_expires_at": T0, "lease_owner": "legacy"}})
+    store.jobs.update_one(
+        {"job_id": doc["job_id"]}, {"$set": {"lease_expires_at": T0, "lease_owner": "legacy"}}
+    )
     [t] = store.recover_expired(utcnow(), backoff=0)
     assert t.job.status.value == "pending"
     assert [j.job_id for j in claim(store, ["session"])] == [doc["job_id"]]
 
 
-LEGACY_PLUGIN = '''
+LEGACY_PLUGIN = """
 import attrs
 from jobworker import JobFailure, JobHandler, hookimpl
 
@@ -423,7 +560,7 @@ def session(ctx):
 @hookimpl
 def register_job_handlers(register):
     register(JobHandler("session", session, params=SessionParams, max_attempts=1))
-'''
+"""
 
 
 @pytest.mark.parametrize("preset", ["legacy", "generic"])
@@ -433,8 +570,9 @@ def test_legacy_collections_processed_by_a_real_worker(preset, tmp_path):
 
     (tmp_path / "legacy_types.py").write_text(LEGACY_PLUGIN)
     parts = urlsplit(os.environ["MONGO_URI"])
-    url = urlunsplit(parts._replace(path=f"/jwlegacy_{uuid.uuid4().hex[:12]}",
-                                    query=f"collections={preset}"))
+    url = urlunsplit(
+        parts._replace(path=f"/jwlegacy_{uuid.uuid4().hex[:12]}", query=f"collections={preset}")
+    )
     store = open_store(url)
     try:
         batch_id = f"batch-{uuid.uuid4()}"
@@ -446,16 +584,34 @@ def test_legacy_collections_processed_by_a_real_worker(preset, tmp_path):
         store.jobs.insert_many([dict(d) for d in (old, empty, failing, undefined)])
         env = {**os.environ, "PYTHONPATH": str(tmp_path), "JOBWORKER_PLUGINS": ""}
         worker = subprocess.run(
-            [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "legacy_types",
-             "run", "--burst"], env=env, cwd=tmp_path, capture_output=True, text=True,
-            timeout=120)
+            [
+                sys.executable,
+                "-m",
+                "jobworker",
+                "--store",
+                url,
+                "--plugin",
+                "legacy_types",
+                "run",
+                "--burst",
+            ],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert worker.returncode == 0, worker.stderr[-2000:]
 
         docs = {d["job_id"]: d for d in store.jobs.find({}, {"_id": 0})}
         for doc in docs.values():
             assert legacy_problems(doc) == [], doc
         assert [docs[j["job_id"]]["status"] for j in (old, empty, failing, undefined)] == [
-            "completed", "completed", "failed", "completed"]
+            "completed",
+            "completed",
+            "failed",
+            "completed",
+        ]
         assert docs[empty["job_id"]]["results"]["structured_data"] == {"archive": False}
         assert docs[old["job_id"]]["results"]["markdown_file"] == "keynote.md"
         assert set(docs[old["job_id"]]["results"]) >= set(LEGACY_RESULT_KEYS)
@@ -465,8 +621,13 @@ def test_legacy_collections_processed_by_a_real_worker(preset, tmp_path):
         assert any("session Conf / Talk" in e["message"] for e in docs[empty["job_id"]]["logs"])
         batch = store.batches.find_one({"batch_id": batch_id}, {"_id": 0})
         assert batch_problems(batch) == [], batch
-        assert (batch["completed_jobs"], batch["failed_jobs"], batch["pending_jobs"],
-                batch["processing_jobs"], batch["status"]) == (2, 1, 0, 0, "completed")
+        assert (
+            batch["completed_jobs"],
+            batch["failed_jobs"],
+            batch["pending_jobs"],
+            batch["processing_jobs"],
+            batch["status"],
+        ) == (2, 1, 0, 0, "completed")
     finally:
         store.drop_database()
         store.close()
@@ -489,8 +650,9 @@ def test_cli_import_of_extended_json_export(legacy_store, tmp_path):
     batches_file.write_text(json_util.dumps(batch) + "\n")
     assert '"$date"' in jobs_file.read_text()
     url = store.url
-    result = CliRunner().invoke(cli, ["--store", url, "import", str(jobs_file), "--batches",
-                                      str(batches_file)])
+    result = CliRunner().invoke(
+        cli, ["--store", url, "import", str(jobs_file), "--batches", str(batches_file)]
+    )
     assert result.exit_code == 0, result.output
     stored = raw(store, doc["job_id"])
     assert stored == doc and legacy_problems(stored) == []

@@ -28,8 +28,10 @@ from jobworker.model import (
 )
 from jobworker.store import Claim, Outcome, StoreError, open_store
 
-pytestmark = [pytest.mark.mongo,
-              pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set")]
+pytestmark = [
+    pytest.mark.mongo,
+    pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set"),
+]
 
 
 @pytest.fixture
@@ -101,12 +103,23 @@ def test_store_init_command_creates_every_index_idempotently():
         assert key["unique"] is True
         assert key["partialFilterExpression"] == {"idempotency_key": {"$type": "string"}}
         assert jobs["jobworker_claim_typed"]["key"] == [
-            ("status", 1), ("job_type", 1), ("priority", -1), ("created_at", 1), ("_id", 1)]
-        assert {"jobworker_claim_any", "jobworker_lease", "jobworker_batch",
-                "jobworker_created", "jobworker_available"} <= set(jobs)
+            ("status", 1),
+            ("job_type", 1),
+            ("priority", -1),
+            ("created_at", 1),
+            ("_id", 1),
+        ]
+        assert {
+            "jobworker_claim_any",
+            "jobworker_lease",
+            "jobworker_batch",
+            "jobworker_created",
+            "jobworker_available",
+        } <= set(jobs)
         assert store.batches.index_information()["batch_id_1"]["unique"] is True
         assert sorted(store.create_indexes()) == sorted(
-            n for n in [*jobs, *store.batches.index_information()] if n != "_id_")
+            n for n in [*jobs, *store.batches.index_information()] if n != "_id_"
+        )
         # Jobs without a key do not collide in the partial unique index.
         store.enqueue([job(), job()])
         assert len(store.list_jobs()) == 2
@@ -118,8 +131,13 @@ def test_store_init_command_creates_every_index_idempotently():
 def test_large_results_go_to_gridfs_and_come_back(store):
     big_text = "x" * (20 * 1024 * 1024)
     pages = [f"page {i} " + "y" * 100_000 for i in range(20)]
-    results = {"markdown_file": "out.md", "markdown_content": big_text, "page_texts": pages,
-               "target_dir": "/out/job", "structured_data": {"pages": 20}}
+    results = {
+        "markdown_file": "out.md",
+        "markdown_content": big_text,
+        "page_texts": pages,
+        "target_dir": "/out/job",
+        "structured_data": {"pages": 20},
+    }
     store.enqueue([job()])
     [j] = claim(store)
     [t] = store.finish([Outcome(j.job_id, "w1", "completed", results=results)], utcnow())
@@ -140,16 +158,22 @@ def test_large_results_go_to_gridfs_and_come_back(store):
     assert got.results == results
     assert store.list_jobs()[0].results["markdown_content"] == big_text
 
-    assert store.purge(before=utcnow() + __import__("datetime").timedelta(seconds=1),
-                       statuses=[JobStatus.COMPLETED]) == 1
+    assert (
+        store.purge(
+            before=utcnow() + __import__("datetime").timedelta(seconds=1),
+            statuses=[JobStatus.COMPLETED],
+        )
+        == 1
+    )
     assert files.count_documents({}) == 0
 
 
 def test_small_results_stay_inline(store):
     store.enqueue([job()])
     [j] = claim(store)
-    store.finish([Outcome(j.job_id, "w1", "completed", results={"markdown_content": "m"})],
-                 utcnow())
+    store.finish(
+        [Outcome(j.job_id, "w1", "completed", results={"markdown_content": "m"})], utcnow()
+    )
     assert store.jobs.find_one({"job_id": j.job_id})["results"] == {"markdown_content": "m"}
 
 
@@ -184,8 +208,9 @@ def test_cluster_limit_is_exact_with_many_concurrent_claimers(store, clients):
 
     run_threads(len(stores), worker)
     assert claim(first, "late", cluster_limits={"a": 4}) == []
-    processing = {t: first.jobs.count_documents({"status": "processing", "job_type": t})
-                  for t in ("a", "b")}
+    processing = {
+        t: first.jobs.count_documents({"status": "processing", "job_type": t}) for t in ("a", "b")
+    }
     assert processing == {"a": 4, "b": 40}
     # The lock documents are free again (nobody holds a type).
     assert first.db["jobworker_limits"].count_documents({"holder": {"$ne": None}}) == 0
@@ -203,9 +228,12 @@ def test_batch_counters_exact_and_finish_reported_once_under_concurrency(store, 
             jobs = claim(stores[i], f"w{i}", limit=4)
             if not jobs:
                 return
-            outcomes = [Outcome(j.job_id, f"w{i}", "completed") if n % 3 else
-                        Outcome(j.job_id, f"w{i}", "failed", error=JobError("X", "x", None))
-                        for n, j in enumerate(jobs)]
+            outcomes = [
+                Outcome(j.job_id, f"w{i}", "completed")
+                if n % 3
+                else Outcome(j.job_id, f"w{i}", "failed", error=JobError("X", "x", None))
+                for n, j in enumerate(jobs)
+            ]
             for t in stores[i].finish(outcomes, utcnow()):
                 if t.batch_finished is not None:
                     finished.append(t.batch_finished.batch_id)
@@ -248,11 +276,13 @@ def test_logs_pushed_capped_in_legacy_shape(store_factory):
     [j] = claim(store)
     before = store.jobs.find_one({"job_id": j.job_id})["updated_at"]
     store.append_logs([(j.job_id, LogEntry(utcnow(), LogLevel.INFO, f"a{i}")) for i in range(2)])
-    store.append_logs([(j.job_id, LogEntry(utcnow(), LogLevel.WARNING, f"b{i}"))
-                       for i in range(3)])
+    store.append_logs([(j.job_id, LogEntry(utcnow(), LogLevel.WARNING, f"b{i}")) for i in range(3)])
     raw = store.jobs.find_one({"job_id": j.job_id})
     assert [(e["level"], e["message"]) for e in raw["logs"]] == [
-        ("warning", "b0"), ("warning", "b1"), ("warning", "b2")]
+        ("warning", "b0"),
+        ("warning", "b1"),
+        ("warning", "b2"),
+    ]
     assert all(set(e) == {"timestamp", "level", "message"} for e in raw["logs"])
     assert raw["updated_at"] >= before
     assert store.get_job(j.job_id, with_logs=False).logs == []

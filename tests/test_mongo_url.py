@@ -20,14 +20,17 @@ def test_database_from_path_and_default():
     assert make("mongodb://127.0.0.1:1/?replicaSet=rs0").database_name == "jobworker"
 
 
-@pytest.mark.parametrize(("query", "jobs", "batches"), [
-    ("", "jobs", "batches"),
-    ("?collections=default", "jobs", "batches"),
-    ("?collections=generic", "jobs", "batches"),
-    ("?collections=legacy", "event_jobs", "event_batches"),
-    ("?collections=legacy&jobs_collection=my_jobs", "my_jobs", "event_batches"),
-    ("?jobs_collection=a&batches_collection=b", "a", "b"),
-])
+@pytest.mark.parametrize(
+    ("query", "jobs", "batches"),
+    [
+        ("", "jobs", "batches"),
+        ("?collections=default", "jobs", "batches"),
+        ("?collections=generic", "jobs", "batches"),
+        ("?collections=legacy", "event_jobs", "event_batches"),
+        ("?collections=legacy&jobs_collection=my_jobs", "my_jobs", "event_batches"),
+        ("?jobs_collection=a&batches_collection=b", "a", "b"),
+    ],
+)
 def test_collection_presets_and_explicit_names(query, jobs, batches):
     store = make(f"mongodb://127.0.0.1:1/db{query}")
     assert (store.jobs.name, store.batches.name) == (jobs, batches)
@@ -35,8 +38,13 @@ def test_collection_presets_and_explicit_names(query, jobs, batches):
 
 
 def test_url_query_wins_over_options_and_own_options_do_not_reach_pymongo():
-    store = make("mongodb://127.0.0.1:1/db?log_cap=7&collections=legacy&appname=x",
-                 log_cap=99, collections="generic", gridfs_threshold=1234, synchronous="FULL")
+    store = make(
+        "mongodb://127.0.0.1:1/db?log_cap=7&collections=legacy&appname=x",
+        log_cap=99,
+        collections="generic",
+        gridfs_threshold=1234,
+        synchronous="FULL",
+    )
     assert store.log_cap == 7
     assert store.jobs.name == "event_jobs"
     assert store.results.threshold == 1234
@@ -47,7 +55,8 @@ def test_url_query_wins_over_options_and_own_options_do_not_reach_pymongo():
 
 def test_write_concern_from_url_and_unacknowledged_refused():
     assert make("mongodb://127.0.0.1:1/db?w=majority").db.write_concern.document == {
-        "w": "majority"}
+        "w": "majority"
+    }
     with pytest.raises(StoreError, match="w=0"):
         make("mongodb://127.0.0.1:1/db?w=0")
 

@@ -19,8 +19,10 @@ from jobworker import connect
 from jobworker.model import JobStatus
 from procs import jobworker_process, records, wait_until
 
-pytestmark = [pytest.mark.mongo,
-              pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set")]
+pytestmark = [
+    pytest.mark.mongo,
+    pytest.mark.skipif(not os.environ.get("MONGO_URI"), reason="MONGO_URI not set"),
+]
 
 SUPPORT = Path(__file__).parent / "support"
 
@@ -48,11 +50,18 @@ def client(url):
 
 def test_three_worker_processes_complete_every_job_exactly_once(url, client, tmp_path):
     record = tmp_path / "record"
-    batch = client.submit_batch([
-        {"job_type": "async", "parameters": {"record": str(record), "sleep": 0.02}}
-        for _ in range(240)])
-    workers = [jobworker(url, "run", "--burst", "--concurrency", "3", "--poll-interval", "0.2",
-                         cwd=tmp_path) for _ in range(3)]
+    batch = client.submit_batch(
+        [
+            {"job_type": "async", "parameters": {"record": str(record), "sleep": 0.02}}
+            for _ in range(240)
+        ]
+    )
+    workers = [
+        jobworker(
+            url, "run", "--burst", "--concurrency", "3", "--poll-interval", "0.2", cwd=tmp_path
+        )
+        for _ in range(3)
+    ]
     for w in workers:
         assert w.wait(timeout=240) == 0
     runs = collections.Counter(job_id for job_id, _pid, _attempt in records(record))
@@ -60,9 +69,18 @@ def test_three_worker_processes_complete_every_job_exactly_once(url, client, tmp
     assert len({pid for _j, pid, _a in records(record)}) >= 2  # the work really was shared
     b = client.batch(batch.batch_id)
     assert (b.completed_jobs, b.failed_jobs, b.pending_jobs, b.processing_jobs, b.status) == (
-        240, 0, 0, 0, "completed")
-    assert client.store.count_by_status() == {"pending": 0, "processing": 0,
-                                              "completed": 240, "failed": 0}
+        240,
+        0,
+        0,
+        0,
+        "completed",
+    )
+    assert client.store.count_by_status() == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 240,
+        "failed": 0,
+    }
 
 
 def test_sigkilled_worker_job_is_finished_by_another(url, client, tmp_path):
@@ -73,8 +91,7 @@ def test_sigkilled_worker_job_is_finished_by_another(url, client, tmp_path):
     assert client.get(job.job_id).lease_owner is not None
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
-    rescuer = jobworker(url, "run", "--lease-seconds", "1", "--poll-interval", "0.2",
-                        cwd=tmp_path)
+    rescuer = jobworker(url, "run", "--lease-seconds", "1", "--poll-interval", "0.2", cwd=tmp_path)
     try:
         done = wait_until(lambda: (j := client.get(job.job_id)).status.terminal and j)
     finally:

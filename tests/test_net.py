@@ -45,8 +45,9 @@ class Server:
                     self.wfile.write(b"0\r\n\r\n")
                     return None
                 if path == "/bomb":
-                    return self.reply(200, gzip.compress(b"\0" * 50_000_000),
-                                      {"Content-Encoding": "gzip"})
+                    return self.reply(
+                        200, gzip.compress(b"\0" * 50_000_000), {"Content-Encoding": "gzip"}
+                    )
                 if path == "/slow":
                     server.release.wait(5)
                     return self.reply(200, b"late")
@@ -95,22 +96,38 @@ def server():
     s.stop()
 
 
-@pytest.mark.parametrize("address, reason", [
-    ("127.0.0.1", "loopback"), ("127.8.9.10", "loopback"), ("::1", "loopback"),
-    ("10.0.0.1", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
-    ("fc00::1", "private"), ("169.254.169.254", "metadata"), ("169.254.1.1", "link-local"),
-    ("fe80::1", "link-local"), ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
-    ("100.64.0.1", "shared"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
-    ("240.0.0.1", "private"), ("::ffff:127.0.0.1", "embedding 127.0.0.1"),
-    ("::ffff:10.1.2.3", "embedding 10.1.2.3"), ("2002:a9fe:a9fe::1", "embedding 169.254"),
-    ("64:ff9b::7f00:1", "embedding 127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    "address, reason",
+    [
+        ("127.0.0.1", "loopback"),
+        ("127.8.9.10", "loopback"),
+        ("::1", "loopback"),
+        ("10.0.0.1", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("fc00::1", "private"),
+        ("169.254.169.254", "metadata"),
+        ("169.254.1.1", "link-local"),
+        ("fe80::1", "link-local"),
+        ("224.0.0.1", "multicast"),
+        ("ff02::1", "multicast"),
+        ("100.64.0.1", "shared"),
+        ("0.0.0.0", "unspecified"),
+        ("::", "unspecified"),
+        ("240.0.0.1", "private"),
+        ("::ffff:127.0.0.1", "embedding 127.0.0.1"),
+        ("::ffff:10.1.2.3", "embedding 10.1.2.3"),
+        ("2002:a9fe:a9fe::1", "embedding 169.254"),
+        ("64:ff9b::7f00:1", "embedding 127.0.0.1"),
+    ],
+)
 def test_non_public_addresses_are_named(address, reason):
     assert reason in address_problem(ipaddress.ip_address(address))
 
 
-@pytest.mark.parametrize("address", ["93.184.215.14", "2606:4700::1111", "::ffff:8.8.8.8",
-                                     "64:ff9b::808:808"])
+@pytest.mark.parametrize(
+    "address", ["93.184.215.14", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"]
+)
 def test_public_addresses_pass(address):
     assert address_problem(ipaddress.ip_address(address)) is None
 
@@ -127,20 +144,28 @@ def test_loopback_refused_by_default_even_though_a_server_listens(server, host):
 def test_allow_list_by_network_or_host_name(server):
     resp = safe_request("GET", server.url("/ok"), allow_private=LOCAL)
     assert (resp.status_code, resp.content, resp.address) == (200, b"hello", "127.0.0.1")
-    by_name = safe_request("GET", server.url("/echo-host", "localhost"),
-                           allow_private=["localhost"])
+    by_name = safe_request(
+        "GET", server.url("/echo-host", "localhost"), allow_private=["localhost"]
+    )
     assert by_name.content == f"localhost:{server.port}".encode()  # the name, not the address
     assert ipaddress.ip_address(by_name.address).is_loopback  # ... sent to a checked address
     with pytest.raises(InputForbidden):
         safe_request("GET", server.url("/ok", "localhost"), allow_private=["10.0.0.0/8"])
 
 
-@pytest.mark.parametrize("url, match", [
-    ("ftp://example.org/x", "only http and https"), ("file:///etc/passwd", "only http"),
-    ("http://user:pw@example.org/", "user names and passwords"), ("http:///nohost", "no host"),
-    ("http://10.0.0.1/", "private"), ("http://169.254.169.254/latest/meta-data/", "metadata"),
-    ("http://[::1]:8080/", "loopback"), ("http://0.0.0.0/", "unspecified"),
-])
+@pytest.mark.parametrize(
+    "url, match",
+    [
+        ("ftp://example.org/x", "only http and https"),
+        ("file:///etc/passwd", "only http"),
+        ("http://user:pw@example.org/", "user names and passwords"),
+        ("http:///nohost", "no host"),
+        ("http://10.0.0.1/", "private"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://[::1]:8080/", "loopback"),
+        ("http://0.0.0.0/", "unspecified"),
+    ],
+)
 def test_refused_before_any_connection(url, match):
     with pytest.raises(InputForbidden, match=match):
         safe_request("GET", url, timeout=2)
@@ -150,8 +175,9 @@ def test_redirects_are_checked_again(server):
     to_meta = server.url("/redirect?to=http://169.254.169.254/latest/meta-data/")
     with pytest.raises(InputForbidden, match="metadata"):
         safe_request("GET", to_meta, allow_private=LOCAL, max_redirects=3)
-    hop = safe_request("GET", server.url(f"/redirect?to={server.url('/ok')}"),
-                       allow_private=LOCAL, max_redirects=3)
+    hop = safe_request(
+        "GET", server.url(f"/redirect?to={server.url('/ok')}"), allow_private=LOCAL, max_redirects=3
+    )
     assert (hop.status_code, hop.content, hop.url) == (200, b"hello", server.url("/ok"))
     unfollowed = safe_request("GET", to_meta, allow_private=LOCAL)
     assert unfollowed.status_code == 302
@@ -163,8 +189,9 @@ def test_redirects_are_checked_again(server):
 def test_body_limit_raises_or_truncates(server):
     with pytest.raises(InputTooLarge, match="over the limit of 1000 bytes"):
         safe_request("GET", server.url("/big"), allow_private=LOCAL, max_body=1000)
-    cut = safe_request("GET", server.url("/chunked"), allow_private=LOCAL, max_body=1000,
-                       on_overflow="truncate")
+    cut = safe_request(
+        "GET", server.url("/chunked"), allow_private=LOCAL, max_body=1000, on_overflow="truncate"
+    )
     assert cut.truncated and len(cut.content) == 1000
 
 
@@ -200,13 +227,16 @@ def test_download_writes_the_file(server, tmp_path):
     assert not (tmp_path / "big.bin.part").exists()
 
 
-@pytest.mark.parametrize("path, error, match", [
-    ("/big", InputTooLarge, "1000000 bytes"),
-    ("/chunked", InputTooLarge, "over the limit"),
-    ("/bomb", InputTooLarge, "over the limit"),
-    ("/missing", InputNotFound, "404"),
-    ("/boom", NetworkError, "HTTP 500"),
-])
+@pytest.mark.parametrize(
+    "path, error, match",
+    [
+        ("/big", InputTooLarge, "1000000 bytes"),
+        ("/chunked", InputTooLarge, "over the limit"),
+        ("/bomb", InputTooLarge, "over the limit"),
+        ("/missing", InputNotFound, "404"),
+        ("/boom", NetworkError, "HTTP 500"),
+    ],
+)
 def test_download_refusals_leave_no_file(server, tmp_path, path, error, match):
     with pytest.raises(error, match=match):
         download(server.url(path), tmp_path / "out", allow_private=LOCAL, max_bytes=100_000)
@@ -215,14 +245,20 @@ def test_download_refusals_leave_no_file(server, tmp_path, path, error, match):
 
 def test_download_allowed_hosts(server, tmp_path):
     with pytest.raises(InputForbidden, match="not in the allowed hosts"):
-        download(server.url("/ok"), tmp_path / "x", allowed_hosts=["*.example.org"],
-                 allow_private=LOCAL)
-    got = download(server.url("/ok", "localhost"), tmp_path / "x", allowed_hosts=["localhost"],
-                   allow_private=["localhost"])
+        download(
+            server.url("/ok"), tmp_path / "x", allowed_hosts=["*.example.org"], allow_private=LOCAL
+        )
+    got = download(
+        server.url("/ok", "localhost"),
+        tmp_path / "x",
+        allowed_hosts=["localhost"],
+        allow_private=["localhost"],
+    )
     assert got.path.read_bytes() == b"hello"
 
 
 def test_download_redirect_into_a_private_range_is_refused(server, tmp_path):
     with pytest.raises(InputForbidden, match="private"):
-        download(server.url("/redirect?to=http://10.0.0.1/file"), tmp_path / "x",
-                 allow_private=LOCAL)
+        download(
+            server.url("/redirect?to=http://10.0.0.1/file"), tmp_path / "x", allow_private=LOCAL
+        )

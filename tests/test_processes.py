@@ -39,8 +39,9 @@ def client(db):
 
 def test_three_workers_complete_a_thousand_jobs_exactly_once(db, client, tmp_path):
     record = tmp_path / "record"
-    batch = client.submit_batch([{"job_type": "async", "parameters": {"record": str(record)}}
-                                 for _ in range(1000)])
+    batch = client.submit_batch(
+        [{"job_type": "async", "parameters": {"record": str(record)}} for _ in range(1000)]
+    )
     workers = [jobworker(db, "run", "--burst", "--concurrency", "4") for _ in range(3)]
     for w in workers:
         assert w.wait(timeout=240) == 0
@@ -50,7 +51,12 @@ def test_three_workers_complete_a_thousand_jobs_exactly_once(db, client, tmp_pat
     assert len(pids) >= 2  # the work really was shared
     b = client.batch(batch.batch_id)
     assert (b.completed_jobs, b.failed_jobs, b.pending_jobs, b.processing_jobs, b.status) == (
-        1000, 0, 0, 0, "completed")
+        1000,
+        0,
+        0,
+        0,
+        "completed",
+    )
     assert client.store.count_by_status()["completed"] == 1000
 
 
@@ -99,8 +105,7 @@ def test_second_sigterm_hands_back_without_charging(db, client, tmp_path):
 
 def test_runaway_cpu_handler_is_killed_by_its_timeout(db, client, tmp_path):
     record = tmp_path / "record"
-    job = client.submit("cpu", {"sleep": 600, "record": str(record)}, timeout=1.0,
-                        max_attempts=1)
+    job = client.submit("cpu", {"sleep": 600, "record": str(record)}, timeout=1.0, max_attempts=1)
     worker = jobworker(db, "run", "--burst")
     assert worker.wait(timeout=120) == 0
     done = client.get(job.job_id)
@@ -130,9 +135,12 @@ def test_cancel_from_the_cli_stops_a_running_cpu_job(db, client, tmp_path):
 
 def test_supervisor_runs_n_processes(db, client, tmp_path):
     record = tmp_path / "record"
-    client.submit_batch([{"job_type": "async", "parameters": {"record": str(record),
-                                                              "sleep": 0.05}}
-                         for _ in range(200)])
+    client.submit_batch(
+        [
+            {"job_type": "async", "parameters": {"record": str(record), "sleep": 0.05}}
+            for _ in range(200)
+        ]
+    )
     sup = jobworker(db, "run", "--processes", "2", "--burst")
     assert sup.wait(timeout=120) == 0
     assert len(records(record)) == 200

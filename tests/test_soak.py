@@ -26,8 +26,15 @@ def test_random_sigkills_lose_nothing(tmp_path):
     record = tmp_path / "record"
     client = connect(url, plugins=make_plugins([testjobs]))
     batch = client.submit_batch(
-        [{"job_type": "thread", "parameters": {"record": str(record), "sleep": 0.02},
-          "max_attempts": 10} for _ in range(10_000)])
+        [
+            {
+                "job_type": "thread",
+                "parameters": {"record": str(record), "sleep": 0.02},
+                "max_attempts": 10,
+            }
+            for _ in range(10_000)
+        ]
+    )
 
     def start():
         return jobworker_process(url, "run", "--lease-seconds", "1", cwd=tmp_path)

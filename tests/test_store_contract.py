@@ -30,8 +30,14 @@ def claim(store, worker="w1", limit=10, lease=30, now=None, **kw):
 
 
 def test_enqueue_and_get_round_trip(store):
-    j = job(params={"filename": "a.pdf", "page_start": 2, "extra": {"extra": {"deep": 1}}},
-            job_name="n", user_id="u1", priority=3, max_attempts=5, idempotency_key="k1")
+    j = job(
+        params={"filename": "a.pdf", "page_start": 2, "extra": {"extra": {"deep": 1}}},
+        job_name="n",
+        user_id="u1",
+        priority=3,
+        max_attempts=5,
+        idempotency_key="k1",
+    )
     store.enqueue([j])
     got = store.get_job(j.job_id)
     assert got is not None
@@ -98,9 +104,18 @@ def test_claim_type_slots_and_cluster_limits(store):
 
 
 def test_legacy_empty_job_type_is_session(store):
-    store.import_documents([{"job_id": "job-legacy", "job_type": "", "status": "pending",
-                             "created_at": utcnow(), "updated_at": utcnow(),
-                             "parameters": {"event": "E", "session": "S"}}])
+    store.import_documents(
+        [
+            {
+                "job_id": "job-legacy",
+                "job_type": "",
+                "status": "pending",
+                "created_at": utcnow(),
+                "updated_at": utcnow(),
+                "parameters": {"event": "E", "session": "S"},
+            }
+        ]
+    )
     got = claim(store, types=["session"])
     assert [j.job_id for j in got] == ["job-legacy"]
     assert got[0].job_type == "session"
@@ -115,10 +130,13 @@ def test_finish_completed_and_failed_move_batch_counters(store):
     c = claim(store, limit=2)
     b = store.get_batch(batch.batch_id)
     assert (b.pending_jobs, b.processing_jobs) == (1, 2)
-    done = store.finish([
-        Outcome(c[0].job_id, "w1", "completed", results={"markdown_content": "x"}),
-        Outcome(c[1].job_id, "w1", "failed", error=JobError("BOOM", "bad", None)),
-    ], utcnow())
+    done = store.finish(
+        [
+            Outcome(c[0].job_id, "w1", "completed", results={"markdown_content": "x"}),
+            Outcome(c[1].job_id, "w1", "failed", error=JobError("BOOM", "bad", None)),
+        ],
+        utcnow(),
+    )
     assert [t.job.status for t in done] == [JobStatus.COMPLETED, JobStatus.FAILED]
     assert all(t.batch_finished is None for t in done)
     b = store.get_batch(batch.batch_id)
@@ -147,8 +165,7 @@ def test_retry_and_release_outcomes(store):
     [j] = claim(store)
     later = utcnow() + timedelta(seconds=30)
     err = JobError(errors.HANDLER_ERROR, "flaky", None)
-    [t] = store.finish([Outcome(j.job_id, "w1", "retry", error=err, available_at=later)],
-                       utcnow())
+    [t] = store.finish([Outcome(j.job_id, "w1", "retry", error=err, available_at=later)], utcnow())
     assert t.job.status is JobStatus.PENDING and t.job.error.message == "flaky"
     assert claim(store) == []
     [j] = claim(store, now=later + timedelta(seconds=1))
@@ -196,8 +213,9 @@ def test_retry_failed_job_reopens_batch(store):
     batch = Batch()
     [a] = store.enqueue([job()], batch)
     [j] = claim(store)
-    [t] = store.finish([Outcome(j.job_id, "w1", "failed", error=JobError("X", "x", None))],
-                       utcnow())
+    [t] = store.finish(
+        [Outcome(j.job_id, "w1", "failed", error=JobError("X", "x", None))], utcnow()
+    )
     assert t.batch_finished is not None
     again = store.retry(a.job_id, utcnow())
     assert again.status is JobStatus.PENDING and again.error is None and again.attempts == 0
@@ -212,8 +230,9 @@ def test_progress_and_capped_logs(store_factory):
     [j] = claim(store)
     store.save_progress("w1", {j.job_id: JobProgress("step", 40, "m")}, utcnow())
     store.save_progress("other", {j.job_id: JobProgress("x", 90, None)}, utcnow())
-    store.append_logs([(j.job_id, LogEntry(utcnow(), LogLevel.INFO, f"line {i}"))
-                       for i in range(8)])
+    store.append_logs(
+        [(j.job_id, LogEntry(utcnow(), LogLevel.INFO, f"line {i}")) for i in range(8)]
+    )
     got = store.get_job(j.job_id)
     assert got.progress == JobProgress("step", 40, "m")
     assert [e.message for e in got.logs] == [f"line {i}" for i in range(3, 8)]
@@ -224,11 +243,9 @@ def test_list_count_and_purge(store):
     assert len(store.list_jobs(job_type="a")) == 2
     [j] = claim(store, limit=1)
     store.finish([Outcome(j.job_id, "w1", "completed")], utcnow())
-    assert store.count_by_status() == {"pending": 2, "processing": 0, "completed": 1,
-                                       "failed": 0}
+    assert store.count_by_status() == {"pending": 2, "processing": 0, "completed": 1, "failed": 0}
     assert len(store.list_jobs(status=JobStatus.COMPLETED)) == 1
-    assert store.purge(before=utcnow() + timedelta(seconds=1),
-                       statuses=[JobStatus.COMPLETED]) == 1
+    assert store.purge(before=utcnow() + timedelta(seconds=1), statuses=[JobStatus.COMPLETED]) == 1
     assert store.get_job(j.job_id) is None
     assert len(store.list_jobs()) == 2
 
@@ -248,8 +265,10 @@ def test_terminal_transitions_stay_unannounced_until_marked(store):
     store.enqueue([job(), job(), job(max_attempts=1)])
     x, y, z = claim(store, lease=1)
     now = utcnow()
-    store.finish([Outcome(x.job_id, "w1", "completed"),
-                  Outcome(y.job_id, "w1", "retry", available_at=now)], now)
+    store.finish(
+        [Outcome(x.job_id, "w1", "completed"), Outcome(y.job_id, "w1", "retry", available_at=now)],
+        now,
+    )
     later = utcnow() + timedelta(seconds=10)
     store.recover_expired(later, backoff=0)  # z: lease expired, attempts used up -> failed
     soon = later + timedelta(seconds=1)
@@ -262,8 +281,7 @@ def test_terminal_transitions_stay_unannounced_until_marked(store):
     assert store.unannounced(soon) == []
     [pending] = store.enqueue([job()])
     store.cancel(pending.job_id, later)  # a cancelled pending job is a terminal transition
-    assert [t.job_id for t in store.unannounced(soon + timedelta(seconds=1))] == [
-        pending.job_id]
+    assert [t.job_id for t in store.unannounced(soon + timedelta(seconds=1))] == [pending.job_id]
 
 
 def test_a_finished_batch_stays_unannounced_until_marked(store):

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from jobworker.cli import cli
 from jobworker.plugins import Plugins, core_version
 
-HANDLER_MODULE = '''
+HANDLER_MODULE = """
 from jobworker import JobHandler, hookimpl
 
 def handle(ctx):
@@ -27,7 +27,7 @@ def handle(ctx):
 @hookimpl
 def register_job_handlers(register):
     register(JobHandler({job_type!r}, handle))
-'''
+"""
 
 
 class Site:
@@ -39,9 +39,16 @@ class Site:
     def module_name(self, base: str) -> str:
         return f"{base}_{self.tag}"  # unique per test: no stale sys.modules entries
 
-    def add(self, dist: str, *, version: str = "1.0.0", entry_point: str | None = None,
-            source: str | None = None, job_type: str | None = None,
-            requires: tuple[str, ...] = ("jobworker>=0.1,<0.2",)) -> str:
+    def add(
+        self,
+        dist: str,
+        *,
+        version: str = "1.0.0",
+        entry_point: str | None = None,
+        source: str | None = None,
+        job_type: str | None = None,
+        requires: tuple[str, ...] = ("jobworker>=0.1,<0.2",),
+    ) -> str:
         """Install ``dist`` with one entry point to a module; return the module name."""
         base = dist.replace("-", "_")
         module = self.module_name(base)
@@ -50,9 +57,12 @@ class Site:
         info.mkdir(parents=True)
         info.joinpath("METADATA").write_text(
             f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
-            + "".join(f"Requires-Dist: {r}\n" for r in requires), encoding="utf-8")
+            + "".join(f"Requires-Dist: {r}\n" for r in requires),
+            encoding="utf-8",
+        )
         info.joinpath("entry_points.txt").write_text(
-            f"[jobworker]\n{entry_point} = {module}\n", encoding="utf-8")
+            f"[jobworker]\n{entry_point} = {module}\n", encoding="utf-8"
+        )
         if source is None:
             source = HANDLER_MODULE.format(label=dist, job_type=job_type or entry_point)
         self.root.joinpath(f"{module}.py").write_text(source, encoding="utf-8")
@@ -103,9 +113,15 @@ def test_a_good_plugin_loads_with_its_distribution_and_version(site, monkeypatch
     plugins = load(monkeypatch, "alpha")
     [info] = listing(plugins)
     assert info.as_dict() == {
-        "name": "alpha", "distribution": "worker-plugin-alpha", "version": "1.2.3",
-        "job_types": ["alpha"], "hooks": ["register_job_handlers"], "available": True,
-        "problems": [], "unavailable": {}}
+        "name": "alpha",
+        "distribution": "worker-plugin-alpha",
+        "version": "1.2.3",
+        "job_types": ["alpha"],
+        "hooks": ["register_job_handlers"],
+        "available": True,
+        "problems": [],
+        "unavailable": {},
+    }
     assert plugins.handler_for("alpha").job_type == "alpha"
 
 
@@ -116,8 +132,10 @@ def test_import_error_is_reported_and_the_others_load(site, monkeypatch):
     plugins = load(monkeypatch, "alpha", "broken")
     [problem] = plugins.problems
     assert (problem.plugin, problem.distribution) == ("broken", "worker-plugin-broken")
-    assert problem.message == (f"failed to import {module!r}: ModuleNotFoundError: "
-                               "No module named 'jobworker_no_such_module'")
+    assert problem.message == (
+        f"failed to import {module!r}: ModuleNotFoundError: "
+        "No module named 'jobworker_no_such_module'"
+    )
     assert types(plugins) == ["alpha"]
 
 
@@ -130,8 +148,12 @@ def test_a_plugin_calling_sys_exit_on_import_is_reported_not_obeyed(site, monkey
 def test_misspelt_hook_is_refused_naming_the_plugin(site, monkeypatch):
     s = site()
     s.add("worker-plugin-alpha")
-    s.add("worker-plugin-typo", source=HANDLER_MODULE.format(label="x", job_type="typo")
-          .replace("def register_job_handlers", "def register_job_handler"))
+    s.add(
+        "worker-plugin-typo",
+        source=HANDLER_MODULE.format(label="x", job_type="typo").replace(
+            "def register_job_handlers", "def register_job_handler"
+        ),
+    )
     plugins = load(monkeypatch, "alpha", "typo")
     [message] = problems_of(plugins)["typo"]
     assert message.startswith("unknown hook: ")
@@ -142,9 +164,12 @@ def test_misspelt_hook_is_refused_naming_the_plugin(site, monkeypatch):
 
 
 def test_a_hook_with_a_wrong_argument_name_is_refused(site, monkeypatch):
-    site().add("worker-plugin-args", source=HANDLER_MODULE.format(label="x", job_type="args")
-               .replace("register_job_handlers(register)", "register_job_handlers(registry)")
-               .replace("    register(", "    registry("))
+    site().add(
+        "worker-plugin-args",
+        source=HANDLER_MODULE.format(label="x", job_type="args")
+        .replace("register_job_handlers(register)", "register_job_handlers(registry)")
+        .replace("    register(", "    registry("),
+    )
     plugins = load(monkeypatch, "args")
     [message] = problems_of(plugins)["args"]
     assert "PluginValidationError" in message and "registry" in message
@@ -157,9 +182,12 @@ def test_duplicate_job_type_first_in_name_order_keeps_it(site, monkeypatch):
     site("site-b").add("worker-plugin-b", entry_point="b", job_type="shared", version="2.0")
     assert sys.path[0].endswith("site-b") and sys.path[1].endswith("site-a")
     plugins = load(monkeypatch, "a", "b")
-    assert problems_of(plugins) == {"b": [
-        "job type 'shared' is already registered by a (worker-plugin-a 1.0.0); "
-        "b (worker-plugin-b 2.0) was refused for it"]}
+    assert problems_of(plugins) == {
+        "b": [
+            "job type 'shared' is already registered by a (worker-plugin-a 1.0.0); "
+            "b (worker-plugin-b 2.0) was refused for it"
+        ]
+    }
     assert plugins.plugin_of("shared").distribution == "worker-plugin-a"
     result = plugins.handler_for("shared").func(None)
     assert result == {"structured_data": {"served_by": "worker-plugin-a"}}
@@ -174,18 +202,26 @@ def test_two_distributions_with_one_entry_point_name(site, monkeypatch):
     [problem] = plugins.problems
     assert problem.distribution == "worker-plugin-two"
     assert "plugin name 'same' is already taken by same (worker-plugin-one 1.0.0)" in (
-        problem.message)
+        problem.message
+    )
 
 
 def test_incompatible_core_version_is_refused_without_importing(site, monkeypatch):
     s = site()
     s.add("worker-plugin-alpha")
-    s.add("worker-plugin-old", version="0.0.3", requires=("jobworker<0.1",),
-          source="raise RuntimeError('an incompatible plugin must not be imported')\n")
+    s.add(
+        "worker-plugin-old",
+        version="0.0.3",
+        requires=("jobworker<0.1",),
+        source="raise RuntimeError('an incompatible plugin must not be imported')\n",
+    )
     plugins = load(monkeypatch, "alpha", "old")
-    assert problems_of(plugins) == {"old": [
-        f"worker-plugin-old 0.0.3 requires jobworker<0.1, but jobworker {core_version()} "
-        "is installed; not loaded"]}
+    assert problems_of(plugins) == {
+        "old": [
+            f"worker-plugin-old 0.0.3 requires jobworker<0.1, but jobworker {core_version()} "
+            "is installed; not loaded"
+        ]
+    }
     assert listing(plugins)[1].version == "0.0.3"
     assert types(plugins) == ["alpha"]
 
@@ -215,16 +251,20 @@ def test_jobworker_plugins_reports_a_name_that_matches_nothing(site, monkeypatch
     site().add("worker-plugin-alpha")
     plugins = load(monkeypatch, "alpha", "alhpa")
     assert types(plugins) == ["alpha"]
-    assert problems_of(plugins) == {"alhpa": [
-        "named in JOBWORKER_PLUGINS, but no installed plugin (entry point or distribution) "
-        "has that name"]}
+    assert problems_of(plugins) == {
+        "alhpa": [
+            "named in JOBWORKER_PLUGINS, but no installed plugin (entry point or distribution) "
+            "has that name"
+        ]
+    }
 
 
 def test_extra_plugins_load_modules_that_are_not_installed(site, monkeypatch):
     s = site()
     module = s.module_name("dev_plugin")
     s.root.joinpath(f"{module}.py").write_text(
-        HANDLER_MODULE.format(label="dev", job_type="dev"), encoding="utf-8")
+        HANDLER_MODULE.format(label="dev", job_type="dev"), encoding="utf-8"
+    )
     monkeypatch.setenv("JOBWORKER_EXTRA_PLUGINS", f"{module},no_such_module_{s.tag}")
     plugins = load(monkeypatch)
     assert types(plugins) == ["dev"]
@@ -246,22 +286,32 @@ def test_trace_hooks_prints_hook_calls(site, monkeypatch, capsys):
 
 def test_register_hook_that_raises_or_hands_over_junk(site, monkeypatch):
     s = site()
-    s.add("worker-plugin-raiser", source=(
-        "from jobworker import hookimpl\n\n@hookimpl\ndef register_job_handlers(register):\n"
-        "    raise RuntimeError('boom')\n"))
-    s.add("worker-plugin-junk", source=(
-        "from jobworker import hookimpl\n\n@hookimpl\ndef register_job_handlers(register):\n"
-        "    register('junk')\n"))
+    s.add(
+        "worker-plugin-raiser",
+        source=(
+            "from jobworker import hookimpl\n\n@hookimpl\ndef register_job_handlers(register):\n"
+            "    raise RuntimeError('boom')\n"
+        ),
+    )
+    s.add(
+        "worker-plugin-junk",
+        source=(
+            "from jobworker import hookimpl\n\n@hookimpl\ndef register_job_handlers(register):\n"
+            "    register('junk')\n"
+        ),
+    )
     s.add("worker-plugin-alpha")
     plugins = load(monkeypatch, "raiser", "junk", "alpha")
     assert problems_of(plugins) == {
         "junk": ["register_job_handlers passed 'junk', not a jobworker.JobHandler"],
-        "raiser": ["register_job_handlers raised RuntimeError: boom"]}
+        "raiser": ["register_job_handlers raised RuntimeError: boom"],
+    }
     assert types(plugins) == ["alpha"]
 
 
-def test_cli_plugins_reports_each_problem_naming_plugin_and_distribution(site, monkeypatch,
-                                                                         tmp_path):
+def test_cli_plugins_reports_each_problem_naming_plugin_and_distribution(
+    site, monkeypatch, tmp_path
+):
     s = site()
     s.add("worker-plugin-alpha")
     s.add("worker-plugin-broken", source="import jobworker_no_such_module\n")

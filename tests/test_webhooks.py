@@ -17,7 +17,8 @@ from jobworker.testing import WorkerHarness
 from jobworker.views import job_view
 
 _spec = importlib.util.spec_from_file_location(
-    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py"))
+    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py")
+)
 _receiver = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_receiver)
 Receiver = _receiver.Receiver
@@ -26,12 +27,14 @@ _workers: list[threading.Thread] = []
 
 def wait_until(predicate, timeout: float = 30.0):
     """Poll ``predicate``; fail at once if a serving worker thread died."""
+
     def check():
         dead = [t for t in _workers if not t.is_alive()]
         assert not dead, "the worker thread died (see the thread exception above)"
         return predicate()
 
     return _receiver.wait_until(check, timeout)
+
 
 SECRET = "whsec-test-0123456789"
 
@@ -66,8 +69,11 @@ def make_harness(tmp_path):
     def make(**webhook_settings) -> WorkerHarness:
         settings = {"allow_private": ["127.0.0.1/32"], **webhook_settings}
         # (short paths: the SQLite store's wake-up socket path must fit in 108 bytes)
-        h = WorkerHarness(tmp_path / f"{len(made)}" if made else tmp_path, plugins=[Source],
-                          settings={"webhook": settings})
+        h = WorkerHarness(
+            tmp_path / f"{len(made)}" if made else tmp_path,
+            plugins=[Source],
+            settings={"webhook": settings},
+        )
         # Retries after 0.05 s instead of the shipped 5 s, so the tests stay fast.
         h.plugins.handlers["webhook"] = attrs.evolve(h.plugins.handlers["webhook"], backoff=0.05)
         made.append(h)
@@ -118,7 +124,10 @@ def test_completed_event_is_signed_verifiable_and_summarised(make_harness):
     assert payload["event"] == "job.completed" == request["headers"]["Jobworker-Event"]
     assert payload["delivery_id"] == request["headers"]["Jobworker-Delivery"]
     assert (payload["job_id"], payload["job_type"], payload["status"]) == (
-        job.job_id, "hello", "completed")
+        job.job_id,
+        "hello",
+        "completed",
+    )
     assert payload["progress"]["percent"] == 100 and payload["error"] is None
     assert payload["results"]["keys"] == ["markdown_content", "page_texts"]
     assert payload["results"]["sizes"]["markdown_content"] > 600
@@ -128,8 +137,13 @@ def test_completed_event_is_signed_verifiable_and_summarised(make_harness):
     with pytest.raises(WebhookSignatureError):
         verify_webhook("another-secret", request["headers"], request["body"])
     with pytest.raises(WebhookSignatureError, match="tolerance"):
-        verify_webhook(SECRET, request["headers"], request["body"], tolerance=300,
-                       now=int(request["headers"]["Jobworker-Signature"][2:12]) + 3600)
+        verify_webhook(
+            SECRET,
+            request["headers"],
+            request["body"],
+            tolerance=300,
+            now=int(request["headers"]["Jobworker-Signature"][2:12]) + 3600,
+        )
     [delivery] = deliveries(h)
     assert delivery.job_id == payload["delivery_id"] and delivery.status is JobStatus.COMPLETED
     logs = [e.message for e in h.client.get(job.job_id).logs]
@@ -140,13 +154,14 @@ def test_completed_event_is_signed_verifiable_and_summarised(make_harness):
 def test_failed_event_carries_code_and_message_but_no_traceback(make_harness):
     h = make_harness()
     with Receiver() as r, serving(h):
-        job = h.client.submit("hello", {"crash": True}, webhook={"url": r.url,
-                                                                 "secret": SECRET})
+        job = h.client.submit("hello", {"crash": True}, webhook={"url": r.url, "secret": SECRET})
         wait_until(lambda: r.payloads(200))
     [payload] = r.payloads()
     assert payload["event"] == "job.failed" and payload["status"] == "failed"
-    assert payload["error"] == {"code": "HANDLER_ERROR",
-                                "message": "RuntimeError: boom in the handler"}
+    assert payload["error"] == {
+        "code": "HANDLER_ERROR",
+        "message": "RuntimeError: boom in the handler",
+    }
     assert h.client.get(job.job_id).error.details["traceback"]  # stored, but never sent
     assert "Traceback" not in r.requests[0]["body"].decode()
     assert payload["results"] is None
@@ -221,7 +236,8 @@ def test_client_errors_are_final_and_redirects_not_followed(make_harness):
     assert all(j.status is JobStatus.FAILED and j.attempts == 1 for j in jobs)
     messages = sorted(j.error.message for j in jobs)
     assert "HTTP 302" in messages[0] + messages[1] and "do not follow redirects" in "".join(
-        messages)
+        messages
+    )
     assert any("HTTP 404" in m for m in messages)
 
 
@@ -230,25 +246,32 @@ def test_batch_finished_is_sent_once_after_the_last_job(make_harness):
     with Receiver() as r, serving(h):
         batch = h.client.submit_batch(
             [{"job_type": "hello", "parameters": {"crash": i == 1}} for i in range(3)],
-            webhook={"url": r.url, "secret": SECRET, "events": ["batch.finished"]})
+            webhook={"url": r.url, "secret": SECRET, "events": ["batch.finished"]},
+        )
         wait_until(lambda: r.payloads(200))
         wait_until(lambda: settled(h))
     [payload] = r.payloads()
     assert payload["event"] == "batch.finished" and payload["batch_id"] == batch.batch_id
     counters = payload["batch"]
     assert (counters["total_jobs"], counters["completed_jobs"], counters["failed_jobs"]) == (
-        3, 2, 1)
+        3,
+        2,
+        1,
+    )
     assert (counters["pending_jobs"], counters["processing_jobs"]) == (0, 0)
     jobs = h.client.list(batch_id=batch.batch_id)
-    assert all(j.completed_at.isoformat().replace("+00:00", "Z") <= payload["completed_at"]
-               for j in jobs)
+    assert all(
+        j.completed_at.isoformat().replace("+00:00", "Z") <= payload["completed_at"] for j in jobs
+    )
 
 
 def test_batch_webhook_can_ask_for_every_job(make_harness):
     h = make_harness()
     with Receiver() as r, serving(h):
-        h.client.submit_batch([{"job_type": "hello"}] * 2, webhook={
-            "url": r.url, "events": ["completed", "batch.finished"]})
+        h.client.submit_batch(
+            [{"job_type": "hello"}] * 2,
+            webhook={"url": r.url, "events": ["completed", "batch.finished"]},
+        )
         wait_until(lambda: len(r.payloads(200)) == 3)
         wait_until(lambda: settled(h))
     events = sorted(p["event"] for p in r.payloads())
@@ -259,16 +282,25 @@ def test_batch_webhook_can_ask_for_every_job(make_harness):
 def test_legacy_token_and_job_id_are_honoured(make_harness):
     h = make_harness()
     with Receiver() as r, serving(h):
-        new = h.client.submit("hello", {"webhook": {"url": r.url, "token": "s3cr3t",
-                                                    "jobId": "ext-42"}})
-        h.store.import_documents([{  # an old document: the webhook in parameters.extra
-            "job_id": "job-legacy-1", "job_type": "hello", "status": "pending",
-            "created_at": new.created_at, "updated_at": new.created_at,
-            "parameters": {"extra": {"webhook": {"url": r.url, "token": "old-token",
-                                                 "jobId": "ext-7"}}}}])
+        new = h.client.submit(
+            "hello", {"webhook": {"url": r.url, "token": "s3cr3t", "jobId": "ext-42"}}
+        )
+        h.store.import_documents(
+            [
+                {  # an old document: the webhook in parameters.extra
+                    "job_id": "job-legacy-1",
+                    "job_type": "hello",
+                    "status": "pending",
+                    "created_at": new.created_at,
+                    "updated_at": new.created_at,
+                    "parameters": {
+                        "extra": {"webhook": {"url": r.url, "token": "old-token", "jobId": "ext-7"}}
+                    },
+                }
+            ]
+        )
         wait_until(lambda: len(r.payloads(200)) == 2)
-    by_id = {p["job_id"]: (p, q["headers"]) for p, q in zip(r.payloads(), r.requests,
-                                                            strict=True)}
+    by_id = {p["job_id"]: (p, q["headers"]) for p, q in zip(r.payloads(), r.requests, strict=True)}
     payload, headers = by_id[new.job_id]
     assert payload["external_id"] == "ext-42"
     assert headers["Authorization"] == "Bearer s3cr3t" and headers["X-Callback-Token"] == "s3cr3t"
@@ -281,8 +313,9 @@ def test_legacy_token_and_job_id_are_honoured(make_harness):
 def test_secrets_and_tokens_are_not_shown_by_views(make_harness):
     h = make_harness()
     with Receiver() as r, serving(h):
-        job = h.client.submit("hello", {}, webhook={"url": r.url, "secret": SECRET,
-                                                    "token": "tok-123"})
+        job = h.client.submit(
+            "hello", {}, webhook={"url": r.url, "secret": SECRET, "token": "tok-123"}
+        )
         [delivery] = wait_until(lambda: settled(h))
     for shown in (job_view(h.client.get(job.job_id)), job_view(h.client.get(delivery.job_id))):
         text = str(shown)
@@ -295,8 +328,11 @@ def test_secrets_and_tokens_are_not_shown_by_views(make_harness):
 def test_progress_events_only_when_asked_and_rate_limited(make_harness):
     h = make_harness()
     with Receiver() as r, serving(h):
-        h.client.submit("hello", {"steps": 20, "sleep": 0.03},
-                        webhook={"url": r.url, "events": ["progress", "completed"]})
+        h.client.submit(
+            "hello",
+            {"steps": 20, "sleep": 0.03},
+            webhook={"url": r.url, "events": ["progress", "completed"]},
+        )
         h.client.submit("hello", {"steps": 20, "sleep": 0.03}, webhook={"url": r.url})
         wait_until(lambda: len(r.payloads(200)) >= 3)
         wait_until(lambda: settled(h))
@@ -305,15 +341,21 @@ def test_progress_events_only_when_asked_and_rate_limited(make_harness):
     assert events.count("job.completed") == 2
     assert 1 <= len(progress) < 20  # far fewer than the 20 progress reports
     assert {p["status"] for p in progress} == {"processing"}
-    assert all(0 <= p["progress"]["percent"] <= 100 and p["completed_at"] is None
-               for p in progress)
+    assert all(0 <= p["progress"]["percent"] <= 100 and p["completed_at"] is None for p in progress)
 
 
 def test_deliveries_cannot_be_submitted_by_clients(make_harness):
     h = make_harness()
     with Receiver() as r:
-        job = h.client.submit("webhook", {"url": r.url, "event": "job.completed",
-                                          "payload": {"forged": True}, "delivery_id": "x"})
+        job = h.client.submit(
+            "webhook",
+            {
+                "url": r.url,
+                "event": "job.completed",
+                "payload": {"forged": True},
+                "delivery_id": "x",
+            },
+        )
         h.run_burst()
     done = h.client.get(job.job_id)
     assert done.status is JobStatus.FAILED and done.error.code == "INPUT_FORBIDDEN"
@@ -321,20 +363,24 @@ def test_deliveries_cannot_be_submitted_by_clients(make_harness):
     assert r.requests == []
 
 
-@pytest.mark.parametrize("webhook, match", [
-    ({"url": "ftp://example.org/x"}, "http or https"),
-    ({"url": "https://user:pw@example.org/x"}, "user name"),
-    ({"url": "https://example.org/x", "events": ["finished"]}, "unknown webhook event"),
-    ({"url": "https://example.org/x", "secrte": "typo"}, "unknown webhook key"),
-    ({"secret": "x"}, "url is required"),
-])
+@pytest.mark.parametrize(
+    "webhook, match",
+    [
+        ({"url": "ftp://example.org/x"}, "http or https"),
+        ({"url": "https://user:pw@example.org/x"}, "user name"),
+        ({"url": "https://example.org/x", "events": ["finished"]}, "unknown webhook event"),
+        ({"url": "https://example.org/x", "secrte": "typo"}, "unknown webhook key"),
+        ({"secret": "x"}, "url is required"),
+    ],
+)
 def test_bad_webhook_config_is_refused_at_submit(make_harness, webhook, match):
     h = make_harness()
     with pytest.raises(InvalidParameters, match=match):
         h.client.submit("hello", {}, webhook=webhook)
     with pytest.raises(InvalidParameters, match=r"batch\.finished"):
-        h.client.submit_batch([{"job_type": "hello"}],
-                              webhook={"url": "https://x.org", "events": ["progress"]})
+        h.client.submit_batch(
+            [{"job_type": "hello"}], webhook={"url": "https://x.org", "events": ["progress"]}
+        )
     with pytest.raises(InvalidParameters, match="http or https"):
         h.client.submit("hello", {"webhook": {"url": "file:///etc/passwd"}})
     assert h.client.list() == []

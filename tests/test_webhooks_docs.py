@@ -19,7 +19,8 @@ DOC = Path(__file__).parents[1] / "docs" / "webhooks.md"
 SECRET = "whsec-docs-test"
 
 _spec = importlib.util.spec_from_file_location(
-    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py"))
+    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py")
+)
 _receiver = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_receiver)
 
@@ -45,8 +46,12 @@ class Source:
 def delivered(tmp_path_factory):
     """(headers, body) of one real signed delivery."""
     tmp = tmp_path_factory.mktemp("docs")
-    with _receiver.Receiver() as r, WorkerHarness(
-            tmp, plugins=[Source], settings={"webhook": {"allow_private": ["127.0.0.1/32"]}}) as h:
+    with (
+        _receiver.Receiver() as r,
+        WorkerHarness(
+            tmp, plugins=[Source], settings={"webhook": {"allow_private": ["127.0.0.1/32"]}}
+        ) as h,
+    ):
         job = h.client.submit("noop", {}, webhook={"url": r.url, "secret": SECRET})
         h.run_burst()
     [request] = r.requests
@@ -67,8 +72,12 @@ def test_python_stdlib_verifier_from_the_docs(delivered):
     assert payload["event"] == "job.completed" and payload["schema_version"] == 1
     for secret, header, data, reason in [
         ("wrong", headers["Jobworker-Signature"], body, "mismatch"),
-        (SECRET, headers["Jobworker-Signature"], body.replace(b"completed", b"failed!!!"),
-         "mismatch"),
+        (
+            SECRET,
+            headers["Jobworker-Signature"],
+            body.replace(b"completed", b"failed!!!"),
+            "mismatch",
+        ),
         (SECRET, stale(body), body, "replay window"),
         (SECRET, "v1=00", body, "malformed"),
     ]:
@@ -85,19 +94,27 @@ def test_node_verifier_from_the_docs(delivered, tmp_path):
         "const fs = require('fs');"
         "const [secret, header, file] = process.argv.slice(1);"
         "try { console.log(JSON.stringify(verify(secret, header, fs.readFileSync(file)))); }"
-        "catch (e) { console.log(JSON.stringify({error: e.message})); }")
+        "catch (e) { console.log(JSON.stringify({error: e.message})); }"
+    )
 
     def run(secret: str, header: str, data: bytes) -> dict:
         (tmp_path / "body").write_bytes(data)
-        out = subprocess.run(["node", "-e", driver, secret, header, str(tmp_path / "body")],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                             check=True)
+        out = subprocess.run(
+            ["node", "-e", driver, secret, header, str(tmp_path / "body")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
         return json.loads(out.stdout)
 
     good = run(SECRET, headers["Jobworker-Signature"], body)
-    assert good["event"] == "job.completed" and good["delivery_id"] == json.loads(
-        body)["delivery_id"]
+    assert (
+        good["event"] == "job.completed" and good["delivery_id"] == json.loads(body)["delivery_id"]
+    )
     assert run("wrong", headers["Jobworker-Signature"], body) == {"error": "signature mismatch"}
     assert run(SECRET, headers["Jobworker-Signature"], body + b" ") == {
-        "error": "signature mismatch"}
+        "error": "signature mismatch"
+    }
     assert "replay window" in run(SECRET, stale(body), body)["error"]

@@ -15,7 +15,8 @@ from jobworker import JobStatus, connect
 from jobworker.testing import make_plugins
 
 _spec = importlib.util.spec_from_file_location(
-    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py"))
+    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py")
+)
 _receiver = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_receiver)
 Receiver, wait_until = _receiver.Receiver, _receiver.wait_until
@@ -25,12 +26,28 @@ SUPPORT = Path(__file__).parent / "support"  # testjobs: the core tests' job typ
 
 def jobworker(db: Path, config: Path, *args: str) -> subprocess.Popen:
     path = os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "PYTHONPATH": path, "JOBWORKER_PLUGINS": "",
-           "JOBWORKER_CONFIG": str(config)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "JOBWORKER_PLUGINS": "",
+        "JOBWORKER_CONFIG": str(config),
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "jobworker", "--store", f"sqlite:///{db}", "--plugin",
-         "testjobs", *args], env=env, cwd=db.parent, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "jobworker",
+            "--store",
+            f"sqlite:///{db}",
+            "--plugin",
+            "testjobs",
+            *args,
+        ],
+        env=env,
+        cwd=db.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def test_delivery_survives_a_sigkilled_worker(tmp_path):
@@ -41,8 +58,10 @@ def test_delivery_survives_a_sigkilled_worker(tmp_path):
         import testjobs
     finally:
         sys.path.remove(str(SUPPORT))
-    with Receiver([("sleep", 120)]) as r, connect(
-            f"sqlite:///{db}", plugins=make_plugins([testjobs])) as client:
+    with (
+        Receiver([("sleep", 120)]) as r,
+        connect(f"sqlite:///{db}", plugins=make_plugins([testjobs])) as client,
+    ):
         job = client.submit("async", {}, webhook={"url": r.url, "secret": "s3cret"})
         victim = jobworker(db, config, "run", "--lease-seconds", "1")
         try:
@@ -55,7 +74,8 @@ def test_delivery_survives_a_sigkilled_worker(tmp_path):
         rescuer = jobworker(db, config, "run", "--lease-seconds", "1")
         try:
             delivery = wait_until(
-                lambda: (d := client.get(pending.job_id)).status.terminal and d, 60)
+                lambda: (d := client.get(pending.job_id)).status.terminal and d, 60
+            )
         finally:
             rescuer.terminate()
             rescuer.wait(timeout=30)

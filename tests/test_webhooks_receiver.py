@@ -33,8 +33,12 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
                     step = receiver.plan.pop(0) if receiver.plan else receiver.default
-                    record = {"headers": dict(self.headers.items()), "body": body,
-                              "path": self.path, "status": None}
+                    record = {
+                        "headers": dict(self.headers.items()),
+                        "body": body,
+                        "path": self.path,
+                        "status": None,
+                    }
                     receiver.requests.append(record)
                 receiver.arrived.set()
                 status = 200
@@ -71,8 +75,11 @@ class Receiver:
 
     def payloads(self, status: int | None = None) -> list[dict]:
         with self.lock:
-            return [json.loads(r["body"]) for r in self.requests
-                    if status is None or r["status"] == status]
+            return [
+                json.loads(r["body"])
+                for r in self.requests
+                if status is None or r["status"] == status
+            ]
 
     def __enter__(self) -> Receiver:
         return self
@@ -101,20 +108,24 @@ def test_signature_is_hmac_sha256_of_timestamp_dot_body():
     assert signature_header("k", BODY, 1700000000) == f"t=1700000000,v1={expected}"
 
 
-@pytest.mark.parametrize("secret, body, header, now, reason", [
-    ("wrong", BODY, None, None, "mismatch"),
-    ("s3cret", BODY + b" ", None, None, "mismatch"),
-    ("s3cret", BODY, None, 1700000000 + 301, "tolerance"),
-    ("s3cret", BODY, None, 1700000000 - 301, "tolerance"),
-    ("s3cret", BODY, "v1=abc", None, "malformed"),
-    ("s3cret", BODY, "t=1700000000,v1=\u00e9", None, "mismatch"),
-    ("s3cret", BODY, "", None, "no Jobworker-Signature"),
-])
+@pytest.mark.parametrize(
+    "secret, body, header, now, reason",
+    [
+        ("wrong", BODY, None, None, "mismatch"),
+        ("s3cret", BODY + b" ", None, None, "mismatch"),
+        ("s3cret", BODY, None, 1700000000 + 301, "tolerance"),
+        ("s3cret", BODY, None, 1700000000 - 301, "tolerance"),
+        ("s3cret", BODY, "v1=abc", None, "malformed"),
+        ("s3cret", BODY, "t=1700000000,v1=\u00e9", None, "mismatch"),
+        ("s3cret", BODY, "", None, "no Jobworker-Signature"),
+    ],
+)
 def test_verify_refuses_forged_stale_or_malformed(secret, body, header, now, reason):
     value = signature_header("s3cret", BODY, 1700000000) if header is None else header
     with pytest.raises(WebhookSignatureError, match=reason):
-        verify_webhook(secret, {"Jobworker-Signature": value}, body,
-                       now=now if now is not None else 1700000000)
+        verify_webhook(
+            secret, {"Jobworker-Signature": value}, body, now=now if now is not None else 1700000000
+        )
 
 
 def test_receiver_counts_and_follows_its_plan():

@@ -12,7 +12,8 @@ from jobworker import JobHandler, JobStatus, hookimpl
 from jobworker.testing import WorkerHarness
 
 _spec = importlib.util.spec_from_file_location(
-    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py"))
+    "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py")
+)
 _receiver = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_receiver)
 
@@ -34,17 +35,21 @@ def receiver():
         yield r
 
 
-@pytest.mark.parametrize("host, reason", [
-    ("127.0.0.1", "127.0.0.1 is a loopback address"),
-    ("10.0.0.1", "10.0.0.1 is a private address"),
-    ("169.254.169.254", "169.254.169.254 is the link-local cloud metadata address"),
-    ("[::1]", "::1 is a loopback address"),
-    ("localhost", "localhost resolves to"),
-])
+@pytest.mark.parametrize(
+    "host, reason",
+    [
+        ("127.0.0.1", "127.0.0.1 is a loopback address"),
+        ("10.0.0.1", "10.0.0.1 is a private address"),
+        ("169.254.169.254", "169.254.169.254 is the link-local cloud metadata address"),
+        ("[::1]", "::1 is a loopback address"),
+        ("localhost", "localhost resolves to"),
+    ],
+)
 def test_default_config_refuses_non_public_destinations(tmp_path, receiver, host, reason):
     with WorkerHarness(tmp_path, plugins=[Source]) as h:  # no [plugins.webhook] settings
-        job = h.client.submit("noop", {}, webhook={"url": f"http://{host}:{receiver.port}/hook",
-                                                   "secret": "s"})
+        job = h.client.submit(
+            "noop", {}, webhook={"url": f"http://{host}:{receiver.port}/hook", "secret": "s"}
+        )
         h.run_burst()
         [delivery] = h.client.list(job_type="webhook")
         source = h.client.get(job.job_id)
@@ -65,7 +70,9 @@ def test_allow_list_opens_exactly_what_it_names(tmp_path, receiver):
         h.client.submit("noop", {}, webhook={"url": receiver.url})
         h.client.submit("noop", {}, webhook={"url": f"http://10.0.0.1:{receiver.port}/hook"})
         h.run_burst()
-        codes = sorted((d.status.value, d.error.code if d.error else None)
-                       for d in h.client.list(job_type="webhook"))
+        codes = sorted(
+            (d.status.value, d.error.code if d.error else None)
+            for d in h.client.list(job_type="webhook")
+        )
     assert codes == [("completed", None), ("failed", "INPUT_FORBIDDEN")]
     assert len(receiver.requests) == 1

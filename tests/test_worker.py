@@ -53,8 +53,9 @@ def wait_status(client, job_id, status, timeout=20.0):
 
 @pytest.mark.parametrize("job_type", ["async", "thread", "cpu"])
 def test_each_executor_completes_with_progress_and_logs(tmp_path, job_type):
-    run = run_handler(job_type, {"n": 7, "steps": 3, "sleep": 0.05}, plugins=[testjobs],
-                      tmp_path=tmp_path)
+    run = run_handler(
+        job_type, {"n": 7, "steps": 3, "sleep": 0.05}, plugins=[testjobs], tmp_path=tmp_path
+    )
     assert run.status is JobStatus.COMPLETED, run.error
     assert run.results["structured_data"]["n"] == 7
     assert set(run.results) >= {"markdown_file", "page_texts", "structured_data"}
@@ -101,12 +102,23 @@ def test_submit_refuses_unknown_type_and_bad_parameters(harness):
 
 
 def test_bad_parameters_in_a_stored_document_fail_without_retry(harness):
-    harness.store.import_documents([{"job_id": "job-bad", "job_type": "async",
-                                     "status": "pending", "parameters": {"n": "many"}}])
+    harness.store.import_documents(
+        [
+            {
+                "job_id": "job-bad",
+                "job_type": "async",
+                "status": "pending",
+                "parameters": {"n": "many"},
+            }
+        ]
+    )
     harness.run_burst()
     done = harness.client.get("job-bad")
     assert (done.status, done.error.code, done.attempts) == (
-        JobStatus.FAILED, errors.INVALID_PARAMETERS, 1)
+        JobStatus.FAILED,
+        errors.INVALID_PARAMETERS,
+        1,
+    )
 
 
 @pytest.mark.parametrize("job_type", ["async", "thread", "cpu"])
@@ -141,10 +153,10 @@ def test_cancel_a_pending_job(harness):
 
 def test_per_type_concurrency_limit(tmp_path):
     record = tmp_path / "rec"
-    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=8,
-                       max_concurrent_per_type={"async": 2}) as h:
-        jobs = [h.client.submit("async", {"sleep": 0.3, "record": str(record)})
-                for _ in range(6)]
+    with WorkerHarness(
+        tmp_path, plugins=[testjobs], concurrency=8, max_concurrent_per_type={"async": 2}
+    ) as h:
+        jobs = [h.client.submit("async", {"sleep": 0.3, "record": str(record)}) for _ in range(6)]
         bg = Background(h)
         try:
             peak = 0
@@ -205,12 +217,22 @@ def test_lifecycle_hooks_fire_once_per_transition(tmp_path):
 
 def test_batch_counters_after_mixed_outcomes(harness):
     batch = harness.client.submit_batch(
-        [{"job_type": "async"}, {"job_type": "thread", "parameters": {"fail": "final"}},
-         {"job_type": "noop"}], batch_name="mixed")
+        [
+            {"job_type": "async"},
+            {"job_type": "thread", "parameters": {"fail": "final"}},
+            {"job_type": "noop"},
+        ],
+        batch_name="mixed",
+    )
     harness.run_burst()
     b = harness.client.batch(batch.batch_id)
     assert (b.status, b.completed_jobs, b.failed_jobs, b.pending_jobs, b.processing_jobs) == (
-        "completed", 2, 1, 0, 0)
+        "completed",
+        2,
+        1,
+        0,
+        0,
+    )
     assert b.batch_name == "mixed"
 
 

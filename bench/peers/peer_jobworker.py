@@ -30,6 +30,7 @@ def make_producer():
     import peer_jobworker
     from jobworker.testing import make_plugins
 
-    client = connect(f"sqlite:///{os.environ['BENCH_TMP']}/jobworker.db",
-                     plugins=make_plugins([peer_jobworker]))
+    client = connect(
+        f"sqlite:///{os.environ['BENCH_TMP']}/jobworker.db", plugins=make_plugins([peer_jobworker])
+    )
     return lambda i, t: client.submit("bench", {"i": i, "t": t})

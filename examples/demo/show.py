@@ -16,8 +16,13 @@ def main(batch_id: str) -> None:
             continue
         results = job.results or {}
         data = results.get("structured_data") or {}
-        text = (results.get("markdown_content") or results.get("video_transcript")
-                or data.get("text") or (data.get("data") or {}).get("extracted_text") or "")
+        text = (
+            results.get("markdown_content")
+            or results.get("video_transcript")
+            or data.get("text")
+            or (data.get("data") or {}).get("extracted_text")
+            or ""
+        )
         if text:
             print("   " + " ".join(str(text).split())[:300])
         for key in ("markdown_file", "archive_filename", "target_dir"):

@@ -14,19 +14,22 @@ SUPPORT = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 
-def jobworker_process(store_url: str, *args: str, cwd: Path, plugin: str = "testjobs",
-                      **popen: Any) -> subprocess.Popen:
+def jobworker_process(
+    store_url: str, *args: str, cwd: Path, plugin: str = "testjobs", **popen: Any
+) -> subprocess.Popen:
     """``python -m jobworker --store URL --plugin testjobs ARGS`` with only that plugin."""
     env = {**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""}
     popen.setdefault("stdout", subprocess.DEVNULL)
     popen.setdefault("stderr", subprocess.DEVNULL)
     return subprocess.Popen(
         [sys.executable, "-m", "jobworker", "--store", store_url, "--plugin", plugin, *args],
-        env=env, cwd=cwd, **popen)
+        env=env,
+        cwd=cwd,
+        **popen,
+    )
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 90.0,
-               interval: float = 0.05) -> T:
+def wait_until(predicate: Callable[[], T], timeout: float = 90.0, interval: float = 0.05) -> T:
     """The first truthy value of ``predicate()``; AssertionError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -33,8 +33,13 @@ from .validation import check_submitted_keys, params_for
 __all__ = ["Client", "connect", "verify_webhook"]
 
 
-def connect(url: str | None = None, *, plugins: Plugins | None = None,
-            settings: Settings | None = None, **store_options: Any) -> Client:
+def connect(
+    url: str | None = None,
+    *,
+    plugins: Plugins | None = None,
+    settings: Settings | None = None,
+    **store_options: Any,
+) -> Client:
     """Open the store at ``url`` (default: the configured store) and return a :class:`Client`."""
     settings = settings or load_settings(store=url)
     store = open_store(url or settings.store, **{**settings.store_options, **store_options})
@@ -83,7 +88,8 @@ class Client:
             raise UnknownJobType(
                 f"unknown job type {job_type!r}; installed: "
                 f"{', '.join(self.plugins.job_types()) or 'none'} (pass allow_unknown_type / "
-                f"--allow-unknown-type if the workers have plugins this process lacks)")
+                f"--allow-unknown-type if the workers have plugins this process lacks)"
+            )
         stored = JobParameters.from_dict(parameters)
         if handler is not None:
             check_submitted_keys(handler, parameters)
@@ -109,8 +115,14 @@ class Client:
             idempotency_key=idempotency_key,
         )
 
-    def submit(self, job_type: str, parameters: Mapping[str, Any] | None = None, *,
-               batch_id: str | None = None, **options: Any) -> Job:
+    def submit(
+        self,
+        job_type: str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        batch_id: str | None = None,
+        **options: Any,
+    ) -> Job:
         """Store one job as pending and return it.
 
         :param priority: higher runs first; equal priorities run oldest first.
@@ -130,10 +142,16 @@ class Client:
             self.plugins.notify("job_submitted", job=stored, store=self.store)
         return stored
 
-    def submit_batch(self, jobs: Iterable[Mapping[str, Any]], *, batch_name: str | None = None,
-                     batch_id: str | None = None, user_id: str | None = None,
-                     allow_unknown_type: bool = False,
-                     webhook: Mapping[str, Any] | str | None = None) -> Batch:
+    def submit_batch(
+        self,
+        jobs: Iterable[Mapping[str, Any]],
+        *,
+        batch_name: str | None = None,
+        batch_id: str | None = None,
+        user_id: str | None = None,
+        allow_unknown_type: bool = False,
+        webhook: Mapping[str, Any] | str | None = None,
+    ) -> Batch:
         """Submit many jobs (mixed types allowed) as one batch; all or nothing.
 
         Each entry: ``{"job_type": ..., "parameters": {...}}`` plus any :meth:`submit` option
@@ -155,9 +173,12 @@ class Client:
                 raise type(exc)(f"job #{index}: {exc.message}", details=exc.details) from None
         if not built:
             raise InvalidParameters("a batch needs at least one job")
-        batch = Batch(batch_name=batch_name, user_id=user_id,
-                      access_control=AccessControl.for_user(user_id),
-                      **({"batch_id": batch_id} if batch_id else {}))
+        batch = Batch(
+            batch_name=batch_name,
+            user_id=user_id,
+            access_control=AccessControl.for_user(user_id),
+            **({"batch_id": batch_id} if batch_id else {}),
+        )
         if batch_hook is not None:
             batch.unknown["webhook"] = batch_hook
         stored = self.store.enqueue(built, batch)
@@ -170,11 +191,22 @@ class Client:
     def get(self, job_id: str) -> Job | None:
         return self.store.get_job(job_id)
 
-    def list(self, *, status: JobStatus | str | None = None, job_type: str | None = None,
-             batch_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
-        return self.store.list_jobs(status=JobStatus(status) if status else None,
-                                    job_type=job_type, batch_id=batch_id, limit=limit,
-                                    offset=offset)
+    def list(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        job_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
+        return self.store.list_jobs(
+            status=JobStatus(status) if status else None,
+            job_type=job_type,
+            batch_id=batch_id,
+            limit=limit,
+            offset=offset,
+        )
 
     def batch(self, batch_id: str) -> Batch | None:
         return self.store.get_batch(batch_id)
@@ -193,8 +225,7 @@ class Client:
                 raise TimeoutError(f"{job_id} is still {job.status.value} after {timeout} s")
             time.sleep(poll)
 
-    def wait_batch(self, batch_id: str, timeout: float | None = None,
-                   poll: float = 0.1) -> Batch:
+    def wait_batch(self, batch_id: str, timeout: float | None = None, poll: float = 0.1) -> Batch:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             batch = self.store.get_batch(batch_id)
@@ -226,7 +257,10 @@ class Client:
         """Put a failed job back to pending with a fresh attempt budget."""
         return self.store.retry(job_id, utcnow())
 
-    def purge(self, older_than: timedelta, statuses: Iterable[JobStatus | str] = (
-            JobStatus.COMPLETED, JobStatus.FAILED)) -> int:
+    def purge(
+        self,
+        older_than: timedelta,
+        statuses: Iterable[JobStatus | str] = (JobStatus.COMPLETED, JobStatus.FAILED),
+    ) -> int:
         before: datetime = utcnow() - older_than
         return self.store.purge(before=before, statuses=[JobStatus(s) for s in statuses])

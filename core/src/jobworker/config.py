@@ -70,8 +70,9 @@ class Settings:
         return dict(self.plugin_settings.get(job_type, {}))
 
 
-def load_settings(config: str | os.PathLike[str] | None = None, *,
-                  store: str | None = None, **overrides: Any) -> Settings:
+def load_settings(
+    config: str | os.PathLike[str] | None = None, *, store: str | None = None, **overrides: Any
+) -> Settings:
     """Build :class:`Settings` with the documented precedence; ``overrides`` that are ``None``
     are ignored (unset command-line options)."""
     path = config or os.environ.get("JOBWORKER_CONFIG")
@@ -102,8 +103,15 @@ def _from_mapping(data: Mapping[str, Any], base: Path) -> Settings:
     s.store = data.get("store", s.store)
     s.store_options = dict(data.get("store_options", {}))
     s.plugins = list(data.get("load_plugins", []))
-    for key in ("concurrency", "lease_seconds", "poll_interval", "shutdown_grace",
-                "max_concurrent_per_type", "cluster_max_concurrent_per_type", "retry_backoff"):
+    for key in (
+        "concurrency",
+        "lease_seconds",
+        "poll_interval",
+        "shutdown_grace",
+        "max_concurrent_per_type",
+        "cluster_max_concurrent_per_type",
+        "retry_backoff",
+    ):
         if key in worker:
             setattr(s, key, worker[key])
     if "input_roots" in paths:

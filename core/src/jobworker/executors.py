@@ -69,8 +69,9 @@ class Executors:
         self.threads = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="jobworker")
         self.processes = ProcessPool(processes)
 
-    async def run(self, handler: JobHandler, ctx: JobContext, stop: StopSignal,
-                  timeout: float | None) -> Any:
+    async def run(
+        self, handler: JobHandler, ctx: JobContext, stop: StopSignal, timeout: float | None
+    ) -> Any:
         """Run one attempt; raise :class:`AttemptStopped` if stopped or timed out."""
         loop = asyncio.get_running_loop()
         child: _Child | None = None
@@ -78,14 +79,16 @@ class Executors:
             return await self._run_async(handler, ctx, stop, timeout)
         if handler.executor == "thread":
             work: asyncio.Future[Any] = asyncio.ensure_future(
-                loop.run_in_executor(self.threads, handler.func, ctx))
+                loop.run_in_executor(self.threads, handler.func, ctx)
+            )
         else:
             child = await self.processes.acquire()
             work = asyncio.ensure_future(child.run(handler.func, ctx))
         stopper = asyncio.ensure_future(stop.event.wait())
         try:
-            done, _ = await asyncio.wait({work, stopper}, timeout=timeout,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {work, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         except asyncio.CancelledError:
             work.cancel()
             raise
@@ -102,14 +105,18 @@ class Executors:
         raise AttemptStopped(stop.reason or "timeout")
 
     @staticmethod
-    async def _run_async(handler: JobHandler, ctx: JobContext, stop: StopSignal,
-                         timeout: float | None) -> Any:
+    async def _run_async(
+        handler: JobHandler, ctx: JobContext, stop: StopSignal, timeout: float | None
+    ) -> Any:
         """The handler's own task, cancelled by :meth:`StopSignal.stop` (the hot path: no
         extra tasks or waits per job)."""
         task = asyncio.ensure_future(handler.func(ctx))
         stop.on_stop = task.cancel
-        timer = (asyncio.get_running_loop().call_later(timeout, stop.stop, "timeout")
-                 if timeout else None)
+        timer = (
+            asyncio.get_running_loop().call_later(timeout, stop.stop, "timeout")
+            if timeout
+            else None
+        )
         try:
             return await task
         except asyncio.CancelledError:
@@ -192,8 +199,9 @@ class _Child:
     def spawn(cls) -> _Child:
         ctx = multiprocessing.get_context("spawn")
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_child_main, args=(child,), daemon=True,
-                              name="jobworker-child")
+        process = ctx.Process(
+            target=_child_main, args=(child,), daemon=True, name="jobworker-child"
+        )
         process.start()
         child.close()
         return cls(process, parent)
@@ -242,8 +250,9 @@ class _Child:
             raise result[0]
         if kind == "error":
             raise RemoteError(*result)
-        raise RemoteError("WorkerProcessDied",
-                          f"the child process died (exit code {result[0]})", "")
+        raise RemoteError(
+            "WorkerProcessDied", f"the child process died (exit code {result[0]})", ""
+        )
 
 
 class _PipeReporter:

@@ -173,8 +173,9 @@ class JobContext:
         :raises InputNotFound: ``must_exist`` and no such file.
         :raises InputTooLarge: the file is larger than the configured ``max_input_bytes``.
         """
-        return resolve_under(path, self.input_roots, must_exist=must_exist,
-                             max_bytes=self.max_input_bytes)
+        return resolve_under(
+            path, self.input_roots, must_exist=must_exist, max_bytes=self.max_input_bytes
+        )
 
 
 def resolve_under(
@@ -196,8 +197,9 @@ def resolve_under(
             details={"path": os.fspath(path)},
         )
     if must_exist and not candidate.is_file():
-        raise InputNotFound(f"input file not found: {os.fspath(path)}",
-                            details={"path": os.fspath(path)})
+        raise InputNotFound(
+            f"input file not found: {os.fspath(path)}", details={"path": os.fspath(path)}
+        )
     if max_bytes is not None and candidate.is_file() and candidate.stat().st_size > max_bytes:
         raise InputTooLarge(
             f"{os.fspath(path)} is {candidate.stat().st_size} bytes, over the limit of {max_bytes}",

@@ -340,8 +340,12 @@ converter.register_unstructure_hook(datetime, lambda v: v)
 converter.register_structure_hook(JobParameters, lambda v, _: JobParameters.from_dict(v))
 converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
 converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
-converter.register_structure_hook(JobProgress, lambda v, _: JobProgress(
-    step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")))
+converter.register_structure_hook(
+    JobProgress,
+    lambda v, _: JobProgress(
+        step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")
+    ),
+)
 # Matches the None-able int/float fields loosely: legacy documents may carry floats or strings.
 converter.register_structure_hook(int, lambda v, _: int(v))
 converter.register_structure_hook(bool, lambda v, _: bool(v))
@@ -361,9 +365,22 @@ def _to_datetime(value: object) -> datetime:
 _JOB_FIELDS = {f.name for f in attrs.fields(Job)} - {"unknown"}
 _BATCH_FIELDS = {f.name for f in attrs.fields(Batch)} - {"unknown"}
 # Fields written only when set, as the old system does (insert "only if given").
-_JOB_OPTIONAL = {"job_name", "user_id", "batch_id", "processing_started_at", "completed_at",
-                 "available_at", "timeout", "lease_owner", "lease_expires_at", "heartbeat_at",
-                 "idempotency_key", "progress", "results", "error"}
+_JOB_OPTIONAL = {
+    "job_name",
+    "user_id",
+    "batch_id",
+    "processing_started_at",
+    "completed_at",
+    "available_at",
+    "timeout",
+    "lease_owner",
+    "lease_expires_at",
+    "heartbeat_at",
+    "idempotency_key",
+    "progress",
+    "results",
+    "error",
+}
 _BATCH_OPTIONAL = {"user_id", "completed_at"}
 
 
@@ -416,8 +433,7 @@ def batch_to_dict(batch: Batch) -> dict[str, Any]:
     unknown = doc.pop("unknown")
     if not batch.announce_pending:
         del doc["announce_pending"]
-    return {**unknown, **{k: v for k, v in doc.items()
-                          if not (k in _BATCH_OPTIONAL and v is None)}}
+    return {**unknown, **{k: v for k, v in doc.items() if not (k in _BATCH_OPTIONAL and v is None)}}
 
 
 def batch_from_dict(doc: Mapping[str, Any]) -> Batch:

@@ -46,8 +46,16 @@ import httpx
 
 from .errors import InputForbidden, InputNotFound, InputTooLarge, JobFailure
 
-__all__ = ["DownloadResult", "NetworkError", "SafeResponse", "address_problem", "async_request",
-           "display_url", "download", "safe_request"]
+__all__ = [
+    "DownloadResult",
+    "NetworkError",
+    "SafeResponse",
+    "address_problem",
+    "async_request",
+    "display_url",
+    "download",
+    "safe_request",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -135,8 +143,9 @@ def _allowed(entries: Sequence[str], host: str, ip: IPAddress) -> bool:
             if entry == host:
                 return True
             continue
-        candidates = [ip] + ([ip.ipv4_mapped] if isinstance(ip, ipaddress.IPv6Address)
-                             and ip.ipv4_mapped else [])
+        candidates = [ip] + (
+            [ip.ipv4_mapped] if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped else []
+        )
         if any(c.version == net.version and c in net for c in candidates):
             return True
     return False
@@ -159,17 +168,23 @@ def _parse(url: str | httpx.URL, allowed_hosts: Sequence[str] | None) -> httpx.U
         raise InputForbidden(f"invalid URL {str(url)[:200]!r}: {exc}") from None
     shown = display_url(u)
     if u.scheme not in ("http", "https"):
-        raise InputForbidden(f"refused {shown}: only http and https URLs are allowed",
-                             details={"url": shown, "reason": "scheme"})
+        raise InputForbidden(
+            f"refused {shown}: only http and https URLs are allowed",
+            details={"url": shown, "reason": "scheme"},
+        )
     if not u.host:
         raise InputForbidden(f"refused {shown}: the URL has no host", details={"url": shown})
     if u.userinfo:
-        raise InputForbidden(f"refused {shown}: user names and passwords in URLs are not "
-                             f"allowed (use a header)", details={"url": shown})
+        raise InputForbidden(
+            f"refused {shown}: user names and passwords in URLs are not allowed (use a header)",
+            details={"url": shown},
+        )
     if not _host_allowed(_host(u), allowed_hosts):
-        raise InputForbidden(f"refused {shown}: host {u.host!r} is not in the allowed hosts "
-                             f"({', '.join(allowed_hosts or [])})",
-                             details={"url": shown, "reason": "host not allowed"})
+        raise InputForbidden(
+            f"refused {shown}: host {u.host!r} is not in the allowed hosts "
+            f"({', '.join(allowed_hosts or [])})",
+            details={"url": shown, "reason": "host not allowed"},
+        )
     return u
 
 
@@ -201,7 +216,8 @@ def _check(u: httpx.URL, infos: list[Any], allow_private: Sequence[str]) -> _Tar
                 f"refused destination {shown}: {host}{via} is {problem}; private, loopback, "
                 f"link-local and reserved destinations are refused unless allow_private "
                 f"lists them",
-                details={"url": shown, "host": host, "address": str(ip), "reason": problem})
+                details={"url": shown, "host": host, "address": str(ip), "reason": problem},
+            )
     return _Target(u, addresses)
 
 
@@ -217,7 +233,8 @@ async def _resolve(u: httpx.URL, allow_private: Sequence[str], timeout: float) -
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, _port(u), type=socket.SOCK_STREAM), timeout)
+            loop.getaddrinfo(host, _port(u), type=socket.SOCK_STREAM), timeout
+        )
     except asyncio.TimeoutError:
         raise NetworkError(f"resolving {host} timed out after {timeout} s") from None
     except OSError as exc:
@@ -225,32 +242,52 @@ async def _resolve(u: httpx.URL, allow_private: Sequence[str], timeout: float) -
     return _check(u, infos, allow_private)
 
 
-def _request_for(client: httpx.AsyncClient, method: str, u: httpx.URL, ip: IPAddress,
-                 headers: Mapping[str, str] | None, content: bytes | None) -> httpx.Request:
+def _request_for(
+    client: httpx.AsyncClient,
+    method: str,
+    u: httpx.URL,
+    ip: IPAddress,
+    headers: Mapping[str, str] | None,
+    content: bytes | None,
+) -> httpx.Request:
     """A request to ``ip`` that carries the original host name as Host and TLS SNI."""
-    merged = {"Accept-Encoding": "identity", **dict(headers or {}),
-              "Host": u.netloc.decode("ascii")}
+    merged = {
+        "Accept-Encoding": "identity",
+        **dict(headers or {}),
+        "Host": u.netloc.decode("ascii"),
+    }
     extensions = {"sni_hostname": _host(u)} if u.scheme == "https" else {}
-    return client.build_request(method, u.copy_with(host=str(ip)), headers=merged,
-                                content=content, extensions=extensions)
+    return client.build_request(
+        method, u.copy_with(host=str(ip)), headers=merged, content=content, extensions=extensions
+    )
 
 
 def _network_error(exc: Exception, u: httpx.URL, timeout: float) -> NetworkError:
     if isinstance(exc, httpx.TimeoutException):
-        return NetworkError(f"{display_url(u)} timed out after {timeout} s "
-                            f"({type(exc).__name__})")
+        return NetworkError(f"{display_url(u)} timed out after {timeout} s ({type(exc).__name__})")
     return NetworkError(f"{display_url(u)}: {type(exc).__name__}: {exc}")
 
 
 @contextlib.asynccontextmanager
-async def _open(method: str, url: str, *, allow_private: Sequence[str],
-                allowed_hosts: Sequence[str] | None, timeout: float,
-                headers: Mapping[str, str] | None, content: bytes | None,
-                max_redirects: int) -> AsyncIterator[tuple[httpx.Response, httpx.URL]]:
+async def _open(
+    method: str,
+    url: str,
+    *,
+    allow_private: Sequence[str],
+    allowed_hosts: Sequence[str] | None,
+    timeout: float,
+    headers: Mapping[str, str] | None,
+    content: bytes | None,
+    max_redirects: int,
+) -> AsyncIterator[tuple[httpx.Response, httpx.URL]]:
     """The checked response (headers read, body not yet), after checked redirects."""
     u = _parse(url, allowed_hosts)
-    options = {"timeout": httpx.Timeout(timeout), "trust_env": False, "follow_redirects": False,
-               "limits": httpx.Limits(max_keepalive_connections=0)}
+    options = {
+        "timeout": httpx.Timeout(timeout),
+        "trust_env": False,
+        "follow_redirects": False,
+        "limits": httpx.Limits(max_keepalive_connections=0),
+    }
     for _hop in range(max_redirects + 1):
         target = await _resolve(u, allow_private, timeout)
         async with httpx.AsyncClient(**options) as client:  # type: ignore[arg-type]
@@ -258,7 +295,8 @@ async def _open(method: str, url: str, *, allow_private: Sequence[str],
             for ip in target.addresses:
                 try:
                     resp = await client.send(
-                        _request_for(client, method, u, ip, headers, content), stream=True)
+                        _request_for(client, method, u, ip, headers, content), stream=True
+                    )
                     break
                 except httpx.ConnectError as exc:  # try the next checked address
                     if ip == target.addresses[-1]:
@@ -269,26 +307,31 @@ async def _open(method: str, url: str, *, allow_private: Sequence[str],
             try:
                 if max_redirects and resp.status_code in REDIRECTS and "location" in resp.headers:
                     nxt = _parse(u.join(resp.headers["location"]), allowed_hosts)
-                    if resp.status_code == 303 or (resp.status_code in (301, 302)
-                                                   and method == "POST"):
+                    if resp.status_code == 303 or (
+                        resp.status_code in (301, 302) and method == "POST"
+                    ):
                         method, content = "GET", None
                     if (nxt.scheme, nxt.host, _port(nxt)) != (u.scheme, u.host, _port(u)):
-                        headers = {k: v for k, v in (headers or {}).items()
-                                   if k.lower() not in _SENSITIVE}
+                        headers = {
+                            k: v for k, v in (headers or {}).items() if k.lower() not in _SENSITIVE
+                        }
                     u = nxt
                     continue
                 yield resp, u
                 return
             finally:
                 await resp.aclose()
-    raise NetworkError(f"more than {max_redirects} redirects from {display_url(url)}",
-                       retryable=False)
+    raise NetworkError(
+        f"more than {max_redirects} redirects from {display_url(url)}", retryable=False
+    )
 
 
 def _limit_error(limit: int, u: str | httpx.URL, got: int | None = None) -> InputTooLarge:
     size = f"{got} bytes" if got is not None else "more"
-    return InputTooLarge(f"the response from {display_url(u)} is {size}, over the limit of "
-                         f"{limit} bytes", details={"url": display_url(u), "limit": limit})
+    return InputTooLarge(
+        f"the response from {display_url(u)} is {size}, over the limit of {limit} bytes",
+        details={"url": display_url(u), "limit": limit},
+    )
 
 
 async def _bounded(coro: Awaitable[T], timeout: float, url: str) -> T:
@@ -310,12 +353,19 @@ def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-async def async_request(method: str, url: str, *, allow_private: Sequence[str] = (),
-                        timeout: float = 10.0, max_body: int = 1 << 20,
-                        headers: Mapping[str, str] | None = None,
-                        content: bytes | str | None = None, max_redirects: int = 0,
-                        allowed_hosts: Sequence[str] | None = None,
-                        on_overflow: str = "raise") -> SafeResponse:
+async def async_request(
+    method: str,
+    url: str,
+    *,
+    allow_private: Sequence[str] = (),
+    timeout: float = 10.0,
+    max_body: int = 1 << 20,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | str | None = None,
+    max_redirects: int = 0,
+    allowed_hosts: Sequence[str] | None = None,
+    on_overflow: str = "raise",
+) -> SafeResponse:
     """Send one request under the rules of this module and read the response body.
 
     :param allow_private: CIDRs or host names that may resolve to non-public addresses.
@@ -330,9 +380,16 @@ async def async_request(method: str, url: str, *, allow_private: Sequence[str] =
     started = time.monotonic()
 
     async def run() -> SafeResponse:
-        async with _open(method, url, allow_private=allow_private, allowed_hosts=allowed_hosts,
-                         timeout=timeout, headers=headers, content=body,
-                         max_redirects=max_redirects) as (resp, final):
+        async with _open(
+            method,
+            url,
+            allow_private=allow_private,
+            allowed_hosts=allowed_hosts,
+            timeout=timeout,
+            headers=headers,
+            content=body,
+            max_redirects=max_redirects,
+        ) as (resp, final):
             data, truncated = bytearray(), False
             async for chunk in resp.aiter_raw():
                 data += chunk
@@ -343,28 +400,60 @@ async def async_request(method: str, url: str, *, allow_private: Sequence[str] =
                     truncated = True
                     break
             address = resp.request.url.host
-            return SafeResponse(resp.status_code, resp.headers, bytes(data), truncated,
-                                str(final), address, time.monotonic() - started)
+            return SafeResponse(
+                resp.status_code,
+                resp.headers,
+                bytes(data),
+                truncated,
+                str(final),
+                address,
+                time.monotonic() - started,
+            )
 
     return await _bounded(run(), timeout, url)
 
 
-def safe_request(method: str, url: str, *, allow_private: Sequence[str] = (),
-                 timeout: float = 10.0, max_body: int = 1 << 20,
-                 headers: Mapping[str, str] | None = None, content: bytes | str | None = None,
-                 max_redirects: int = 0, allowed_hosts: Sequence[str] | None = None,
-                 on_overflow: str = "raise") -> SafeResponse:
+def safe_request(
+    method: str,
+    url: str,
+    *,
+    allow_private: Sequence[str] = (),
+    timeout: float = 10.0,
+    max_body: int = 1 << 20,
+    headers: Mapping[str, str] | None = None,
+    content: bytes | str | None = None,
+    max_redirects: int = 0,
+    allowed_hosts: Sequence[str] | None = None,
+    on_overflow: str = "raise",
+) -> SafeResponse:
     """:func:`async_request` for sync code (handlers in the thread or process executor)."""
-    return _run_sync(async_request(
-        method, url, allow_private=allow_private, timeout=timeout, max_body=max_body,
-        headers=headers, content=content, max_redirects=max_redirects,
-        allowed_hosts=allowed_hosts, on_overflow=on_overflow))
+    return _run_sync(
+        async_request(
+            method,
+            url,
+            allow_private=allow_private,
+            timeout=timeout,
+            max_body=max_body,
+            headers=headers,
+            content=content,
+            max_redirects=max_redirects,
+            allowed_hosts=allowed_hosts,
+            on_overflow=on_overflow,
+        )
+    )
 
 
-def download(url: str, dest: str | os.PathLike[str], *,
-             allowed_hosts: Sequence[str] | None = None, allow_private: Sequence[str] = (),
-             max_bytes: int = 100 << 20, timeout: float = 30.0, max_redirects: int = 5,
-             headers: Mapping[str, str] | None = None) -> DownloadResult:
+def download(
+    url: str,
+    dest: str | os.PathLike[str],
+    *,
+    allowed_hosts: Sequence[str] | None = None,
+    allow_private: Sequence[str] = (),
+    max_bytes: int = 100 << 20,
+    timeout: float = 30.0,
+    max_redirects: int = 5,
+    headers: Mapping[str, str] | None = None,
+) -> DownloadResult:
     """GET ``url`` into ``dest`` (written to ``dest.part``, renamed when complete).
 
     ``timeout`` bounds each network operation and, as ``10 * timeout``, the whole download.
@@ -375,32 +464,63 @@ def download(url: str, dest: str | os.PathLike[str], *,
     :raises InputTooLarge: more than ``max_bytes`` (declared or received).
     :raises NetworkError: network failure; HTTP 429/5xx (retryable) or another 4xx (not).
     """
-    return _run_sync(_bounded(_download(url, Path(dest), allowed_hosts, allow_private,
-                                        max_bytes, timeout, max_redirects, headers),
-                              10 * timeout, url))
+    return _run_sync(
+        _bounded(
+            _download(
+                url,
+                Path(dest),
+                allowed_hosts,
+                allow_private,
+                max_bytes,
+                timeout,
+                max_redirects,
+                headers,
+            ),
+            10 * timeout,
+            url,
+        )
+    )
 
 
-async def _download(url: str, dest: Path, allowed_hosts: Sequence[str] | None,
-                    allow_private: Sequence[str], max_bytes: int, timeout: float,
-                    max_redirects: int, headers: Mapping[str, str] | None) -> DownloadResult:
+async def _download(
+    url: str,
+    dest: Path,
+    allowed_hosts: Sequence[str] | None,
+    allow_private: Sequence[str],
+    max_bytes: int,
+    timeout: float,
+    max_redirects: int,
+    headers: Mapping[str, str] | None,
+) -> DownloadResult:
     part = dest.with_name(dest.name + ".part")
-    async with _open("GET", url, allow_private=allow_private, allowed_hosts=allowed_hosts,
-                     timeout=timeout, headers=headers, content=None,
-                     max_redirects=max_redirects) as (resp, final):
+    async with _open(
+        "GET",
+        url,
+        allow_private=allow_private,
+        allowed_hosts=allowed_hosts,
+        timeout=timeout,
+        headers=headers,
+        content=None,
+        max_redirects=max_redirects,
+    ) as (resp, final):
         shown = display_url(final)
         if resp.status_code in (404, 410):
             raise InputNotFound(f"{shown} answered {resp.status_code}", details={"url": shown})
         if resp.status_code != 200:
             retry = resp.status_code == 429 or resp.status_code >= 500
-            raise NetworkError(f"{shown} answered HTTP {resp.status_code}", retryable=retry,
-                               details={"url": shown, "status": resp.status_code})
+            raise NetworkError(
+                f"{shown} answered HTTP {resp.status_code}",
+                retryable=retry,
+                details={"url": shown, "status": resp.status_code},
+            )
         encoding = resp.headers.get("content-encoding", "identity").lower()
         declared = resp.headers.get("content-length", "")
         if encoding == "identity" and declared.isdigit() and int(declared) > max_bytes:
             raise _limit_error(max_bytes, final, int(declared))
         if encoding not in ("identity", "gzip", "deflate", "x-gzip"):
-            raise NetworkError(f"{shown} sent an unsupported content encoding {encoding!r}",
-                               retryable=False)
+            raise NetworkError(
+                f"{shown} sent an unsupported content encoding {encoding!r}", retryable=False
+            )
         inflate = None if encoding == "identity" else zlib.decompressobj(47)
         size = 0
         try:
@@ -416,8 +536,9 @@ async def _download(url: str, dest: Path, allowed_hosts: Sequence[str] | None,
                     fh.write(chunk)
             os.replace(part, dest)
         except zlib.error as exc:
-            raise NetworkError(f"{shown}: corrupt {encoding} body: {exc}",
-                               retryable=False) from None
+            raise NetworkError(
+                f"{shown}: corrupt {encoding} body: {exc}", retryable=False
+            ) from None
         finally:
             with contextlib.suppress(OSError):
                 part.unlink()

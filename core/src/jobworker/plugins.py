@@ -126,8 +126,11 @@ class Plugins:
     def load_entry_points(self) -> None:
         """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says."""
         wanted = os.environ.get("JOBWORKER_PLUGINS")
-        names = None if wanted is None else {
-            canonicalize_name(n.strip()) for n in wanted.split(",") if n.strip()}
+        names = (
+            None
+            if wanted is None
+            else {canonicalize_name(n.strip()) for n in wanted.split(",") if n.strip()}
+        )
         matched: set[str] = set()
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
             dist = ep.dist.name if ep.dist else None
@@ -144,13 +147,18 @@ class Plugins:
             try:
                 plugin = ep.load()
             except (Exception, SystemExit) as exc:
-                self._problem(ep.name, dist, f"failed to import {ep.value!r}: "
-                                             f"{type(exc).__name__}: {exc}")
+                self._problem(
+                    ep.name, dist, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                )
                 continue
             self._register(plugin, ep.name, dist, version)
         for name in sorted((names or set()) - matched):
-            self._problem(name, None, "named in JOBWORKER_PLUGINS, but no installed plugin "
-                                      "(entry point or distribution) has that name")
+            self._problem(
+                name,
+                None,
+                "named in JOBWORKER_PLUGINS, but no installed plugin "
+                "(entry point or distribution) has that name",
+            )
 
     def load_module(self, dotted: str) -> None:
         """Register a module given by name (``--plugin``), e.g. a plugin still in development."""
@@ -172,8 +180,11 @@ class Plugins:
         if self.pm.has_plugin(name):
             other = self.infos.get(name)
             label = _label(other) if other else name
-            self._problem(f"{name} ({dist})" if dist else f"{name} ({plugin!r})", dist,
-                          f"plugin name {name!r} is already taken by {label}; not loaded")
+            self._problem(
+                f"{name} ({dist})" if dist else f"{name} ({plugin!r})",
+                dist,
+                f"plugin name {name!r} is already taken by {label}; not loaded",
+            )
             return
         try:
             self.pm.register(plugin, name=name)
@@ -211,8 +222,11 @@ class Plugins:
             try:
                 only(register=got.append)
             except Exception as exc:
-                self._problem(name, self.infos[name].distribution,
-                              f"{hook} raised {type(exc).__name__}: {exc}")
+                self._problem(
+                    name,
+                    self.infos[name].distribution,
+                    f"{hook} raised {type(exc).__name__}: {exc}",
+                )
                 continue
             for handler in got:
                 self._add_handler(name, handler)
@@ -220,14 +234,18 @@ class Plugins:
     def _add_handler(self, plugin: str, handler: Any) -> None:
         info = self.infos[plugin]
         if not isinstance(handler, JobHandler):
-            self._problem(plugin, info.distribution,
-                          f"register_job_handlers passed {handler!r}, not a jobworker.JobHandler")
+            self._problem(
+                plugin,
+                info.distribution,
+                f"register_job_handlers passed {handler!r}, not a jobworker.JobHandler",
+            )
             return
         for job_type in (handler.job_type, *handler.aliases):
             if job_type in self._owner:
                 other = self.infos[self._owner[job_type]]
                 self._problem(
-                    plugin, info.distribution,
+                    plugin,
+                    info.distribution,
                     f"job type {job_type!r} is already registered by "
                     f"{_label(other)}; {_label(info)} was refused for it",
                 )
@@ -311,12 +329,16 @@ def _incompatibility(dist: md.Distribution) -> str | None:
             continue
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue  # an optional (extra) requirement, or one for another platform
-        if (canonicalize_name(req.name) == "jobworker" and req.specifier
-                and not req.specifier.contains(core, prereleases=True)):
-            return (f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
-                    f"but jobworker {core} is installed; not loaded")
+        if (
+            canonicalize_name(req.name) == "jobworker"
+            and req.specifier
+            and not req.specifier.contains(core, prereleases=True)
+        ):
+            return (
+                f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
+                f"but jobworker {core} is installed; not loaded"
+            )
     return None
-
 
 
 # -- the plugins of this process, for handlers (ctx.collect) ----------------------------------
@@ -338,8 +360,11 @@ def active(modules: Sequence[str] = ()) -> Plugins:
     script) installed plugins plus ``modules``, loaded once per environment."""
     if _ACTIVE is not None:
         return _ACTIVE
-    key = (os.environ.get("JOBWORKER_PLUGINS"), os.environ.get("JOBWORKER_EXTRA_PLUGINS"),
-           tuple(modules))
+    key = (
+        os.environ.get("JOBWORKER_PLUGINS"),
+        os.environ.get("JOBWORKER_EXTRA_PLUGINS"),
+        tuple(modules),
+    )
     if key not in _LOADED:
         _LOADED[key] = Plugins.load(modules)
     return _LOADED[key]
@@ -350,6 +375,10 @@ def module_names(plugins: Plugins) -> tuple[str, ...]:
     can load the same plugins."""
     import types
 
-    return tuple(p.__name__ for p in plugins.pm.get_plugins()
-                 if isinstance(p, types.ModuleType) and plugins.pm.get_name(p) == p.__name__
-                 and not p.__name__.startswith("jobworker."))
+    return tuple(
+        p.__name__
+        for p in plugins.pm.get_plugins()
+        if isinstance(p, types.ModuleType)
+        and plugins.pm.get_name(p) == p.__name__
+        and not p.__name__.startswith("jobworker.")
+    )

@@ -72,10 +72,16 @@ class WorkerHarness:
     :param options: other :class:`~jobworker.config.Settings` fields, e.g. ``concurrency=2``.
     """
 
-    def __init__(self, tmp_path: Path, *, plugins: Iterable[object] = (),
-                 input_roots: Iterable[Path] | None = None, output_root: Path | None = None,
-                 settings: Mapping[str, Mapping[str, Any]] | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        plugins: Iterable[object] = (),
+        input_roots: Iterable[Path] | None = None,
+        output_root: Path | None = None,
+        settings: Mapping[str, Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> None:
         tmp_path = Path(tmp_path)
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.settings = Settings(
@@ -110,10 +116,17 @@ class WorkerHarness:
         self.close()
 
 
-def run_handler(job_type: str, parameters: Mapping[str, Any] | None = None, *,
-                plugins: Iterable[object] = (), tmp_path: Path,
-                input_roots: Iterable[Path] | None = None, output_root: Path | None = None,
-                settings: Mapping[str, Any] | None = None, **options: Any) -> HandlerRun:
+def run_handler(
+    job_type: str,
+    parameters: Mapping[str, Any] | None = None,
+    *,
+    plugins: Iterable[object] = (),
+    tmp_path: Path,
+    input_roots: Iterable[Path] | None = None,
+    output_root: Path | None = None,
+    settings: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> HandlerRun:
     """Submit one job and run it through a real worker; return what happened.
 
     Submit-time refusals (unknown type, invalid parameters) are returned as ``error`` too, with
@@ -121,20 +134,31 @@ def run_handler(job_type: str, parameters: Mapping[str, Any] | None = None, *,
     """
     from .errors import JobFailure
 
-    with WorkerHarness(tmp_path, plugins=plugins, input_roots=input_roots,
-                       output_root=output_root,
-                       settings={job_type: dict(settings or {})}) as harness:
+    with WorkerHarness(
+        tmp_path,
+        plugins=plugins,
+        input_roots=input_roots,
+        output_root=output_root,
+        settings={job_type: dict(settings or {})},
+    ) as harness:
         try:
-            job = harness.client.submit(job_type, parameters,
-                                        max_attempts=options.pop("max_attempts", 1), **options)
+            job = harness.client.submit(
+                job_type, parameters, max_attempts=options.pop("max_attempts", 1), **options
+            )
         except JobFailure as exc:
-            return HandlerRun(None, JobError(exc.code, exc.message, exc.details), [], [],
-                              JobStatus.FAILED)
+            return HandlerRun(
+                None, JobError(exc.code, exc.message, exc.details), [], [], JobStatus.FAILED
+            )
         progress: list[JobProgress] = []
         worker = harness.worker(burst=True)
         worker.on_progress = lambda _job_id, p: progress.append(p)
         asyncio.run(worker.run())
         done = harness.client.get(job.job_id)
         assert done is not None
-        return HandlerRun(done.results, done.error, progress,
-                          [(e.level.value, e.message) for e in done.logs], done.status)
+        return HandlerRun(
+            done.results,
+            done.error,
+            progress,
+            [(e.level.value, e.message) for e in done.logs],
+            done.status,
+        )

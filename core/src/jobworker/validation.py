@@ -52,14 +52,19 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
     names = _field_names(handler.params)
     # Legacy named keys carry defaults (e.g. template=None); only pass those that are set or
     # declared without a default, so the schema's own defaults apply.
-    data = {k: v for k, v in flat.items() if k in names and not (
-        k in JobParameters.NAMED and k not in parameters.extra and v is None)}
+    data = {
+        k: v
+        for k, v in flat.items()
+        if k in names and not (k in JobParameters.NAMED and k not in parameters.extra and v is None)
+    }
     try:
         return _converter.structure(data, handler.params)
     except ClassValidationError as exc:
         problems = cattrs.transform_error(exc, path="parameters", format_exception=_reason)
-        raise InvalidParameters(f"invalid parameters for {handler.job_type}: "
-                                f"{'; '.join(problems)}", details={"problems": problems}) from None
+        raise InvalidParameters(
+            f"invalid parameters for {handler.job_type}: {'; '.join(problems)}",
+            details={"problems": problems},
+        ) from None
     except (TypeError, ValueError) as exc:  # attrs validators raise these
         raise InvalidParameters(f"invalid parameters for {handler.job_type}: {exc}") from None
 
@@ -86,4 +91,5 @@ def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> N
         raise InvalidParameters(
             f"unknown parameter(s) for {handler.job_type}: {', '.join(unknown)}; "
             f"accepted: {', '.join(sorted(_field_names(handler.params)))}",
-            details={"unknown": unknown})
+            details={"unknown": unknown},
+        )

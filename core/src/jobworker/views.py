@@ -17,8 +17,10 @@ SECRET_KEYS = frozenset({"token", "secret", "password", "callback_token"})
 def redact(value: Any) -> Any:
     """A copy of ``value`` with every secret-named key's value replaced by ``"***"``."""
     if isinstance(value, Mapping):
-        return {k: ("***" if k in SECRET_KEYS and v is not None else redact(v))
-                for k, v in value.items()}
+        return {
+            k: ("***" if k in SECRET_KEYS and v is not None else redact(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value

@@ -79,7 +79,8 @@ class _Reporter:
 
     def log(self, level: str, message: str) -> None:
         self.worker._logs.append(
-            (self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message))))
+            (self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message)))
+        )
 
     def is_cancelled(self) -> bool:
         return self.stop.reason is not None
@@ -97,9 +98,16 @@ class Worker:
     #: Called with ``(job_id, progress)`` on every progress report, before coalescing (tests).
     on_progress: Callable[[str, JobProgress], None] | None = None
 
-    def __init__(self, store: Store, plugins: Plugins, settings: Settings, *,
-                 types: Collection[str] | None = None, burst: bool = False,
-                 worker_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        plugins: Plugins,
+        settings: Settings,
+        *,
+        types: Collection[str] | None = None,
+        burst: bool = False,
+        worker_id: str | None = None,
+    ) -> None:
         self.store, self.plugins, self.settings = store, plugins, settings
         self.types = None if types is None else sorted(set(types))
         self.burst = burst
@@ -116,8 +124,10 @@ class Worker:
         self._stop_now = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobworker-io")
         process_slots = settings.concurrency
-        self.executors = Executors(threads=max(4, settings.concurrency * 2),
-                                   processes=min(process_slots, os.cpu_count() or 1))
+        self.executors = Executors(
+            threads=max(4, settings.concurrency * 2),
+            processes=min(process_slots, os.cpu_count() or 1),
+        )
         self.log = log.bind(worker_id=self.worker_id)
         self._scratch_root = Path(tempfile.gettempdir()) / f"jobworker-{self.worker_id}"
         self.processed = 0
@@ -137,10 +147,16 @@ class Worker:
         if notifier is not None:
             loop.add_reader(notifier.fileno(), self._on_wake, notifier)
         self._install_signals(loop)
-        background = [asyncio.ensure_future(f()) for f in
-                      (self._heartbeat_loop, self._recovery_loop, self._flush_loop)]
-        self.log.info("worker started", types=self.types or "all", store=self.store.url,
-                      concurrency=self.settings.concurrency)
+        background = [
+            asyncio.ensure_future(f())
+            for f in (self._heartbeat_loop, self._recovery_loop, self._flush_loop)
+        ]
+        self.log.info(
+            "worker started",
+            types=self.types or "all",
+            store=self.store.url,
+            concurrency=self.settings.concurrency,
+        )
         try:
             await self._main_loop()
             await self._shutdown()
@@ -179,8 +195,7 @@ class Worker:
             except Exception as exc:  # the store is unreachable (failover, locked disk ...)
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
-                self.log.error("store round trip failed; retrying", error=repr(exc),
-                               retry_in=delay)
+                self.log.error("store round trip failed; retrying", error=repr(exc), retry_in=delay)
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wait_stop(), delay)
                 continue
@@ -192,8 +207,11 @@ class Worker:
                 if idle_since_empty:
                     return
                 idle_since_empty = True  # one more look, after recovering expired leases
-                self._announce(await self._call(self.store.recover_expired, utcnow(),
-                                                self.settings.retry_backoff))
+                self._announce(
+                    await self._call(
+                        self.store.recover_expired, utcnow(), self.settings.retry_backoff
+                    )
+                )
                 await self._announce_again()
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
@@ -211,10 +229,19 @@ class Worker:
         if not (outcomes or progress or logs or request or announced or batches):
             return []
         try:
-            done, claimed = await self._call(functools.partial(
-                self.store.exchange, self.worker_id, utcnow(), logs=logs, progress=progress,
-                outcomes=outcomes, claim=request, announced=announced,
-                announced_batches=batches))
+            done, claimed = await self._call(
+                functools.partial(
+                    self.store.exchange,
+                    self.worker_id,
+                    utcnow(),
+                    logs=logs,
+                    progress=progress,
+                    outcomes=outcomes,
+                    claim=request,
+                    announced=announced,
+                    announced_batches=batches,
+                )
+            )
         except BaseException:
             # Nothing is lost: put the unwritten work back for the next round trip.
             self._outcomes[:0] = outcomes
@@ -225,8 +252,9 @@ class Worker:
             raise
         for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
             if job_id in self.running:
-                self.plugins.notify("job_progress", job=self.running[job_id].job,
-                                    progress=p, store=self.store)
+                self.plugins.notify(
+                    "job_progress", job=self.running[job_id].job, progress=p, store=self.store
+                )
         self._announce(done)
         self.processed += len(outcomes)
         return claimed
@@ -257,8 +285,14 @@ class Worker:
             running = sum(1 for r in self.running.values() if r.job.job_type == job_type)
             if limit - running < free:
                 slots[job_type] = max(0, limit - running)
-        return Claim(self.worker_id, self.settings.lease_seconds, free, self.types, slots,
-                     dict(self.settings.cluster_max_concurrent_per_type))
+        return Claim(
+            self.worker_id,
+            self.settings.lease_seconds,
+            free,
+            self.types,
+            slots,
+            dict(self.settings.cluster_max_concurrent_per_type),
+        )
 
     def _type_limits(self) -> dict[str, int]:
         limits = {t: h.concurrency for t, h in self.plugins.handlers.items() if h.concurrency}
@@ -282,24 +316,37 @@ class Worker:
             if handler is None:
                 raise errors.UnknownJobType(
                     f"no installed plugin handles job type {job.job_type!r}; installed types: "
-                    f"{', '.join(self.plugins.job_types()) or 'none'}")
+                    f"{', '.join(self.plugins.job_types()) or 'none'}"
+                )
             params = params_for(handler, job.parameters)
             scratch = self._scratch_root / f"{job.job_id}-{job.attempts}"
-            ctx = JobContext(job, params, _Reporter(self, job.job_id, run.stop),
-                             self._scratch_root,
-                             tuple(self.settings.input_roots), self.settings.output_root,
-                             self.settings.for_type(handler.job_type),
-                             self.settings.max_input_bytes, self._plugin_modules)
-            ctx.log("info", f"attempt {job.attempts} of {job.max_attempts} started "
-                            f"on {self.worker_id}")
+            ctx = JobContext(
+                job,
+                params,
+                _Reporter(self, job.job_id, run.stop),
+                self._scratch_root,
+                tuple(self.settings.input_roots),
+                self.settings.output_root,
+                self.settings.for_type(handler.job_type),
+                self.settings.max_input_bytes,
+                self._plugin_modules,
+            )
+            ctx.log(
+                "info", f"attempt {job.attempts} of {job.max_attempts} started on {self.worker_id}"
+            )
             ctx.progress(0, "processing")
             timeout = job.timeout or handler.timeout
             result = await self.executors.run(handler, ctx, run.stop, timeout)
             if result is not None and not isinstance(result, dict):
                 result = {"structured_data": result}
             progress = self._progress.pop(job.job_id, None)
-            outcome = Outcome(job.job_id, self.worker_id, "completed",
-                              results=normalise_results(result), progress=progress)
+            outcome = Outcome(
+                job.job_id,
+                self.worker_id,
+                "completed",
+                results=normalise_results(result),
+                progress=progress,
+            )
         except BaseException as exc:  # every failure becomes an outcome; nothing escapes
             if isinstance(exc, asyncio.CancelledError) and run.stop.reason is None:
                 run.stop.stop("shutdown")
@@ -309,20 +356,33 @@ class Worker:
             if scratch is not None and scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
         if outcome.error is not None:
-            self.log.info("attempt ended", job_id=job.job_id, job_type=job.job_type,
-                          attempt=job.attempts, outcome=outcome.kind, code=outcome.error.code,
-                       error=outcome.error.message)
-            self._logs.append((job.job_id, LogEntry(utcnow(), LogLevel.ERROR if outcome.kind ==
-                                                    "failed" else LogLevel.WARNING,
-                                                    f"{outcome.error.code}: "
-                                                    f"{outcome.error.message}")))
+            self.log.info(
+                "attempt ended",
+                job_id=job.job_id,
+                job_type=job.job_type,
+                attempt=job.attempts,
+                outcome=outcome.kind,
+                code=outcome.error.code,
+                error=outcome.error.message,
+            )
+            self._logs.append(
+                (
+                    job.job_id,
+                    LogEntry(
+                        utcnow(),
+                        LogLevel.ERROR if outcome.kind == "failed" else LogLevel.WARNING,
+                        f"{outcome.error.code}: {outcome.error.message}",
+                    ),
+                )
+            )
         if run.stop.reason != "lost":
             self._outcomes.append(outcome)
         self.running.pop(job.job_id, None)
         self._kick.set()
 
-    def _failure(self, run: _Running, exc: BaseException, progress: JobProgress | None,
-                 elapsed: float) -> Outcome:
+    def _failure(
+        self, run: _Running, exc: BaseException, progress: JobProgress | None, elapsed: float
+    ) -> Outcome:
         job, handler = run.job, run.handler
         details: dict[str, Any] = {"duration_ms": int(elapsed * 1000), "attempt": job.attempts}
         if isinstance(exc, (AttemptStopped, asyncio.CancelledError)):
@@ -331,8 +391,9 @@ class Worker:
                 return Outcome(job.job_id, self.worker_id, "release", progress=progress)
             if reason == "timeout":
                 limit = job.timeout or (handler.timeout if handler else None)
-                error = JobError(errors.TIMEOUT, f"attempt stopped after its timeout of "
-                                                 f"{limit} s", details)
+                error = JobError(
+                    errors.TIMEOUT, f"attempt stopped after its timeout of {limit} s", details
+                )
                 retryable = True
             else:
                 error = JobError(errors.CANCELLED, "cancelled while running", details)
@@ -341,13 +402,22 @@ class Worker:
             error = JobError(exc.code, exc.message, {**details, **(exc.details or {})})
             retryable = exc.retryable
         elif isinstance(exc, RemoteError):
-            error = JobError(errors.HANDLER_ERROR, f"{exc.type_name}: {exc.message}",
-                             {**details, "exception": exc.type_name, "traceback": exc.tb})
+            error = JobError(
+                errors.HANDLER_ERROR,
+                f"{exc.type_name}: {exc.message}",
+                {**details, "exception": exc.type_name, "traceback": exc.tb},
+            )
             retryable = True
         else:
-            error = JobError(errors.HANDLER_ERROR, f"{type(exc).__name__}: {exc}",
-                             {**details, "exception": type(exc).__name__,
-                              "traceback": "".join(traceback.format_exception(exc))})
+            error = JobError(
+                errors.HANDLER_ERROR,
+                f"{type(exc).__name__}: {exc}",
+                {
+                    **details,
+                    "exception": type(exc).__name__,
+                    "traceback": "".join(traceback.format_exception(exc)),
+                },
+            )
             retryable = True
         if run.stop.reason == "cancelled" and error.code != errors.CANCELLED:
             error = JobError(errors.CANCELLED, "cancelled while running", details)
@@ -356,8 +426,14 @@ class Worker:
             backoff = handler.backoff if handler else self.settings.retry_backoff
             delay = backoff * 2 ** max(0, job.attempts - 1)
             delay = delay / 2 + random.uniform(0, delay / 2)
-            return Outcome(job.job_id, self.worker_id, "retry", error=error,
-                           available_at=utcnow() + timedelta(seconds=delay), progress=progress)
+            return Outcome(
+                job.job_id,
+                self.worker_id,
+                "retry",
+                error=error,
+                available_at=utcnow() + timedelta(seconds=delay),
+                progress=progress,
+            )
         return Outcome(job.job_id, self.worker_id, "failed", error=error, progress=progress)
 
     def _announce(self, transitions: list[Transition]) -> None:
@@ -399,9 +475,13 @@ class Worker:
     async def _heartbeat(self) -> None:
         if not self.running:
             return
-        cancelled, lost = await self._call(self.store.heartbeat, self.worker_id,
-                                           list(self.running), self.settings.lease_seconds,
-                                           utcnow())
+        cancelled, lost = await self._call(
+            self.store.heartbeat,
+            self.worker_id,
+            list(self.running),
+            self.settings.lease_seconds,
+            utcnow(),
+        )
         for job_id in cancelled:
             if job_id in self.running:
                 self.log.info("cancel requested", job_id=job_id)
@@ -415,14 +495,18 @@ class Worker:
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 2 * random.uniform(0.5, 1.0))
             try:
-                done = await self._call(self.store.recover_expired, utcnow(),
-                                        self.settings.retry_backoff)
+                done = await self._call(
+                    self.store.recover_expired, utcnow(), self.settings.retry_backoff
+                )
             except Exception:
                 self.log.exception("recovery sweep failed")
                 continue
             for t in done:
-                self.log.warning("recovered a job from a lost worker", job_id=t.job.job_id,
-                                 status=t.job.status.value)
+                self.log.warning(
+                    "recovered a job from a lost worker",
+                    job_id=t.job.job_id,
+                    status=t.job.status.value,
+                )
             self._announce(done)
             await self._announce_again()
 
@@ -437,9 +521,11 @@ class Worker:
             self.log.exception("announcement sweep failed")
             return
         if missed or batches:
-            self.log.warning("announcing transitions a lost worker did not",
-                             jobs=[t.job_id for t in missed],
-                             batches=[b.batch_id for b in batches])
+            self.log.warning(
+                "announcing transitions a lost worker did not",
+                jobs=[t.job_id for t in missed],
+                batches=[b.batch_id for b in batches],
+            )
         self._announce(missed)
         for batch in batches:
             self._announce_batch(batch)
@@ -456,8 +542,11 @@ class Worker:
 
     async def _shutdown(self) -> None:
         if self.running:
-            self.log.info("stopping: waiting for running jobs", running=len(self.running),
-                          grace=self.settings.shutdown_grace)
+            self.log.info(
+                "stopping: waiting for running jobs",
+                running=len(self.running),
+                grace=self.settings.shutdown_grace,
+            )
             deadline = time.monotonic() + self.settings.shutdown_grace
             while self.running and not self._stop_now and time.monotonic() < deadline:
                 self._kick.clear()
@@ -480,8 +569,11 @@ class Worker:
                 loop.remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:
-        self.log.info("signal received", signal=sig.name,
-                      action="hand back now" if self._stopping else "graceful stop")
+        self.log.info(
+            "signal received",
+            signal=sig.name,
+            action="hand back now" if self._stopping else "graceful stop",
+        )
         self.request_stop()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:

@@ -19,12 +19,20 @@ def write(path: Path, text: str) -> Path:
 
 def test_file_under_the_input_root(tmp_path):
     write(tmp_path / "in" / "poem.txt", "Roses are red\nviolets are blue\n")
-    run = run_handler("wordstats", {"file_path": "poem.txt", "top": 1}, plugins=PLUGINS,
-                      tmp_path=tmp_path, input_roots=[tmp_path / "in"])
+    run = run_handler(
+        "wordstats",
+        {"file_path": "poem.txt", "top": 1},
+        plugins=PLUGINS,
+        tmp_path=tmp_path,
+        input_roots=[tmp_path / "in"],
+    )
     assert run.error is None, run.error
     data = run.results["structured_data"]
     assert (data["words"], data["lines"], data["top_words"]) == (
-        6, 2, [{"word": "are", "count": 2}])
+        6,
+        2,
+        [{"word": "are", "count": 2}],
+    )
     report = Path(run.results["markdown_file"])
     assert report.name == "wordstats.md"
     assert report.read_text(encoding="utf-8") == run.results["markdown_content"]
@@ -37,8 +45,12 @@ def test_file_under_the_input_root(tmp_path):
 
 
 def test_inline_text_and_options(tmp_path):
-    run = run_handler("wordstats", {"text": "Wind wind WIND a", "lowercase": False,
-                                    "min_length": 2}, plugins=PLUGINS, tmp_path=tmp_path)
+    run = run_handler(
+        "wordstats",
+        {"text": "Wind wind WIND a", "lowercase": False, "min_length": 2},
+        plugins=PLUGINS,
+        tmp_path=tmp_path,
+    )
     assert run.error is None, run.error
     data = run.results["structured_data"]
     assert data["source"] == "inline"
@@ -47,8 +59,7 @@ def test_inline_text_and_options(tmp_path):
 
 def test_progress_while_counting_a_long_file(tmp_path):
     write(tmp_path / "long.txt", "lorem ipsum dolor\n" * 10_000)
-    run = run_handler("wordstats", {"file_path": "long.txt"}, plugins=PLUGINS,
-                      tmp_path=tmp_path)
+    run = run_handler("wordstats", {"file_path": "long.txt"}, plugins=PLUGINS, tmp_path=tmp_path)
     assert run.results["structured_data"]["words"] == 30_000
     counting = [p for p in run.progress if p.step == "counting"]
     assert len(counting) >= 5
@@ -84,11 +95,21 @@ def test_bad_parameters_are_refused_at_submit(tmp_path, params, fragment):
 def test_path_outside_the_input_roots_is_refused(tmp_path):
     secret = write(tmp_path / "secret.txt", "top secret")
     (tmp_path / "in").mkdir()
-    run = run_handler("wordstats", {"file_path": "../secret.txt"}, plugins=PLUGINS,
-                      tmp_path=tmp_path, input_roots=[tmp_path / "in"])
+    run = run_handler(
+        "wordstats",
+        {"file_path": "../secret.txt"},
+        plugins=PLUGINS,
+        tmp_path=tmp_path,
+        input_roots=[tmp_path / "in"],
+    )
     assert run.error.code == "INPUT_FORBIDDEN"
-    run = run_handler("wordstats", {"file_path": str(secret)}, plugins=PLUGINS,
-                      tmp_path=tmp_path, input_roots=[tmp_path / "in"])
+    run = run_handler(
+        "wordstats",
+        {"file_path": str(secret)},
+        plugins=PLUGINS,
+        tmp_path=tmp_path,
+        input_roots=[tmp_path / "in"],
+    )
     assert run.error.code == "INPUT_FORBIDDEN"
 
 
@@ -97,20 +118,23 @@ def test_missing_binary_and_oversized_files(tmp_path):
     assert run.error.code == "INPUT_NOT_FOUND"
 
     (tmp_path / "image.bin").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
-    run = run_handler("wordstats", {"file_path": "image.bin"}, plugins=PLUGINS,
-                      tmp_path=tmp_path)
+    run = run_handler("wordstats", {"file_path": "image.bin"}, plugins=PLUGINS, tmp_path=tmp_path)
     assert run.error.code == "UNSUPPORTED_INPUT"
     assert "binary" in run.error.message
 
     (tmp_path / "latin1.txt").write_bytes("Größe\n".encode("latin-1"))
-    run = run_handler("wordstats", {"file_path": "latin1.txt"}, plugins=PLUGINS,
-                      tmp_path=tmp_path)
+    run = run_handler("wordstats", {"file_path": "latin1.txt"}, plugins=PLUGINS, tmp_path=tmp_path)
     assert run.error.code == "UNSUPPORTED_INPUT"
     assert "not UTF-8" in run.error.message
 
     write(tmp_path / "big.txt", "word " * 100)
-    run = run_handler("wordstats", {"file_path": "big.txt"}, plugins=PLUGINS, tmp_path=tmp_path,
-                      settings={"max_bytes": 100})
+    run = run_handler(
+        "wordstats",
+        {"file_path": "big.txt"},
+        plugins=PLUGINS,
+        tmp_path=tmp_path,
+        settings={"max_bytes": 100},
+    )
     assert run.error.code == "INPUT_TOO_LARGE"
     assert run.error.details["limit"] == 100
 
@@ -119,11 +143,13 @@ def test_a_batch_through_a_real_worker(tmp_path):
     write(tmp_path / "a.txt", "one two two\n")
     write(tmp_path / "b.txt", "three three three\n")
     with WorkerHarness(tmp_path, plugins=PLUGINS) as h:
-        batch = h.client.submit_batch([
-            {"job_type": "wordstats", "parameters": {"file_path": "a.txt"}},
-            {"job_type": "wordstats", "parameters": {"file_path": "b.txt", "top": 1}},
-            {"job_type": "wordstats", "parameters": {"file_path": "missing.txt"}},
-        ])
+        batch = h.client.submit_batch(
+            [
+                {"job_type": "wordstats", "parameters": {"file_path": "a.txt"}},
+                {"job_type": "wordstats", "parameters": {"file_path": "b.txt", "top": 1}},
+                {"job_type": "wordstats", "parameters": {"file_path": "missing.txt"}},
+            ]
+        )
         h.run_burst()
         jobs = {j.parameters.extra["file_path"]: j for j in h.client.list(batch_id=batch.batch_id)}
         done = h.client.batch(batch.batch_id)

@@ -62,11 +62,18 @@ def through_worker(path: Path, jobs: int, work: Path, params: dict) -> tuple[flo
     import worker_plugin_audio
     from jobworker.testing import WorkerHarness
 
-    with WorkerHarness(work, plugins=[worker_plugin_audio], input_roots=[path.parent],
-                       concurrency=1, poll_interval=0.01) as harness:
+    with WorkerHarness(
+        work,
+        plugins=[worker_plugin_audio],
+        input_roots=[path.parent],
+        concurrency=1,
+        poll_interval=0.01,
+    ) as harness:
         start = time.perf_counter()
-        ids = [harness.client.submit("audio", {"file_path": str(path), **params}).job_id
-               for _ in range(jobs)]
+        ids = [
+            harness.client.submit("audio", {"file_path": str(path), **params}).job_id
+            for _ in range(jobs)
+        ]
         harness.run_burst()
         elapsed = time.perf_counter() - start
         results = {}
@@ -92,26 +99,37 @@ def main() -> None:
         rows = []
 
         conv_bare = min(bare_convert(path, root, args.jobs) for _ in range(args.repeat))
-        conv_worker = min(through_worker(path, args.jobs, root / f"w{i}",
-                                         {"operations": ["convert"], "format": "mp3",
-                                          "bitrate": "128k"})[0]
-                          for i in range(args.repeat))
+        conv_worker = min(
+            through_worker(
+                path,
+                args.jobs,
+                root / f"w{i}",
+                {"operations": ["convert"], "format": "mp3", "bitrate": "128k"},
+            )[0]
+            for i in range(args.repeat)
+        )
         rows.append(("convert wav->mp3 128k", conv_bare, conv_worker))
 
         tr_bare, text = min(bare_transcribe(path, args.jobs) for _ in range(args.repeat))
-        runs = [through_worker(path, args.jobs, root / f"t{i}", {"operations": ["transcribe"]})
-                for i in range(args.repeat)]
+        runs = [
+            through_worker(path, args.jobs, root / f"t{i}", {"operations": ["transcribe"]})
+            for i in range(args.repeat)
+        ]
         tr_worker, results = min(runs, key=lambda r: r[0])
         rows.append(("transcribe whisper tiny.en", tr_bare, tr_worker))
 
-        print(f"recording: {duration:.1f} s of espeak-ng speech, {args.jobs} jobs per run, "
-              f"best of {args.repeat}")
+        print(
+            f"recording: {duration:.1f} s of espeak-ng speech, {args.jobs} jobs per run, "
+            f"best of {args.repeat}"
+        )
         print(f"{'operation':28} {'bare xrt':>9} {'worker xrt':>11} {'overhead':>9}")
         for name, bare_s, worker_s in rows:
             b, w = audio_s / bare_s, audio_s / worker_s
             print(f"{name:28} {b:9.1f} {w:11.1f} {b / w - 1:9.1%}")
-        print(f"word error rate: bare {word_error_rate(spoken, text):.3f}, worker "
-              f"{word_error_rate(spoken, results['transcript']['text']):.3f}")
+        print(
+            f"word error rate: bare {word_error_rate(spoken, text):.3f}, worker "
+            f"{word_error_rate(spoken, results['transcript']['text']):.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ def tones(tmp_path: Path) -> Path:
     """Stereo WAV: tone 1 s, silence 1 s, tone 0.5 s, silence 0.8 s, tone 2 s (5.3 s)."""
     from worker_plugin_audio.api import export
 
-    seg = tone_sequence([("tone", 1), ("silence", 1), ("tone", 0.5), ("silence", 0.8),
-                         ("tone", 2)], channels=2)
+    seg = tone_sequence(
+        [("tone", 1), ("silence", 1), ("tone", 0.5), ("silence", 0.8), ("tone", 2)], channels=2
+    )
     return export(seg, tmp_path / "tones.wav")
 
 

@@ -39,8 +39,7 @@ def test_decode_resamples_and_downmixes(tones: Path) -> None:
 
 
 def test_convert_sets_rate_channels_and_bitrate(tones: Path, tmp_path: Path) -> None:
-    small = api.convert(tones, tmp_path / "small.mp3", bitrate="32k", sample_rate=22050,
-                        channels=1)
+    small = api.convert(tones, tmp_path / "small.mp3", bitrate="32k", sample_rate=22050, channels=1)
     large = api.convert(tones, tmp_path / "large.mp3", bitrate="192k")
     info = api.probe(small)
     assert (info.codec.startswith("mp3"), info.sample_rate, info.channels) == (True, 22050, 1)
@@ -49,8 +48,10 @@ def test_convert_sets_rate_channels_and_bitrate(tones: Path, tmp_path: Path) -> 
     assert opus.sample_rate == 48000  # raised to a rate Opus supports
 
 
-@pytest.mark.parametrize(("text", "bits"), [("128k", 128000), ("1.5M", 1_500_000),
-                                            ("96000", 96000), (64000, 64000), (None, None)])
+@pytest.mark.parametrize(
+    ("text", "bits"),
+    [("128k", 128000), ("1.5M", 1_500_000), ("96000", 96000), (64000, 64000), (None, None)],
+)
 def test_parse_bitrate(text: str | int | None, bits: int | None) -> None:
     assert api.parse_bitrate(text) == bits
 
@@ -109,11 +110,15 @@ def test_frame_levels_tell_tone_from_silence() -> None:
 
 
 def test_subtitles() -> None:
-    segments = [{"start": 0.0, "end": 1.25, "text": " Hello  world "},
-                {"start": 3661.5, "end": 3662.0, "text": "a --> b"},
-                {"start": 5.0, "end": 6.0, "text": "  "}]
-    assert api.to_srt(segments) == ("1\n00:00:00,000 --> 00:00:01,250\nHello world\n\n"
-                                    "2\n01:01:01,500 --> 01:01:02,000\na --> b\n")
+    segments = [
+        {"start": 0.0, "end": 1.25, "text": " Hello  world "},
+        {"start": 3661.5, "end": 3662.0, "text": "a --> b"},
+        {"start": 5.0, "end": 6.0, "text": "  "},
+    ]
+    assert api.to_srt(segments) == (
+        "1\n00:00:00,000 --> 00:00:01,250\nHello world\n\n"
+        "2\n01:01:01,500 --> 01:01:02,000\na --> b\n"
+    )
     vtt = api.to_vtt(segments)
     assert vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.250\nHello world\n")
     assert "01:01:01.500 --> 01:01:02.000\na -> b\n" in vtt

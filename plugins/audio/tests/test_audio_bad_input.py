@@ -19,12 +19,14 @@ REASONS = {
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
-@pytest.mark.parametrize("func", [api.probe, api.decode, api.transcribe],
-                         ids=["probe", "decode", "transcribe"])
+@pytest.mark.parametrize(
+    "func", [api.probe, api.decode, api.transcribe], ids=["probe", "decode", "transcribe"]
+)
 def test_bad_files_are_unsupported_input(bad_files: dict[str, Path], kind: str, func) -> None:
     with pytest.raises(UnsupportedInput) as err:
         func(bad_files[kind]) if func is not api.transcribe else func(
-            bad_files[kind], engine=_Echo())
+            bad_files[kind], engine=_Echo()
+        )
     assert err.value.code == "UNSUPPORTED_INPUT"
     assert err.value.details["reason"] == REASONS[kind]
     assert bad_files[kind].name in err.value.message
@@ -47,8 +49,7 @@ def test_unknown_engine_names_the_extra(tones: Path) -> None:
     assert "whisper" in err.value.details["installed"]
 
 
-def test_no_engine_installed_names_the_extra(tones: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_engine_installed_names_the_extra(tones: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JOBWORKER_PLUGINS", "")  # load no installed plugin at all
     assert api.available_engines() == {}
     with pytest.raises(DependencyMissing, match=r"pip install 'worker-plugin-audio\[whisper\]'"):
@@ -84,8 +85,9 @@ def test_engine_object_and_chunking(tmp_path: Path) -> None:
     seg = tone_sequence([("tone", 7), ("silence", 1), ("tone", 7), ("silence", 1), ("tone", 3)])
     seen: list[tuple[float, float]] = []
     echo = _Echo()
-    result = api.transcribe(seg, echo, chunk_seconds=8,
-                            on_progress=lambda done, total: seen.append((done, total)))
+    result = api.transcribe(
+        seg, echo, chunk_seconds=8, on_progress=lambda done, total: seen.append((done, total))
+    )
     assert result["chunks"] == len(echo.calls) == 3
     assert [s["start"] for s in result["segments"]] == pytest.approx([0.0, 7.5, 15.5], abs=0.3)
     assert sum(float(s["text"]) for s in result["segments"]) == pytest.approx(19.0, abs=0.1)
@@ -95,8 +97,9 @@ def test_engine_object_and_chunking(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
-def test_streamed_convert_refuses_bad_files(bad_files: dict[str, Path], kind: str,
-                                            tmp_path: Path) -> None:
+def test_streamed_convert_refuses_bad_files(
+    bad_files: dict[str, Path], kind: str, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(UnsupportedInput) as err:

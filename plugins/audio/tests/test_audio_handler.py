@@ -11,10 +11,20 @@ from worker_plugin_audio import api
 from worker_plugin_audio.testing import SPEECH_TEXT, word_error_rate
 
 
-def _run(tmp_path: Path, params: dict, settings: dict | None = None,
-         input_roots: list[Path] | None = None):
-    return run_handler("audio", params, plugins=[worker_plugin_audio], tmp_path=tmp_path,
-                       input_roots=input_roots, settings=settings or {})
+def _run(
+    tmp_path: Path,
+    params: dict,
+    settings: dict | None = None,
+    input_roots: list[Path] | None = None,
+):
+    return run_handler(
+        "audio",
+        params,
+        plugins=[worker_plugin_audio],
+        tmp_path=tmp_path,
+        input_roots=input_roots,
+        settings=settings or {},
+    )
 
 
 def test_metadata_only(tmp_path: Path, tones: Path) -> None:
@@ -27,10 +37,18 @@ def test_metadata_only(tmp_path: Path, tones: Path) -> None:
 
 
 def test_trim_normalise_convert(tmp_path: Path, tones: Path) -> None:
-    run = _run(tmp_path, {"filename": str(tones),  # legacy key
-                          "operations": ["trim", "normalize", "convert"], "start": 3.3,
-                          "format": "opus", "bitrate": "48k", "channels": 1,
-                          "target_dbfs": -18})
+    run = _run(
+        tmp_path,
+        {
+            "filename": str(tones),  # legacy key
+            "operations": ["trim", "normalize", "convert"],
+            "start": 3.3,
+            "format": "opus",
+            "bitrate": "48k",
+            "channels": 1,
+            "target_dbfs": -18,
+        },
+    )
     assert run.error is None, run.error
     out = Path(run.results["converted"]["path"])
     assert out.suffix == ".opus" and str(out) in run.results["assets"]
@@ -44,8 +62,16 @@ def test_trim_normalise_convert(tmp_path: Path, tones: Path) -> None:
 
 
 def test_split_on_silence_writes_parts(tmp_path: Path, tones: Path) -> None:
-    run = _run(tmp_path, {"extra": {"file_path": str(tones)}, "operations": ["split"],
-                          "split_mode": "silence", "format": "wav", "keep_silence_ms": 0})
+    run = _run(
+        tmp_path,
+        {
+            "extra": {"file_path": str(tones)},
+            "operations": ["split"],
+            "split_mode": "silence",
+            "format": "wav",
+            "keep_silence_ms": 0,
+        },
+    )
     assert run.error is None, run.error
     parts = run.results["parts"]
     assert [(p["start"], p["end"]) for p in parts] == [(0.0, 1.0), (2.0, 2.5), (3.3, 5.3)]
@@ -53,37 +79,46 @@ def test_split_on_silence_writes_parts(tmp_path: Path, tones: Path) -> None:
 
 
 def test_split_fixed_respects_max_parts(tmp_path: Path, tones: Path) -> None:
-    run = _run(tmp_path, {"file_path": str(tones), "operations": ["split"],
-                          "segment_seconds": 0.5}, settings={"max_parts": 5})
+    run = _run(
+        tmp_path,
+        {"file_path": str(tones), "operations": ["split"], "segment_seconds": 0.5},
+        settings={"max_parts": 5},
+    )
     assert run.error is not None and run.error.code == "INPUT_TOO_LARGE"
     assert (run.error.details["parts"], run.error.details["limit"]) == (11, 5)
 
 
-@pytest.mark.parametrize(("params", "fragment"), [
-    ({"operations": ["fly"]}, "operations"),
-    ({"format": "xyz"}, "format"),
-    ({"bitrate": "fast"}, "bitrate"),
-    ({"channels": 6}, "channels"),
-    ({"target_dbfs": 5}, "target_dbfs"),
-])
-def test_bad_parameters_are_refused_at_submit(tmp_path: Path, params: dict,
-                                              fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"operations": ["fly"]}, "operations"),
+        ({"format": "xyz"}, "format"),
+        ({"bitrate": "fast"}, "bitrate"),
+        ({"channels": 6}, "channels"),
+        ({"target_dbfs": 5}, "target_dbfs"),
+    ],
+)
+def test_bad_parameters_are_refused_at_submit(tmp_path: Path, params: dict, fragment: str) -> None:
     run = _run(tmp_path, {"file_path": "x.wav", **params})
     assert run.error is not None and run.error.code == "INVALID_PARAMETERS", fragment
     assert run.progress == []
 
 
 @pytest.mark.parametrize("kind", ["text", "empty", "zero_length", "image", "truncated"])
-def test_bad_files_fail_with_unsupported_input(tmp_path: Path, bad_files: dict[str, Path],
-                                               kind: str) -> None:
+def test_bad_files_fail_with_unsupported_input(
+    tmp_path: Path, bad_files: dict[str, Path], kind: str
+) -> None:
     run = _run(tmp_path, {"file_path": str(bad_files[kind]), "operations": ["metadata"]})
     assert run.error is not None and run.error.code == "UNSUPPORTED_INPUT", run.error
     assert bad_files[kind].name in run.error.message
 
 
 def test_duration_over_configured_limit(tmp_path: Path, tones: Path) -> None:
-    run = _run(tmp_path, {"file_path": str(tones), "operations": ["convert"]},
-               settings={"max_duration_seconds": 5})
+    run = _run(
+        tmp_path,
+        {"file_path": str(tones), "operations": ["convert"]},
+        settings={"max_duration_seconds": 5},
+    )
     assert run.error is not None and run.error.code == "INPUT_TOO_LARGE"
     assert run.error.details["limit"] == 5
 
@@ -103,8 +138,9 @@ def test_missing_and_forbidden_paths(tmp_path: Path) -> None:
 
 
 def test_unknown_engine_fails_with_dependency_missing(tmp_path: Path, tones: Path) -> None:
-    run = _run(tmp_path, {"file_path": str(tones), "operations": ["transcribe"],
-                          "engine": "nonexistent"})
+    run = _run(
+        tmp_path, {"file_path": str(tones), "operations": ["transcribe"], "engine": "nonexistent"}
+    )
     assert run.error is not None and run.error.code == "DEPENDENCY_MISSING"
     assert "worker-plugin-audio[whisper]" in run.error.message
 

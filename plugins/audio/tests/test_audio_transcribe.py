@@ -17,8 +17,9 @@ def test_transcribe_espeak_speech(speech: Path, tmp_path: Path) -> None:
     assert result["language"] == "en"
     assert result["chunks"] == 1
     segments = result["segments"]
-    assert segments and all(0 <= s["start"] < s["end"] <= result["duration"] + 0.5
-                            for s in segments)
+    assert segments and all(
+        0 <= s["start"] < s["end"] <= result["duration"] + 0.5 for s in segments
+    )
     assert [s["start"] for s in segments] == sorted(s["start"] for s in segments)
     files = api.write_subtitles(segments, tmp_path, "t")
     srt = files["srt"].read_text()
@@ -30,8 +31,12 @@ def test_long_audio_is_chunked_with_progress(speech: Path) -> None:
     speech_seg = api.decode(speech)
     long = speech_seg + silence(1.5, rate=speech_seg.frame_rate) + speech_seg
     seen: list[tuple[float, float]] = []
-    result = api.transcribe(long, "whisper", {"chunk_seconds": 6},
-                            on_progress=lambda done, total: seen.append((done, total)))
+    result = api.transcribe(
+        long,
+        "whisper",
+        {"chunk_seconds": 6},
+        on_progress=lambda done, total: seen.append((done, total)),
+    )
     assert result["chunks"] == len(seen) >= 2
     assert seen[-1][0] == pytest.approx(seen[-1][1])
     assert word_error_rate(f"{SPEECH_TEXT} {SPEECH_TEXT}", result["text"]) < 0.25, result["text"]

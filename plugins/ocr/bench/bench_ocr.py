@@ -23,9 +23,28 @@ from PIL import Image, ImageDraw, ImageFont
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 WORDS = [
-    "background", "jobs", "are", "claimed", "atomically", "leased", "heartbeated", "and",
-    "retried", "with", "backoff", "Größere", "Änderungen", "übernehmen", "wir", "im", "Frühjahr",
-    "invoice", "2024", "total", "1,234.56", "EUR",
+    "background",
+    "jobs",
+    "are",
+    "claimed",
+    "atomically",
+    "leased",
+    "heartbeated",
+    "and",
+    "retried",
+    "with",
+    "backoff",
+    "Größere",
+    "Änderungen",
+    "übernehmen",
+    "wir",
+    "im",
+    "Frühjahr",
+    "invoice",
+    "2024",
+    "total",
+    "1,234.56",
+    "EUR",
 ]
 
 
@@ -76,8 +95,13 @@ def worker_rate(paths: list[Path], concurrency: int, work: Path) -> float:
     import worker_plugin_ocr
     from jobworker.testing import WorkerHarness
 
-    with WorkerHarness(work, plugins=[worker_plugin_ocr], input_roots=[paths[0].parent],
-                       concurrency=concurrency, poll_interval=0.01) as harness:
+    with WorkerHarness(
+        work,
+        plugins=[worker_plugin_ocr],
+        input_roots=[paths[0].parent],
+        concurrency=concurrency,
+        poll_interval=0.01,
+    ) as harness:
         start = time.perf_counter()
         ids = [harness.client.submit("ocr", {"file_path": str(p)}).job_id for p in paths]
         harness.run_burst()
@@ -97,18 +121,21 @@ def main() -> None:
         root = Path(tmp)
         (root / "in").mkdir()
         paths = [make_page(root / "in" / f"page{i}.png", i) for i in range(args.pages)]
-        print(f"{args.pages} A4 pages at 300 dpi, eng, cores: {os.cpu_count()}, "
-              f"load average before: {os.getloadavg()[0]:.1f}")
+        print(
+            f"{args.pages} A4 pages at 300 dpi, eng, cores: {os.cpu_count()}, "
+            f"load average before: {os.getloadavg()[0]:.1f}"
+        )
         rates = {}
         for omp_limit in (True, False):
             for processes in (1, 2):
                 rate, cpu = pool_rate(paths, processes, omp_limit)
                 rates[(omp_limit, processes)] = rate
                 label = "OMP_THREAD_LIMIT=1" if omp_limit else "OpenMP default   "
-                print(f"{label}  {processes} process(es): {rate:5.2f} pages/s "
-                      f"({1 / rate:5.2f} s/page wall, {cpu:5.2f} s/page tesseract CPU)")
-        print(f"speed-up 2 vs 1 process with the limit: "
-              f"{rates[(True, 2)] / rates[(True, 1)]:.2f}x")
+                print(
+                    f"{label}  {processes} process(es): {rate:5.2f} pages/s "
+                    f"({1 / rate:5.2f} s/page wall, {cpu:5.2f} s/page tesseract CPU)"
+                )
+        print(f"speed-up 2 vs 1 process with the limit: {rates[(True, 2)] / rates[(True, 1)]:.2f}x")
         if args.worker:
             for concurrency in (1, 2):
                 rate = worker_rate(paths, concurrency, root / f"w{concurrency}")

@@ -138,8 +138,7 @@ def test_tesseract_runs_with_omp_thread_limit_1(tmp_path, en_page, monkeypatch):
     monkeypatch.setenv("OMP_THREAD_LIMIT", "8")  # even when the worker's environment says else
     seen = tmp_path / "env.txt"
     wrapper = tmp_path / "tesseract-wrapper"
-    wrapper.write_text(f'#!/bin/sh\necho "$OMP_THREAD_LIMIT" >> {seen}\n'
-                       'exec tesseract "$@"\n')
+    wrapper.write_text(f'#!/bin/sh\necho "$OMP_THREAD_LIMIT" >> {seen}\nexec tesseract "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     page = api.ocr_image(en_page, "eng", tesseract_cmd=str(wrapper))
     assert "quick" in page.text

@@ -14,8 +14,14 @@ from jobworker.testing import run_handler
 
 
 def run(tmp_path: Path, params: dict, *, settings: dict | None = None, input_roots=None):  # type: ignore[no-untyped-def]
-    return run_handler("ocr", params, plugins=[worker_plugin_ocr], tmp_path=tmp_path / "jw",
-                       input_roots=input_roots or [tmp_path], settings=settings or {})
+    return run_handler(
+        "ocr",
+        params,
+        plugins=[worker_plugin_ocr],
+        tmp_path=tmp_path / "jw",
+        input_roots=input_roots or [tmp_path],
+        settings=settings or {},
+    )
 
 
 def assert_failed(result, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -44,16 +50,21 @@ def test_png_page_text_and_confidence(tmp_path, en_page, en_lines):
 def test_tiff_range_hocr_and_searchable_pdf(tmp_path, en_page, de_page, render):
     third = render(["A third page that is not selected."])
     en_page.save(tmp_path / "pages.tif", save_all=True, append_images=[de_page, third])
-    result = run(tmp_path, {"filename": "pages.tif", "languages": "eng+deu",
-                            "extra": {"page_start": 1, "page_end": 2},
-                            "output_formats": ["hocr", "pdf"]})
+    result = run(
+        tmp_path,
+        {
+            "filename": "pages.tif",
+            "languages": "eng+deu",
+            "extra": {"page_start": 1, "page_end": 2},
+            "output_formats": ["hocr", "pdf"],
+        },
+    )
     assert result.status.value == "completed", result.error
     sd = result.results["structured_data"]
     assert [p["page"] for p in sd["pages"]] == [1, 2] and sd["page_count"] == 3
     assert "Grüße" in sd["pages"][1]["text"]
     assets = [Path(a) for a in result.results["assets"]]
-    assert sorted(a.name for a in assets) == ["page_001.hocr", "page_002.hocr",
-                                              "searchable.pdf"]
+    assert sorted(a.name for a in assets) == ["page_001.hocr", "page_002.hocr", "searchable.pdf"]
     assert b"ocrx_word" in assets[0].read_bytes()
     reader = pypdf.PdfReader(sd["searchable_pdf"])
     assert len(reader.pages) == 2
@@ -111,14 +122,19 @@ def test_missing_and_forbidden_input(tmp_path, en_page):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     en_page.save(tmp_path / "page.png")
-    assert_failed(run(tmp_path, {"file_path": str(tmp_path / "page.png")},
-                      input_roots=[inbox]), "INPUT_FORBIDDEN")
+    assert_failed(
+        run(tmp_path, {"file_path": str(tmp_path / "page.png")}, input_roots=[inbox]),
+        "INPUT_FORBIDDEN",
+    )
 
 
 def test_tesseract_missing_is_a_clear_job_error(tmp_path, en_page):
     en_page.save(tmp_path / "page.png")
-    result = run(tmp_path, {"file_path": "page.png"},
-                 settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")})
+    result = run(
+        tmp_path,
+        {"file_path": "page.png"},
+        settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")},
+    )
     assert_failed(result, "DEPENDENCY_MISSING")
     assert "not found" in result.error.message
 
@@ -126,8 +142,14 @@ def test_tesseract_missing_is_a_clear_job_error(tmp_path, en_page):
 def _plugins_json(tmp_path: Path, path: str) -> dict:  # type: ignore[type-arg]
     venv_bin = Path(sys.executable).parent
     env = {**os.environ, "PATH": path, "JOBWORKER_PLUGINS": "worker-plugin-ocr"}
-    proc = subprocess.run([str(venv_bin / "jobworker"), "plugins", "--json"], env=env,
-                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(venv_bin / "jobworker"), "plugins", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     (ocr,) = [p for p in json.loads(proc.stdout) if "ocr" in p["job_types"]]
     return ocr  # type: ignore[no-any-return]

@@ -23,8 +23,10 @@ from pathlib import Path
 from pypdf import PdfReader
 
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
-PARAGRAPH = ("Background jobs are claimed atomically, leased, heartbeated and retried with "
-             "backoff. Größere Änderungen übernehmen wir im Frühjahr. ") * 6
+PARAGRAPH = (
+    "Background jobs are claimed atomically, leased, heartbeated and retried with "
+    "backoff. Größere Änderungen übernehmen wir im Frühjahr. "
+) * 6
 
 
 def make_pdf(path: Path, pages: int) -> Path:
@@ -53,11 +55,15 @@ def through_worker(path: Path, jobs: int, work: Path) -> float:
     import worker_plugin_pdf
     from jobworker.testing import WorkerHarness
 
-    with WorkerHarness(work, plugins=[worker_plugin_pdf], input_roots=[path.parent],
-                       concurrency=1, poll_interval=0.01) as harness:
+    with WorkerHarness(
+        work,
+        plugins=[worker_plugin_pdf],
+        input_roots=[path.parent],
+        concurrency=1,
+        poll_interval=0.01,
+    ) as harness:
         start = time.perf_counter()
-        ids = [harness.client.submit("pdf", {"file_path": str(path)}).job_id
-               for _ in range(jobs)]
+        ids = [harness.client.submit("pdf", {"file_path": str(path)}).job_id for _ in range(jobs)]
         harness.run_burst()
         elapsed = time.perf_counter() - start
         for job_id in ids:
@@ -80,10 +86,11 @@ def main() -> None:
         size_kib = path.stat().st_size // 1024
         total = args.pages * args.jobs
         bare_s = min(bare(path, args.jobs) for _ in range(args.repeat))
-        worker_s = min(through_worker(path, args.jobs, root / f"w{i}")
-                       for i in range(args.repeat))
-    print(f"file: {args.pages} text pages ({size_kib} KiB), "
-          f"{args.jobs} jobs, best of {args.repeat}, python {sys.version.split()[0]}")
+        worker_s = min(through_worker(path, args.jobs, root / f"w{i}") for i in range(args.repeat))
+    print(
+        f"file: {args.pages} text pages ({size_kib} KiB), "
+        f"{args.jobs} jobs, best of {args.repeat}, python {sys.version.split()[0]}"
+    )
     print(f"bare pypdf loop : {bare_s:7.2f} s  {total / bare_s:7.1f} pages/s")
     print(f"through worker  : {worker_s:7.2f} s  {total / worker_s:7.1f} pages/s")
     print(f"worker overhead : {100 * (worker_s / bare_s - 1):+.1f} %")

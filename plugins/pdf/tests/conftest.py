@@ -45,8 +45,13 @@ def render_lines(lines: list[str], size: int = 46) -> Image.Image:
     return img
 
 
-def make_pdf(path: Path, pages: list[str | Image.Image], *, title: str | None = None,
-             author: str | None = None) -> Path:
+def make_pdf(
+    path: Path,
+    pages: list[str | Image.Image],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+) -> Path:
     """A PDF with one page per entry: text (DejaVu, so umlauts work) or an image-only page."""
     pdf = FPDF()
     pdf.add_font("DejaVu", fname=str(_font_or_skip()))
@@ -67,8 +72,9 @@ def make_pdf(path: Path, pages: list[str | Image.Image], *, title: str | None = 
 
 @pytest.fixture()
 def text_pdf(tmp_path: Path) -> Path:
-    return make_pdf(tmp_path / "english.pdf", list(EN_PAGES), title="Test Report",
-                    author="Ada Lovelace")
+    return make_pdf(
+        tmp_path / "english.pdf", list(EN_PAGES), title="Test Report", author="Ada Lovelace"
+    )
 
 
 @pytest.fixture()
@@ -102,7 +108,7 @@ def lost_page_pdf(text_pdf: Path) -> Path:
     data = text_pdf.read_bytes()
     kids_end = data.index(b"]", data.index(b"/Kids"))
     last_ref = data.rindex(b"\n", 0, kids_end)
-    damaged_data = data[:last_ref] + b"]" + b" " * (kids_end - last_ref) + data[kids_end + 1:]
+    damaged_data = data[:last_ref] + b"]" + b" " * (kids_end - last_ref) + data[kids_end + 1 :]
     assert len(damaged_data) == len(data)  # offsets in the xref table stay valid
     return damaged(text_pdf, "lost-page.pdf", damaged_data)
 

@@ -68,8 +68,9 @@ def test_ocr_in_german_via_languages(tmp_path, pdf_maker):
     for i, line in enumerate(lines):
         ImageDraw.Draw(img).text((150, 120 + i * 74), line, font=font, fill=0)
     path = pdf_maker(tmp_path / "de-scan.pdf", [img])
-    (page,) = api.extract_pages(api.open_pdf(path), path, [1], method="ocr",
-                                ocr=api.OcrOptions(languages="deu"))
+    (page,) = api.extract_pages(
+        api.open_pdf(path), path, [1], method="ocr", ocr=api.OcrOptions(languages="deu")
+    )
     assert cer(lines, page.text) < 0.02, page.text
 
 
@@ -99,13 +100,23 @@ def test_image_decompression_bomb_is_a_warning_not_a_crash(tmp_path):
     page = writer.add_blank_page(200, 200)
     image = StreamObject()
     image.set_data(data)
-    image.update({NameObject(k): v for k, v in {
-        "/Type": NameObject("/XObject"), "/Subtype": NameObject("/Image"),
-        "/Width": NumberObject(10_000), "/Height": NumberObject(10_000),
-        "/BitsPerComponent": NumberObject(8), "/ColorSpace": NameObject("/DeviceGray"),
-        "/Filter": NameObject("/FlateDecode")}.items()})
-    page[NameObject("/Resources")] = DictionaryObject({NameObject("/XObject"): DictionaryObject(
-        {NameObject("/Im0"): writer._add_object(image)})})
+    image.update(
+        {
+            NameObject(k): v
+            for k, v in {
+                "/Type": NameObject("/XObject"),
+                "/Subtype": NameObject("/Image"),
+                "/Width": NumberObject(10_000),
+                "/Height": NumberObject(10_000),
+                "/BitsPerComponent": NumberObject(8),
+                "/ColorSpace": NameObject("/DeviceGray"),
+                "/Filter": NameObject("/FlateDecode"),
+            }.items()
+        }
+    )
+    page[NameObject("/Resources")] = DictionaryObject(
+        {NameObject("/XObject"): DictionaryObject({NameObject("/Im0"): writer._add_object(image)})}
+    )
     path = tmp_path / "image-bomb.pdf"
     with open(path, "wb") as fh:
         writer.write(fh)

@@ -12,11 +12,17 @@ from jobworker.testing import run_handler
 from worker_plugin_pdf.handler import PdfParams, handle_pdf
 
 
-def run(tmp_path: Path, params: dict, *, settings: dict | None = None, plugins=None,
-        input_roots=None):  # type: ignore[no-untyped-def]
-    return run_handler("pdf", params, plugins=plugins or [worker_plugin_pdf],
-                       tmp_path=tmp_path / "jw", input_roots=input_roots or [tmp_path],
-                       settings=settings or {})
+def run(
+    tmp_path: Path, params: dict, *, settings: dict | None = None, plugins=None, input_roots=None
+):  # type: ignore[no-untyped-def]
+    return run_handler(
+        "pdf",
+        params,
+        plugins=plugins or [worker_plugin_pdf],
+        tmp_path=tmp_path / "jw",
+        input_roots=input_roots or [tmp_path],
+        settings=settings or {},
+    )
 
 
 def assert_failed(result, code: str) -> None:  # type: ignore[no-untyped-def]
@@ -26,13 +32,22 @@ def assert_failed(result, code: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_legacy_shape_page_range_template_context(tmp_path, text_pdf, en_pages):
-    result = run(tmp_path, {"filename": str(text_pdf), "template": "Summary",
-                            "context": {"event": "FOSDEM"},
-                            "extra": {"page_start": 2, "page_end": 4}})
+    result = run(
+        tmp_path,
+        {
+            "filename": str(text_pdf),
+            "template": "Summary",
+            "context": {"event": "FOSDEM"},
+            "extra": {"page_start": 2, "page_end": 4},
+        },
+    )
     assert result.status.value == "completed", result.error
     res = result.results
-    assert [Path(p).name for p in res["page_texts"]] == ["page_002.txt", "page_003.txt",
-                                                         "page_004.txt"]
+    assert [Path(p).name for p in res["page_texts"]] == [
+        "page_002.txt",
+        "page_003.txt",
+        "page_004.txt",
+    ]
     assert [Path(p).read_text().strip() for p in res["page_texts"]] == en_pages[1:4]
     out = Path(res["target_dir"])
     assert res["asset_dir"] == str(out) and out.is_dir() and res["assets"] == []
@@ -42,17 +57,22 @@ def test_legacy_shape_page_range_template_context(tmp_path, text_pdf, en_pages):
     assert sd["status"] == "success" and sd["error"] is None
     assert sd["request"]["template"] == "Summary"
     meta = sd["data"]["metadata"]
-    assert (meta["title"], meta["author"], meta["page_count"]) == ("Test Report",
-                                                                    "Ada Lovelace", 5)
-    assert [(p["page"], p["method"]) for p in meta["pages"]] == [(2, "native"), (3, "native"),
-                                                                 (4, "native")]
+    assert (meta["title"], meta["author"], meta["page_count"]) == ("Test Report", "Ada Lovelace", 5)
+    assert [(p["page"], p["method"]) for p in meta["pages"]] == [
+        (2, "native"),
+        (3, "native"),
+        (4, "native"),
+    ]
     assert sd["data"]["extracted_text"].split("\n\n") == en_pages[1:4]
     assert res["warnings"] == [] and sd["data"]["warnings"] == []
     # progress: per page, never backwards, ending in postprocessing
     percents = [p.percent for p in result.progress]
     assert percents == sorted(percents)
-    assert [p.message for p in result.progress if p.message and p.message.startswith("page ")] \
-        == ["page 2 (1/3)", "page 3 (2/3)", "page 4 (3/3)"]
+    assert [p.message for p in result.progress if p.message and p.message.startswith("page ")] == [
+        "page 2 (1/3)",
+        "page 3 (2/3)",
+        "page 4 (3/3)",
+    ]
     assert result.progress[-1].step == "postprocessing"
 
 
@@ -63,8 +83,9 @@ def test_extra_file_path_legacy_key(tmp_path, de_pdf, de_pages):
 
 
 def test_auto_method_and_images(tmp_path, mixed_pdf):
-    result = run(tmp_path, {"file_path": "mixed.pdf", "extraction_method": "auto",
-                            "include_images": True})
+    result = run(
+        tmp_path, {"file_path": "mixed.pdf", "extraction_method": "auto", "include_images": True}
+    )
     assert result.status.value == "completed", result.error
     pages = result.results["structured_data"]["data"]["metadata"]["pages"]
     assert [p["method"] for p in pages] == ["native", "ocr"]
@@ -116,13 +137,14 @@ def test_missing_file(tmp_path):
 def test_path_outside_input_roots(tmp_path, text_pdf):
     inside = tmp_path / "inbox"
     inside.mkdir()
-    assert_failed(run(tmp_path, {"file_path": str(text_pdf)}, input_roots=[inside]),
-                  "INPUT_FORBIDDEN")
-    assert_failed(run(tmp_path, {"file_path": "../english.pdf"}, input_roots=[inside]),
-                  "INPUT_FORBIDDEN")
+    assert_failed(
+        run(tmp_path, {"file_path": str(text_pdf)}, input_roots=[inside]), "INPUT_FORBIDDEN"
+    )
+    assert_failed(
+        run(tmp_path, {"file_path": "../english.pdf"}, input_roots=[inside]), "INPUT_FORBIDDEN"
+    )
     (inside / "link.pdf").symlink_to(text_pdf)  # a link out of the roots is refused too
-    assert_failed(run(tmp_path, {"file_path": "link.pdf"}, input_roots=[inside]),
-                  "INPUT_FORBIDDEN")
+    assert_failed(run(tmp_path, {"file_path": "link.pdf"}, input_roots=[inside]), "INPUT_FORBIDDEN")
 
 
 def test_not_a_pdf(tmp_path, not_pdf):
@@ -144,12 +166,14 @@ def test_page_range_out_of_bounds(tmp_path, text_pdf):
 
 
 def test_refused_at_submit(tmp_path, text_pdf):
-    for params in ({"file_path": str(text_pdf), "page_start": 3, "page_end": 2},
-                   {"file_path": str(text_pdf), "page_start": 0},
-                   {"file_path": str(text_pdf), "extraction_method": "llm"},
-                   {"file_path": str(text_pdf), "languages": "klingon"},
-                   {"file_path": str(text_pdf), "pagestart": 2},
-                   {}):
+    for params in (
+        {"file_path": str(text_pdf), "page_start": 3, "page_end": 2},
+        {"file_path": str(text_pdf), "page_start": 0},
+        {"file_path": str(text_pdf), "extraction_method": "llm"},
+        {"file_path": str(text_pdf), "languages": "klingon"},
+        {"file_path": str(text_pdf), "pagestart": 2},
+        {},
+    ):
         result = run(tmp_path, params)
         assert_failed(result, "INVALID_PARAMETERS")
         assert result.progress == []  # never reached a worker
@@ -164,14 +188,17 @@ def test_file_over_size_limit(tmp_path, text_pdf):
 def test_too_many_pages(tmp_path, text_pdf):
     result = run(tmp_path, {"file_path": str(text_pdf)}, settings={"max_pages": 3})
     assert_failed(result, "INPUT_TOO_LARGE")
-    ok = run(tmp_path, {"file_path": str(text_pdf), "page_start": 3},
-             settings={"max_pages": 3})  # a page range within the limit is fine
+    ok = run(
+        tmp_path, {"file_path": str(text_pdf), "page_start": 3}, settings={"max_pages": 3}
+    )  # a page range within the limit is fine
     assert ok.status.value == "completed", ok.error
 
 
 def test_url_refused_unless_allowed(tmp_path):
-    for params in ({"url": "https://example.org/a.pdf"},
-                   {"filename": "https://example.org/a.pdf"}):  # legacy: URL in filename
+    for params in (
+        {"url": "https://example.org/a.pdf"},
+        {"filename": "https://example.org/a.pdf"},
+    ):  # legacy: URL in filename
         result = run(tmp_path, params)
         assert_failed(result, "INPUT_FORBIDDEN")
         assert "allow_urls" in result.error.message
@@ -190,8 +217,11 @@ def test_url_download_through_the_safe_downloader(tmp_path, text_pdf):
         url = f"http://127.0.0.1:{server.server_address[1]}/{text_pdf.name}"
         refused = run(tmp_path / "a", {"url": url}, settings={"allow_urls": True})
         assert_failed(refused, "INPUT_FORBIDDEN")  # loopback, not allow-listed
-        ok = run(tmp_path / "b", {"url": url, "page_start": 2, "page_end": 2},
-                 settings={"allow_urls": True, "allow_private": ["127.0.0.1/32"]})
+        ok = run(
+            tmp_path / "b",
+            {"url": url, "page_start": 2, "page_end": 2},
+            settings={"allow_urls": True, "allow_private": ["127.0.0.1/32"]},
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -201,8 +231,11 @@ def test_url_download_through_the_safe_downloader(tmp_path, text_pdf):
 
 
 def test_ocr_without_tesseract_is_dependency_missing(tmp_path, scanned_pdf):
-    result = run(tmp_path, {"file_path": str(scanned_pdf), "extraction_method": "ocr"},
-                 settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")})
+    result = run(
+        tmp_path,
+        {"file_path": str(scanned_pdf), "extraction_method": "ocr"},
+        settings={"tesseract_cmd": str(tmp_path / "bin" / "tesseract")},
+    )
     assert_failed(result, "DEPENDENCY_MISSING")
     assert "tesseract" in result.error.message
 
@@ -219,7 +252,8 @@ def test_ocr_without_ocr_plugin_is_dependency_missing(tmp_path, scanned_pdf, mon
     for name in [m for m in sys.modules if m.startswith("worker_plugin_ocr")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "worker_plugin_ocr", None)
-    result = run(tmp_path, {"file_path": str(scanned_pdf), "extraction_method": "ocr"},
-                 plugins=[ThreadPdf()])
+    result = run(
+        tmp_path, {"file_path": str(scanned_pdf), "extraction_method": "ocr"}, plugins=[ThreadPdf()]
+    )
     assert_failed(result, "DEPENDENCY_MISSING")
     assert "worker-plugin-pdf[ocr]" in result.error.message

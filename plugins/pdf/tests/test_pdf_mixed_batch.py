@@ -18,14 +18,16 @@ def jobworker(cwd: Path, *args: str) -> str:
     env = {**os.environ, "JOBWORKER_PLUGINS": "worker-plugin-pdf,worker-plugin-ocr"}
     env.pop("JOBWORKER_STORE", None)
     env.pop("JOBWORKER_CONFIG", None)
-    proc = subprocess.run([str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [str(exe), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, f"{args}: {proc.stdout}\n{proc.stderr}"
     return proc.stdout
 
 
-def test_mixed_batch_end_to_end(tmp_path, text_pdf, de_pdf, scanned_pdf, mixed_pdf,
-                                not_pdf, pdf_maker):
+def test_mixed_batch_end_to_end(
+    tmp_path, text_pdf, de_pdf, scanned_pdf, mixed_pdf, not_pdf, pdf_maker
+):
     from PIL import Image, ImageDraw, ImageFont
 
     inbox = tmp_path  # the fixtures live here
@@ -39,7 +41,8 @@ def test_mixed_batch_end_to_end(tmp_path, text_pdf, de_pdf, scanned_pdf, mixed_p
         'store = "sqlite:///jobs.db"\n'
         "[worker]\nconcurrency = 2\npoll_interval = 0.1\n"
         f'[paths]\ninput_roots = ["{inbox}"]\noutput_root = "{tmp_path / "out"}"\n'
-        "[plugins.pdf]\nmax_pages = 50\n")
+        "[plugins.pdf]\nmax_pages = 50\n"
+    )
     jobs = [
         ("pdf", {"file_path": "english.pdf"}),
         ("pdf", {"filename": str(de_pdf), "extra": {"page_start": 2}}),
@@ -57,8 +60,7 @@ def test_mixed_batch_end_to_end(tmp_path, text_pdf, de_pdf, scanned_pdf, mixed_p
     jobworker(tmp_path, "run", "--burst")
     status = json.loads(jobworker(tmp_path, "batch", "status", batch_id, "--json"))
     assert (status["total_jobs"], status["completed_jobs"], status["failed_jobs"]) == (9, 8, 1)
-    listed = json.loads(jobworker(tmp_path, "list", "--batch", batch_id, "--limit", "20",
-                                  "--json"))
+    listed = json.loads(jobworker(tmp_path, "list", "--batch", batch_id, "--limit", "20", "--json"))
     by_file = {}
     for row in listed:
         job = json.loads(jobworker(tmp_path, "status", row["job_id"], "--json"))

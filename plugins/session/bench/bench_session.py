@@ -41,8 +41,13 @@ def talk(folder: Path, seconds: float) -> Path:
         speech += clip
     wav = audio.export(speech, folder / "speech.wav")
     slides = [f"Slide {i + 1}" for i in range(max(1, int(seconds // 10)))]
-    return make_video(folder / "talk.mp4", slides, seconds_per_slide=len(speech) / 1000
-                      / len(slides), fps=5, audio=wav)
+    return make_video(
+        folder / "talk.mp4",
+        slides,
+        seconds_per_slide=len(speech) / 1000 / len(slides),
+        fps=5,
+        audio=wav,
+    )
 
 
 def run(base_tmp: Path, jobs: list[dict]) -> tuple[float, list]:
@@ -65,13 +70,22 @@ def main() -> None:
         (root / "talk.html").write_text(session_page("Open budgets"))
         slide_deck(root / "deck.pdf", [f"Slide {i}: budget line {i}" for i in range(10)])
         with serve_directory(root) as base:
-            jobs = [{"event": "Bench", "session": f"Talk {i}", "track": "T",
-                     "url": f"{base}/talk.html", "attachments_url": f"{base}/deck.pdf"}
-                    for i in range(args.sessions)]
+            jobs = [
+                {
+                    "event": "Bench",
+                    "session": f"Talk {i}",
+                    "track": "T",
+                    "url": f"{base}/talk.html",
+                    "attachments_url": f"{base}/deck.pdf",
+                }
+                for i in range(args.sessions)
+            ]
             elapsed, done = run(Path(tmp) / "a", jobs)
             ok = sum(j.status.value == "completed" for j in done)
-            print(f"page+slides sessions: {ok}/{len(jobs)} completed in {elapsed:.2f} s, "
-                  f"{len(jobs) / elapsed:.2f} sessions/s")
+            print(
+                f"page+slides sessions: {ok}/{len(jobs)} completed in {elapsed:.2f} s, "
+                f"{len(jobs) / elapsed:.2f} sessions/s"
+            )
             if shutil.which("espeak-ng") is None:
                 print("video session: skipped (no espeak-ng)")
                 return
@@ -80,13 +94,19 @@ def main() -> None:
             from worker_plugin_video.api import probe
 
             duration = probe(video).duration
-            job = {"event": "Bench", "session": "Video talk", "video_url": f"{base}/talk.mp4",
-                   "url": f"{base}/talk.html"}
+            job = {
+                "event": "Bench",
+                "session": "Video talk",
+                "video_url": f"{base}/talk.mp4",
+                "url": f"{base}/talk.html",
+            }
             for label in ("video session", "video session (cached)"):
                 elapsed, [j] = run(Path(tmp) / "b", [job])
                 steps = j.results["structured_data"]["steps"] if j.results else j.error
-                print(f"{label}: {j.status.value} in {elapsed:.2f} s for {duration:.1f} s of "
-                      f"video ({duration / elapsed:.2f}x realtime); {steps}")
+                print(
+                    f"{label}: {j.status.value} in {elapsed:.2f} s for {duration:.1f} s of "
+                    f"video ({duration / elapsed:.2f}x realtime); {steps}"
+                )
 
 
 if __name__ == "__main__":

@@ -30,5 +30,4 @@ def talk_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     video_testing = pytest.importorskip("worker_plugin_video.testing")
     folder = tmp_path_factory.mktemp("talk")
     speech = audio_testing.speech_wav(folder / "speech.wav")
-    return video_testing.make_video(folder / "talk.mp4", video_testing.TALK_SLIDES,
-                                    audio=speech)
+    return video_testing.make_video(folder / "talk.mp4", video_testing.TALK_SLIDES, audio=speech)

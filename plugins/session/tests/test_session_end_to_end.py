@@ -17,8 +17,9 @@ from worker_plugin_transform.api import parse_front_matter
 PLUGINS = [worker_plugin_session, worker_plugin_transform]
 
 
-def test_session_page_video_and_slides_into_markdown(tmp_path: Path, web: tuple[Path, str],
-                                                     talk_video: Path) -> None:
+def test_session_page_video_and_slides_into_markdown(
+    tmp_path: Path, web: tuple[Path, str], talk_video: Path
+) -> None:
     pytest.importorskip("worker_plugin_pdf.api")
     audio = pytest.importorskip("worker_plugin_audio.api")
     if "whisper" not in audio.available_engines():
@@ -27,14 +28,24 @@ def test_session_page_video_and_slides_into_markdown(tmp_path: Path, web: tuple[
     (root / "talk.html").write_text(session_page("Open budgets"))
     shutil.copy(talk_video, root / "talk.mp4")
     slide_deck(root / "slides.pdf")
-    params = {"event": "FOSS Days 2024", "session": "Open budgets: a city's view",
-              "track": "Open Government", "filename": "open-budgets", "day": "2024-05-02",
-              "starttime": "10:00", "endtime": "10:30", "speakers": ["Ada Lovelace"],
-              "url": f"{base}/talk.html", "video_url": f"{base}/talk.mp4",
-              "attachments_url": f"{base}/slides.pdf", "source_language": "en"}
+    params = {
+        "event": "FOSS Days 2024",
+        "session": "Open budgets: a city's view",
+        "track": "Open Government",
+        "filename": "open-budgets",
+        "day": "2024-05-02",
+        "starttime": "10:00",
+        "endtime": "10:30",
+        "speakers": ["Ada Lovelace"],
+        "url": f"{base}/talk.html",
+        "video_url": f"{base}/talk.mp4",
+        "attachments_url": f"{base}/slides.pdf",
+        "source_language": "en",
+    }
     out = tmp_path / "output"
-    with WorkerHarness(tmp_path, plugins=PLUGINS, output_root=out,
-                       settings={"session": LOCAL}) as h:
+    with WorkerHarness(
+        tmp_path, plugins=PLUGINS, output_root=out, settings={"session": LOCAL}
+    ) as h:
         job = h.client.submit("session", params)
         h.run_burst()
         done = h.client.get(job.job_id)

@@ -21,23 +21,31 @@ def test_required_fields_and_legacy_defaults() -> None:
 
 
 def test_speakers_urls_and_flags_accept_legacy_shapes() -> None:
-    p = SessionParams(event="E", session="S", speakers=[{"name": "Ada"}, "Bob", ""],
-                      attachments_url="http://h/a.pdf, http://h/b.pdf", create_archive="false")
+    p = SessionParams(
+        event="E",
+        session="S",
+        speakers=[{"name": "Ada"}, "Bob", ""],
+        attachments_url="http://h/a.pdf, http://h/b.pdf",
+        create_archive="false",
+    )
     assert p.speakers == ["Ada", "Bob"]
     assert p.attachment_urls == ["http://h/a.pdf", "http://h/b.pdf"]
     assert p.create_archive is False
     assert SessionParams(event="E", session="S", speakers="Ada, Bob").speakers == ["Ada", "Bob"]
 
 
-@pytest.mark.parametrize(("raw", "safe"), [
-    ("..", "untitled"),
-    ("../../etc/passwd", "etc_passwd"),
-    ("a/b\\c", "a_b_c"),
-    ("CON", "untitled_CON"),
-    (" .hidden ", "hidden"),
-    ("Über uns: Teil 2?", "Über uns_ Teil 2"),
-    ("tab\tand\x00null", "tab_and_null"),
-])
+@pytest.mark.parametrize(
+    ("raw", "safe"),
+    [
+        ("..", "untitled"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("a/b\\c", "a_b_c"),
+        ("CON", "untitled_CON"),
+        (" .hidden ", "hidden"),
+        ("Über uns: Teil 2?", "Über uns_ Teil 2"),
+        ("tab\tand\x00null", "tab_and_null"),
+    ],
+)
 def test_safe_component(raw: str, safe: str) -> None:
     assert safe_component(raw) == safe
 

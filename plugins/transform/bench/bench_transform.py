@@ -35,19 +35,35 @@ from worker_plugin_transform.sandbox import render
 from worker_plugin_transform.templates import BUILTIN_DIR, environment_for
 from worker_plugin_transform.tools import template_filters
 
-SENTENCE = ("Cities publish their budgets as open data so that citizens can follow how "
-            "public money is spent in every district. ")
-LOOP = ("{% macro row(i) %}| {{ i }} | {{ (i * 7) % 13 }} |{% endmacro %}"
-        "{% for i in range(10000) %}{{ row(i) | trim }}\n{% endfor %}")
+SENTENCE = (
+    "Cities publish their budgets as open data so that citizens can follow how "
+    "public money is spent in every district. "
+)
+LOOP = (
+    "{% macro row(i) %}| {{ i }} | {{ (i * 7) % 13 }} |{% endmacro %}"
+    "{% for i in range(10000) %}{{ row(i) | trim }}\n{% endfor %}"
+)
 
 
 def session_vars() -> dict:
-    return {"event": "FOSS 2024", "session": "Open budgets", "track": "Cities",
-            "day": "2024-05-02", "starttime": "10:00", "endtime": "10:30",
-            "speakers": ["Ada", "Grace"], "url": "https://x/t", "video_url": None,
-            "attachments_url": None, "source_language": "en", "target_language": "de",
-            "web_text": SENTENCE * 20, "video_transcript": SENTENCE * 200,
-            "attachments_text": "Slide one\n\nSlide two", "attachments": ["assets/t/s.pdf"]}
+    return {
+        "event": "FOSS 2024",
+        "session": "Open budgets",
+        "track": "Cities",
+        "day": "2024-05-02",
+        "starttime": "10:00",
+        "endtime": "10:30",
+        "speakers": ["Ada", "Grace"],
+        "url": "https://x/t",
+        "video_url": None,
+        "attachments_url": None,
+        "source_language": "en",
+        "target_language": "de",
+        "web_text": SENTENCE * 20,
+        "video_transcript": SENTENCE * 200,
+        "attachments_text": "Slide one\n\nSlide two",
+        "attachments": ["assets/t/s.pdf"],
+    }
 
 
 def best(fn: Callable[[], object], n: int, repeat: int) -> float:
@@ -78,23 +94,35 @@ def bench_templates(renders: int, repeat: int) -> None:
     out = render(guarded, "Session", variables)
     assert out == plain_session.render(variables), "guarded and plain output differ"
     for name, g, p, n in (
-        ("Session template", lambda: render(guarded, "Session", variables),
-         lambda: plain_session.render(variables), renders),
-        ("loop 10k iterations", lambda: render(guarded, LOOP, {}, inline=True),
-         lambda: plain_loop.render(), max(renders // 30, 3)),
+        (
+            "Session template",
+            lambda: render(guarded, "Session", variables),
+            lambda: plain_session.render(variables),
+            renders,
+        ),
+        (
+            "loop 10k iterations",
+            lambda: render(guarded, LOOP, {}, inline=True),
+            lambda: plain_loop.render(),
+            max(renders // 30, 3),
+        ),
     ):
         gs, ps = best(g, n, repeat), best(p, n, repeat)
-        print(f"{name:22s} guarded {gs:9.1f}/s   plain sandbox {ps:9.1f}/s   "
-              f"overhead {ps / gs - 1:+.0%}")
+        print(
+            f"{name:22s} guarded {gs:9.1f}/s   plain sandbox {ps:9.1f}/s   "
+            f"overhead {ps / gs - 1:+.0%}"
+        )
 
 
 def bench_tools(repeat: int) -> None:
     text = (SENTENCE * 800)[:100_000]
     md = "---\ntitle: x\ntags: [a, b]\n---\n" + text
     detect_language(text)  # load the model outside the timing
-    for name, fn, n in (("detect_language 100k", lambda: detect_language(text), 20),
-                        ("summarize 100k", lambda: summarize(text, 5), 10),
-                        ("front_matter 100k", lambda: parse_front_matter(md), 200)):
+    for name, fn, n in (
+        ("detect_language 100k", lambda: detect_language(text), 20),
+        ("summarize 100k", lambda: summarize(text, 5), 10),
+        ("front_matter 100k", lambda: parse_front_matter(md), 200),
+    ):
         print(f"{name:22s} {best(fn, n, repeat):9.1f} calls/s")
 
 
@@ -102,17 +130,23 @@ def bench_worker(jobs: int) -> None:
     import worker_plugin_transform
     from jobworker.testing import WorkerHarness
 
-    with tempfile.TemporaryDirectory() as tmp, \
-            WorkerHarness(Path(tmp), plugins=[worker_plugin_transform]) as h:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        WorkerHarness(Path(tmp), plugins=[worker_plugin_transform]) as h,
+    ):
         start = time.perf_counter()
         for i in range(jobs):
-            h.client.submit("transform", {"template": "Session", "context": {
-                **session_vars(), "session": f"Talk {i}"}})
+            h.client.submit(
+                "transform",
+                {"template": "Session", "context": {**session_vars(), "session": f"Talk {i}"}},
+            )
         h.run_burst()
         elapsed = time.perf_counter() - start
         done = h.client.list(status="completed", limit=jobs + 1)
-        print(f"{'worker transform jobs':22s} {len(done)}/{jobs} completed, "
-              f"{jobs / elapsed:9.1f} jobs/s ({elapsed:.2f} s)")
+        print(
+            f"{'worker transform jobs':22s} {len(done)}/{jobs} completed, "
+            f"{jobs / elapsed:9.1f} jobs/s ({elapsed:.2f} s)"
+        )
 
 
 def main() -> None:

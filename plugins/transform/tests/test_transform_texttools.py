@@ -14,14 +14,20 @@ from worker_plugin_transform.api import (
     to_yaml,
 )
 
-GERMAN = ("Die Stadt veröffentlicht ihre Haushaltsdaten jedes Jahr im Internet. Viele Bürger "
-          "lesen die Zahlen und diskutieren darüber in öffentlichen Sitzungen.")
-ENGLISH = ("The city publishes its budget data on the internet every year. Many citizens read "
-           "the numbers and discuss them in public meetings.")
+GERMAN = (
+    "Die Stadt veröffentlicht ihre Haushaltsdaten jedes Jahr im Internet. Viele Bürger "
+    "lesen die Zahlen und diskutieren darüber in öffentlichen Sitzungen."
+)
+ENGLISH = (
+    "The city publishes its budget data on the internet every year. Many citizens read "
+    "the numbers and discuss them in public meetings."
+)
 
 
-@pytest.mark.parametrize(("text", "lang"), [(GERMAN, "de"), (ENGLISH, "en"),
-                                            ("Ceci est une phrase en français, bien sûr.", "fr")])
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [(GERMAN, "de"), (ENGLISH, "en"), ("Ceci est une phrase en français, bien sûr.", "fr")],
+)
 def test_detect_language(text: str, lang: str) -> None:
     info = detect_language(text)
     assert info["language"] == lang
@@ -34,9 +40,11 @@ def test_detect_language_candidates_and_too_short() -> None:
 
 
 def test_summary_picks_representative_sentences_in_order() -> None:
-    text = ("Open data portals help cities share budget data. The weather was nice. "
-            "Cities publish budget data on open data portals every year. I had coffee. "
-            "Budget data from cities helps citizens understand spending.")
+    text = (
+        "Open data portals help cities share budget data. The weather was nice. "
+        "Cities publish budget data on open data portals every year. I had coffee. "
+        "Budget data from cities helps citizens understand spending."
+    )
     summary = summarize(text, 2)
     assert "weather" not in summary and "coffee" not in summary
     first, second = summary.split(". ", 1)
@@ -45,19 +53,23 @@ def test_summary_picks_representative_sentences_in_order() -> None:
 
 
 def test_front_matter_parsed_dates_as_strings() -> None:
-    meta, body = parse_front_matter("---\ntitle: Talk\ndate: 2024-05-01\ntags: [a, b]\n---\n"
-                                    "# Body\n")
+    meta, body = parse_front_matter(
+        "---\ntitle: Talk\ndate: 2024-05-01\ntags: [a, b]\n---\n# Body\n"
+    )
     assert meta == {"title": "Talk", "date": "2024-05-01", "tags": ["a", "b"]}
     assert body == "# Body\n"
     assert parse_front_matter("# No front matter\n") == ({}, "# No front matter\n")
 
 
-@pytest.mark.parametrize(("text", "why"), [
-    ("---\na: &x [1, 2]\nb: *x\n---\nbody", "anchors"),
-    ("---\n- just\n- a list\n---\nbody", "mapping"),
-    ("---\na: [unclosed\n---\nbody", "valid YAML"),
-    ("---\na: !!python/object:os.system 'ls'\n---\nbody", "valid YAML"),
-])
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("---\na: &x [1, 2]\nb: *x\n---\nbody", "anchors"),
+        ("---\n- just\n- a list\n---\nbody", "mapping"),
+        ("---\na: [unclosed\n---\nbody", "valid YAML"),
+        ("---\na: !!python/object:os.system 'ls'\n---\nbody", "valid YAML"),
+    ],
+)
 def test_front_matter_refuses_unsafe_or_invalid_yaml(text: str, why: str) -> None:
     with pytest.raises(UnsupportedInput, match=why):
         parse_front_matter(text)
@@ -70,11 +82,15 @@ def test_yaml_round_trip_and_slugify() -> None:
 
 
 def test_text_tools_as_template_filters() -> None:
-    out = render_template(template_content=(
-        "{{ text | detect_language }}|{{ (text | language_info).confidence > 0.5 }}|"
-        "{{ md | front_matter | tojson }}|{{ md | strip_front_matter | trim }}|"
-        "{{ text | sentences | length }}"),
-        variables={"text": GERMAN, "md": "---\na: 1\n---\nBody"}, registered={})
+    out = render_template(
+        template_content=(
+            "{{ text | detect_language }}|{{ (text | language_info).confidence > 0.5 }}|"
+            "{{ md | front_matter | tojson }}|{{ md | strip_front_matter | trim }}|"
+            "{{ text | sentences | length }}"
+        ),
+        variables={"text": GERMAN, "md": "---\na: 1\n---\nBody"},
+        registered={},
+    )
     assert out == 'de|True|{"a": 1}|Body|2'
 
 
@@ -84,13 +100,16 @@ def test_html_main_text() -> None:
         "<script>var x = 'no';</script></head><body><nav>Menu</nav><header>Logo</header>"
         "<main><h1>Talk</h1><p>First <b>bold</b> line.<br>Second line.</p>"
         "<ul><li>One</li><li>Two</li></ul><div style='display: none'>hidden</div></main>"
-        "<footer>Imprint</footer></body></html>")
+        "<footer>Imprint</footer></body></html>"
+    )
     assert page.title == "A & B" and page.description == "About" and page.main_found
     assert page.text == "# Talk\n\nFirst bold line.\nSecond line.\n\n- One\n- Two"
 
 
 def test_html_without_main_keeps_body_text_and_container_option() -> None:
-    html = ("<body><div id='menu'>Menu</div><div class='talk abstract'><p>Abstract text.</p>"
-            "</div><p>Other</p></body>")
+    html = (
+        "<body><div id='menu'>Menu</div><div class='talk abstract'><p>Abstract text.</p>"
+        "</div><p>Other</p></body>"
+    )
     assert html_to_text(html).text == "Menu\n\nAbstract text.\n\nOther"
     assert html_to_text(html, container=".abstract").text == "Abstract text."

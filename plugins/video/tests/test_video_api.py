@@ -24,8 +24,7 @@ def test_probe_talk(talk: Path) -> None:
 
 def test_probe_silent_mkv(silent: Path) -> None:
     info = api.probe(silent)
-    assert (info.container, info.video_codec, info.has_audio) == ("matroska,webm", "mpeg4",
-                                                                   False)
+    assert (info.container, info.video_codec, info.has_audio) == ("matroska,webm", "mpeg4", False)
     assert info.audio_codec is None and info.fps == 12.0
     assert info.duration == pytest.approx(4.0, abs=0.1)
 
@@ -62,26 +61,26 @@ def test_thumbnails_needs_exactly_one_rule(talk: Path) -> None:
         api.thumbnails(talk, count=20, limit=10)
 
 
-@pytest.mark.parametrize(("fmt", "suffix", "pil"), [("png", ".png", "PNG"),
-                                                    ("jpg", ".jpg", "JPEG")])
+@pytest.mark.parametrize(
+    ("fmt", "suffix", "pil"), [("png", ".png", "PNG"), ("jpg", ".jpg", "JPEG")]
+)
 def test_save_thumbnails(talk: Path, tmp_path: Path, fmt: str, suffix: str, pil: str) -> None:
     saved = api.save_thumbnails(api.thumbnails(talk, count=2, width=320), tmp_path, fmt)
-    assert [Path(s["path"]).name for s in saved] == [f"thumb-0001{suffix}",
-                                                     f"thumb-0002{suffix}"]
+    assert [Path(s["path"]).name for s in saved] == [f"thumb-0001{suffix}", f"thumb-0002{suffix}"]
     with Image.open(saved[0]["path"]) as img:
         assert (img.format, img.size) == (pil, (320, 180))
     assert saved[1]["time"] == 4.5
 
 
-@pytest.mark.parametrize(("fmt", "codec", "rate"), [("wav", "pcm_s16le", 22050),
-                                                    ("opus", "opus", 48000)])
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate"), [("wav", "pcm_s16le", 22050), ("opus", "opus", 48000)]
+)
 def test_extract_audio(talk: Path, tmp_path: Path, fmt: str, codec: str, rate: int) -> None:
     from worker_plugin_audio.api import probe as probe_audio
 
     track = api.extract_audio(talk, tmp_path / f"a.{fmt}", fmt)
     info = probe_audio(track["path"])
-    assert (info.codec, info.sample_rate, info.channels, info.has_video) == (codec, rate, 1,
-                                                                              False)
+    assert (info.codec, info.sample_rate, info.channels, info.has_video) == (codec, rate, 1, False)
     assert info.duration == pytest.approx(5.1, abs=0.1)
     assert track["duration"] == pytest.approx(info.duration, abs=0.05)
     assert not list(tmp_path.glob("*.part"))
@@ -95,4 +94,6 @@ def test_slide_texts_from_keyframes(talk: Path) -> None:
     # the same slide seen twice is one slide
     frames = list(api.iter_frames_at(talk, [0.2, 0.8, 2.5]))
     assert [(s["text"], s["frames"]) for s in api.slide_texts(frames)] == [
-        ("Hello World", 2), ("Second Slide", 1)]
+        ("Hello World", 2),
+        ("Second Slide", 1),
+    ]

@@ -9,14 +9,22 @@ import pytest
 from jobworker import DependencyMissing, InputTooLarge, UnsupportedInput
 from worker_plugin_video import api
 
-REASONS = {"empty": "empty", "text": "unreadable", "audio_only": "no_video_stream",
-           "image": "still_image", "truncated": "unreadable"}
+REASONS = {
+    "empty": "empty",
+    "text": "unreadable",
+    "audio_only": "no_video_stream",
+    "image": "still_image",
+    "truncated": "unreadable",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(REASONS))
 def test_bad_files_are_unsupported_input(bad_files: dict[str, Path], kind: str) -> None:
-    for call in (api.probe, lambda p: api.thumbnails(p, count=1),
-                 lambda p: list(api.iter_keyframes(p))):
+    for call in (
+        api.probe,
+        lambda p: api.thumbnails(p, count=1),
+        lambda p: list(api.iter_keyframes(p)),
+    ):
         with pytest.raises(UnsupportedInput) as err:
             call(bad_files[kind])
         assert err.value.code == "UNSUPPORTED_INPUT"
@@ -68,10 +76,13 @@ def test_audio_track_over_limit(talk: Path, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # no half-written file left behind
 
 
-@pytest.mark.parametrize(("getter", "package"), [(api.ocr_api, "worker-plugin-ocr"),
-                                                 (api.audio_api, "worker-plugin-audio")])
-def test_missing_partner_plugin_names_the_package(monkeypatch: pytest.MonkeyPatch, getter,
-                                                  package: str) -> None:
+@pytest.mark.parametrize(
+    ("getter", "package"),
+    [(api.ocr_api, "worker-plugin-ocr"), (api.audio_api, "worker-plugin-audio")],
+)
+def test_missing_partner_plugin_names_the_package(
+    monkeypatch: pytest.MonkeyPatch, getter, package: str
+) -> None:
     module = "worker_plugin_ocr" if "ocr" in package else "worker_plugin_audio"
     for name in [m for m in sys.modules if m == module or m.startswith(module + ".")]:
         monkeypatch.delitem(sys.modules, name)

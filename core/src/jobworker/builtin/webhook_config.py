@@ -24,13 +24,25 @@ import attrs
 from ..errors import InvalidParameters
 from ..model import Batch, Job
 
-__all__ = ["BATCH_EVENTS", "EVENT_NAMES", "JOB_EVENTS", "WebhookConfig", "batch_webhook",
-           "check_webhook", "job_webhooks", "parse_webhook"]
+__all__ = [
+    "BATCH_EVENTS",
+    "EVENT_NAMES",
+    "JOB_EVENTS",
+    "WebhookConfig",
+    "batch_webhook",
+    "check_webhook",
+    "job_webhooks",
+    "parse_webhook",
+]
 
 JOB_EVENTS = frozenset({"completed", "failed", "progress"})
 BATCH_EVENTS = frozenset({"completed", "failed", "batch.finished"})
-EVENT_NAMES = {"completed": "job.completed", "failed": "job.failed", "progress": "job.progress",
-               "batch.finished": "batch.finished"}
+EVENT_NAMES = {
+    "completed": "job.completed",
+    "failed": "job.failed",
+    "progress": "job.progress",
+    "batch.finished": "batch.finished",
+}
 _KEYS = frozenset({"url", "events", "secret", "token", "jobId", "external_id"})
 
 
@@ -53,8 +65,9 @@ def _text(raw: Mapping[str, Any], key: str) -> str | None:
     return str(value)
 
 
-def parse_webhook(raw: object, *, batch: bool = False, source: str = "job",
-                  strict: bool = False) -> WebhookConfig:
+def parse_webhook(
+    raw: object, *, batch: bool = False, source: str = "job", strict: bool = False
+) -> WebhookConfig:
     """Read a stored (or submitted) webhook configuration.
 
     :param strict: refuse unknown keys (at submit time); stored documents may carry others.
@@ -63,21 +76,24 @@ def parse_webhook(raw: object, *, batch: bool = False, source: str = "job",
     if isinstance(raw, str):
         raw = {"url": raw}
     if not isinstance(raw, Mapping):
-        raise InvalidParameters(f"webhook must be an object with a url, not "
-                                f"{type(raw).__name__}")
+        raise InvalidParameters(f"webhook must be an object with a url, not {type(raw).__name__}")
     if strict and set(raw) - _KEYS:
-        raise InvalidParameters(f"unknown webhook key(s): {', '.join(sorted(set(raw) - _KEYS))}; "
-                                f"accepted: {', '.join(sorted(_KEYS))}")
+        raise InvalidParameters(
+            f"unknown webhook key(s): {', '.join(sorted(set(raw) - _KEYS))}; "
+            f"accepted: {', '.join(sorted(_KEYS))}"
+        )
     url = _text(raw, "url")
     if not url:
         raise InvalidParameters("webhook.url is required")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidParameters(f"webhook.url must be an http or https URL with a host, "
-                                f"not {url[:200]!r}")
+        raise InvalidParameters(
+            f"webhook.url must be an http or https URL with a host, not {url[:200]!r}"
+        )
     if parts.username or parts.password:
-        raise InvalidParameters("webhook.url must not contain a user name or password "
-                                "(use token or secret)")
+        raise InvalidParameters(
+            "webhook.url must not contain a user name or password (use token or secret)"
+        )
     allowed = BATCH_EVENTS if batch else JOB_EVENTS
     events = raw.get("events")
     if events is None:
@@ -89,18 +105,27 @@ def parse_webhook(raw: object, *, batch: bool = False, source: str = "job",
         if chosen - allowed:
             raise InvalidParameters(
                 f"unknown webhook event(s) {', '.join(sorted(chosen - allowed))}; "
-                f"{'a batch' if batch else 'a job'} accepts {', '.join(sorted(allowed))}")
-    return WebhookConfig(url, frozenset(chosen), _text(raw, "secret"), _text(raw, "token"),
-                         _text(raw, "jobId") or _text(raw, "external_id"),
-                         "batch" if batch else source)
+                f"{'a batch' if batch else 'a job'} accepts {', '.join(sorted(allowed))}"
+            )
+    return WebhookConfig(
+        url,
+        frozenset(chosen),
+        _text(raw, "secret"),
+        _text(raw, "token"),
+        _text(raw, "jobId") or _text(raw, "external_id"),
+        "batch" if batch else source,
+    )
 
 
 def check_webhook(raw: object, *, batch: bool = False) -> dict[str, Any]:
     """A submitted configuration, checked and in its stored form (for the client API)."""
     config = parse_webhook(raw, batch=batch, strict=True)
     stored: dict[str, Any] = {"url": config.url, "events": sorted(config.events)}
-    for key, value in (("secret", config.secret), ("token", config.token),
-                       ("jobId", config.external_id)):
+    for key, value in (
+        ("secret", config.secret),
+        ("token", config.token),
+        ("jobId", config.external_id),
+    ):
         if value is not None:
             stored[key] = value
     return stored

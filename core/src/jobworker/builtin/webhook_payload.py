@@ -34,10 +34,17 @@ def results_summary(job: Job) -> dict[str, Any] | None:
     """``{"keys": [...], "sizes": {key: JSON bytes}, "job_id": ..., "fetch": ...}``."""
     if not job.results:
         return None
-    sizes = {key: len(json.dumps(value, default=str, ensure_ascii=False).encode())
-             for key, value in job.results.items() if value not in (None, [], {}, "")}
-    return {"keys": sorted(sizes), "sizes": sizes, "job_id": job.job_id,
-            "fetch": f"jobworker status {job.job_id} --json"}
+    sizes = {
+        key: len(json.dumps(value, default=str, ensure_ascii=False).encode())
+        for key, value in job.results.items()
+        if value not in (None, [], {}, "")
+    }
+    return {
+        "keys": sorted(sizes),
+        "sizes": sizes,
+        "job_id": job.job_id,
+        "fetch": f"jobworker status {job.job_id} --json",
+    }
 
 
 def _batch_part(batch: Batch) -> dict[str, Any]:
@@ -58,14 +65,19 @@ def _batch_part(batch: Batch) -> dict[str, Any]:
 def _progress(progress: JobProgress | None) -> dict[str, Any] | None:
     if progress is None:
         return None
-    return {"step": progress.step, "percent": progress.percent,
-            "message": _clip(progress.message)}
+    return {"step": progress.step, "percent": progress.percent, "message": _clip(progress.message)}
 
 
-def build_payload(event: str, delivery_id: str, occurred_at: datetime, *,
-                  job: Job | None = None, batch: Batch | None = None,
-                  progress: JobProgress | None = None,
-                  external_id: str | None = None) -> dict[str, Any]:
+def build_payload(
+    event: str,
+    delivery_id: str,
+    occurred_at: datetime,
+    *,
+    job: Job | None = None,
+    batch: Batch | None = None,
+    progress: JobProgress | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
     """The payload of one event. ``job`` for ``job.*`` events, ``batch`` for ``batch.finished``
     (and, for a job of a batch, the batch's counters as they are after the job's transition)."""
     payload: dict[str, Any] = {
@@ -89,20 +101,23 @@ def build_payload(event: str, delivery_id: str, occurred_at: datetime, *,
         "completed_at": _iso(batch.completed_at) if batch is not None and job is None else None,
     }
     if job is not None:
-        payload.update({
-            "job_id": job.job_id,
-            "external_id": external_id if external_id is not None else job.external_id,
-            "job_type": job.job_type,
-            "job_name": job.job_name,
-            "status": "processing" if event == "job.progress" else job.status.value,
-            "attempts": job.attempts,
-            "progress": _progress(progress or job.progress),
-            "error": None if job.error is None or event == "job.progress" else {
-                "code": job.error.code, "message": _clip(job.error.message)},
-            "results": results_summary(job) if event == "job.completed" else None,
-            "batch_id": job.batch_id,
-            "created_at": _iso(job.created_at),
-            "started_at": _iso(job.processing_started_at),
-            "completed_at": None if event == "job.progress" else _iso(job.completed_at),
-        })
+        payload.update(
+            {
+                "job_id": job.job_id,
+                "external_id": external_id if external_id is not None else job.external_id,
+                "job_type": job.job_type,
+                "job_name": job.job_name,
+                "status": "processing" if event == "job.progress" else job.status.value,
+                "attempts": job.attempts,
+                "progress": _progress(progress or job.progress),
+                "error": None
+                if job.error is None or event == "job.progress"
+                else {"code": job.error.code, "message": _clip(job.error.message)},
+                "results": results_summary(job) if event == "job.completed" else None,
+                "batch_id": job.batch_id,
+                "created_at": _iso(job.created_at),
+                "started_at": _iso(job.processing_started_at),
+                "completed_at": None if event == "job.progress" else _iso(job.completed_at),
+            }
+        )
     return payload

@@ -17,8 +17,13 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["SIGNATURE_HEADER", "WebhookSignatureError", "sign", "signature_header",
-           "verify_webhook"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WebhookSignatureError",
+    "sign",
+    "signature_header",
+    "verify_webhook",
+]
 
 SIGNATURE_HEADER = "Jobworker-Signature"
 
@@ -33,8 +38,9 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(secrets: str | Iterable[str], body: bytes,
-                     timestamp: int | None = None) -> str:
+def signature_header(
+    secrets: str | Iterable[str], body: bytes, timestamp: int | None = None
+) -> str:
     """The value of the ``Jobworker-Signature`` header for ``body``, signed now."""
     t = int(time.time()) if timestamp is None else int(timestamp)
     keys = [secrets] if isinstance(secrets, str) else list(secrets)
@@ -49,9 +55,14 @@ def _header(headers: Mapping[str, str] | Iterable[tuple[str, str]], name: str) -
     return None
 
 
-def verify_webhook(secret: str | Iterable[str], headers: Mapping[str, str] |
-                   Iterable[tuple[str, str]], body: bytes | str, tolerance: float = 300,
-                   *, now: float | None = None) -> dict[str, Any]:
+def verify_webhook(
+    secret: str | Iterable[str],
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+    body: bytes | str,
+    tolerance: float = 300,
+    *,
+    now: float | None = None,
+) -> dict[str, Any]:
     """Check a received webhook and return its decoded JSON payload.
 
     :param secret: the webhook's secret, or several (any may match: key rotation).
@@ -79,11 +90,11 @@ def verify_webhook(secret: str | Iterable[str], headers: Mapping[str, str] |
     if abs(age) > tolerance:
         raise WebhookSignatureError(
             f"timestamp outside the tolerance of {tolerance} s (age {age:.0f} s): "
-            f"a replay or a wrong clock")
+            f"a replay or a wrong clock"
+        )
     keys = [secret] if isinstance(secret, str) else list(secret)
     expected = [sign(k, int(timestamp), raw) for k in keys]
-    if not any(hmac.compare_digest(e.encode(), s.encode()) for e in expected
-               for s in signatures):
+    if not any(hmac.compare_digest(e.encode(), s.encode()) for e in expected for s in signatures):
         raise WebhookSignatureError("signature mismatch")
     try:
         payload = json.loads(raw)

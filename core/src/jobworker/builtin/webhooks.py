@@ -41,8 +41,14 @@ from .webhook_config import EVENT_NAMES, WebhookConfig, batch_webhook, job_webho
 from .webhook_payload import build_payload
 from .webhook_signing import SIGNATURE_HEADER, signature_header
 
-__all__ = ["DELIVERY_FAILED", "JOB_TYPE", "DeliveryParams", "WebhookSettings", "deliver",
-           "enqueue_delivery"]
+__all__ = [
+    "DELIVERY_FAILED",
+    "JOB_TYPE",
+    "DeliveryParams",
+    "WebhookSettings",
+    "deliver",
+    "enqueue_delivery",
+]
 
 JOB_TYPE = "webhook"
 DELIVERY_FAILED = "WEBHOOK_DELIVERY_FAILED"
@@ -88,48 +94,82 @@ class WebhookSettings:
             allow = raw.get("allow_private", ())
             if isinstance(allow, str):
                 allow = [allow]
-            s = cls(tuple(str(a) for a in allow), float(raw.get("timeout", 10.0)),
-                    int(raw.get("max_attempts", 8)), raw.get("default_secret") or None,
-                    int(raw.get("max_response_bytes", 16384)))
+            s = cls(
+                tuple(str(a) for a in allow),
+                float(raw.get("timeout", 10.0)),
+                int(raw.get("max_attempts", 8)),
+                raw.get("default_secret") or None,
+                int(raw.get("max_response_bytes", 16384)),
+            )
         except (TypeError, ValueError) as exc:
-            raise JobFailure(f"invalid [plugins.webhook] settings: {exc}",
-                             code="WEBHOOK_SETTINGS_INVALID") from None
+            raise JobFailure(
+                f"invalid [plugins.webhook] settings: {exc}", code="WEBHOOK_SETTINGS_INVALID"
+            ) from None
         if s.timeout <= 0 or s.max_attempts < 1 or s.max_response_bytes < 0:
-            raise JobFailure("invalid [plugins.webhook] settings: timeout must be > 0, "
-                             "max_attempts >= 1, max_response_bytes >= 0",
-                             code="WEBHOOK_SETTINGS_INVALID")
+            raise JobFailure(
+                "invalid [plugins.webhook] settings: timeout must be > 0, "
+                "max_attempts >= 1, max_response_bytes >= 0",
+                code="WEBHOOK_SETTINGS_INVALID",
+            )
         s.max_attempts = min(s.max_attempts, ATTEMPTS_CEILING)
         return s
 
 
 # -- storing deliveries (hooks) -------------------------------------------------------------
 
+
 def _ms(job_or_batch: Job | Batch) -> int:
     when = job_or_batch.completed_at or job_or_batch.updated_at
     return int(when.timestamp() * 1000)
 
 
-def enqueue_delivery(store: Store, config: WebhookConfig, event: str, *, key: str,
-                     job: Job | None = None, batch: Batch | None = None,
-                     progress: JobProgress | None = None) -> Job:
+def enqueue_delivery(
+    store: Store,
+    config: WebhookConfig,
+    event: str,
+    *,
+    key: str,
+    job: Job | None = None,
+    batch: Batch | None = None,
+    progress: JobProgress | None = None,
+) -> Job:
     """Store one delivery of ``event`` (short name) to ``config.url``; return the delivery job.
 
     ``key`` identifies the transition: storing the same key again returns the first delivery.
     """
     delivery_id = f"job-{uuid.uuid4()}"
     name = EVENT_NAMES[event]
-    payload = build_payload(name, delivery_id, utcnow(), job=job, batch=batch,
-                            progress=progress, external_id=config.external_id)
-    params = DeliveryParams(config.url, name, payload, delivery_id,
-                            job.job_id if job else None,
-                            (job.batch_id if job else None) or (batch.batch_id if batch else None),
-                            config.secret, config.token)
+    payload = build_payload(
+        name,
+        delivery_id,
+        utcnow(),
+        job=job,
+        batch=batch,
+        progress=progress,
+        external_id=config.external_id,
+    )
+    params = DeliveryParams(
+        config.url,
+        name,
+        payload,
+        delivery_id,
+        job.job_id if job else None,
+        (job.batch_id if job else None) or (batch.batch_id if batch else None),
+        config.secret,
+        config.token,
+    )
     subject = job.job_id if job else batch.batch_id if batch else "?"
-    delivery = Job(JOB_TYPE, JobParameters.from_dict(attrs.asdict(params)), job_id=delivery_id,
-                   job_name=f"{name} {subject}", max_attempts=ATTEMPTS_CEILING, priority=10,
-                   idempotency_key=f"webhook:{config.source}:{key}",
-                   user_id=job.user_id if job else batch.user_id if batch else None,
-                   unknown=dict([_ORIGIN]))
+    delivery = Job(
+        JOB_TYPE,
+        JobParameters.from_dict(attrs.asdict(params)),
+        job_id=delivery_id,
+        job_name=f"{name} {subject}",
+        max_attempts=ATTEMPTS_CEILING,
+        priority=10,
+        idempotency_key=f"webhook:{config.source}:{key}",
+        user_id=job.user_id if job else batch.user_id if batch else None,
+        unknown=dict([_ORIGIN]),
+    )
     [stored] = store.enqueue([delivery])
     return stored
 
@@ -147,8 +187,9 @@ def _remember(cache: collections.OrderedDict[str, Any], key: str, value: Any) ->
             cache.popitem(last=False)
 
 
-def _recall(cache: collections.OrderedDict[str, Any], key: str, default: Any = None,
-            *, forget: bool = False) -> Any:
+def _recall(
+    cache: collections.OrderedDict[str, Any], key: str, default: Any = None, *, forget: bool = False
+) -> Any:
     with _lock:
         return cache.pop(key, default) if forget else cache.get(key, default)
 
@@ -188,11 +229,17 @@ def job_finished(job: Job, store: Store) -> None:
         return
     batch = store.get_batch(job.batch_id) if job.batch_id else None
     for config in configs:
-        delivery = enqueue_delivery(store, config, event, job=job, batch=batch,
-                                    key=f"{job.job_id}:{event}:{_ms(job)}")
-        _note(store, job.job_id, "info", f"webhook {EVENT_NAMES[event]} queued for "
-                                         f"{display_url(config.url)} (delivery "
-                                         f"{delivery.job_id})")
+        delivery = enqueue_delivery(
+            store, config, event, job=job, batch=batch, key=f"{job.job_id}:{event}:{_ms(job)}"
+        )
+        _note(
+            store,
+            job.job_id,
+            "info",
+            f"webhook {EVENT_NAMES[event]} queued for "
+            f"{display_url(config.url)} (delivery "
+            f"{delivery.job_id})",
+        )
 
 
 @hookimpl
@@ -207,9 +254,14 @@ def job_progress(job: Job, progress: JobProgress, store: Store) -> None:
         if now - _last_progress.get(job.job_id, -PROGRESS_INTERVAL) < PROGRESS_INTERVAL:
             return
     _remember(_last_progress, job.job_id, now)
-    enqueue_delivery(store, config, "progress", job=job, progress=progress,
-                     key=f"{job.job_id}:progress:{job.attempts}:{progress.percent}:"
-                         f"{progress.step}")
+    enqueue_delivery(
+        store,
+        config,
+        "progress",
+        job=job,
+        progress=progress,
+        key=f"{job.job_id}:progress:{job.attempts}:{progress.percent}:{progress.step}",
+    )
 
 
 @hookimpl
@@ -217,29 +269,48 @@ def batch_finished(batch: Batch, store: Store) -> None:
     config, _problem = batch_webhook(batch)
     if config is None or "batch.finished" not in config.events:
         return
-    enqueue_delivery(store, config, "batch.finished", batch=batch,
-                     key=f"{batch.batch_id}:batch.finished:{_ms(batch)}")
+    enqueue_delivery(
+        store,
+        config,
+        "batch.finished",
+        batch=batch,
+        key=f"{batch.batch_id}:batch.finished:{_ms(batch)}",
+    )
 
 
 def _delivery_finished(job: Job, store: Store) -> None:
     """Failures the handler could not log itself (worker lost, timeout, cancelled)."""
     _recall(_stores, job.job_id, forget=True)
-    if job.status is JobStatus.FAILED and job.error is not None and job.error.code not in (
-            DELIVERY_FAILED, InputForbidden.code, "WEBHOOK_SETTINGS_INVALID"):
+    if (
+        job.status is JobStatus.FAILED
+        and job.error is not None
+        and job.error.code not in (DELIVERY_FAILED, InputForbidden.code, "WEBHOOK_SETTINGS_INVALID")
+    ):
         source = job.parameters.get("source_job_id")
-        _note(store, source, "error", f"webhook {job.parameters.get('event')} delivery "
-                                      f"{job.job_id} failed: {job.error.code}: "
-                                      f"{job.error.message}")
+        _note(
+            store,
+            source,
+            "error",
+            f"webhook {job.parameters.get('event')} delivery "
+            f"{job.job_id} failed: {job.error.code}: "
+            f"{job.error.message}",
+        )
 
 
 # -- sending (the `webhook` job type) -------------------------------------------------------
 
-def _headers(p: DeliveryParams, ctx: JobContext, body: bytes,
-             settings: WebhookSettings) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json",
-               "User-Agent": "jobworker-webhooks/1", "Jobworker-Event": p.event,
-               "Jobworker-Delivery": p.delivery_id,
-               "Jobworker-Delivery-Attempt": str(ctx.attempt)}
+
+def _headers(
+    p: DeliveryParams, ctx: JobContext, body: bytes, settings: WebhookSettings
+) -> dict[str, str]:
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": "jobworker-webhooks/1",
+        "Jobworker-Event": p.event,
+        "Jobworker-Delivery": p.delivery_id,
+        "Jobworker-Delivery-Attempt": str(ctx.attempt),
+    }
     secret = p.secret or settings.default_secret
     if secret:
         headers[SIGNATURE_HEADER] = signature_header(secret, body)
@@ -261,22 +332,31 @@ async def deliver(ctx: JobContext) -> dict[str, Any]:
         ctx.log(level, message)
         if store is not None and p.source_job_id:
             try:
-                await asyncio.to_thread(_note, store, p.source_job_id, level,
-                                        f"{message} (delivery {p.delivery_id})")
+                await asyncio.to_thread(
+                    _note, store, p.source_job_id, level, f"{message} (delivery {p.delivery_id})"
+                )
             except Exception as exc:  # the source job's log is a courtesy
                 ctx.log("warning", f"could not log on {p.source_job_id}: {exc}")
 
     if ctx.job.unknown.get(_ORIGIN[0]) != _ORIGIN[1]:
-        raise InputForbidden("webhook deliveries are made by jobworker itself when a job or "
-                             "batch with a webhook finishes; they cannot be submitted")
+        raise InputForbidden(
+            "webhook deliveries are made by jobworker itself when a job or "
+            "batch with a webhook finishes; they cannot be submitted"
+        )
     body = json.dumps(p.payload, separators=(",", ":"), ensure_ascii=False).encode()
     if not (p.secret or settings.default_secret):
         ctx.log("warning", "no secret for this webhook and no default_secret: sent unsigned")
     try:
         resp = await async_request(
-            "POST", p.url, allow_private=settings.allow_private, timeout=settings.timeout,
-            max_body=settings.max_response_bytes, headers=_headers(p, ctx, body, settings),
-            content=body, on_overflow="truncate")
+            "POST",
+            p.url,
+            allow_private=settings.allow_private,
+            timeout=settings.timeout,
+            max_body=settings.max_response_bytes,
+            headers=_headers(p, ctx, body, settings),
+            content=body,
+            on_overflow="truncate",
+        )
     except InputForbidden as exc:
         await note("error", f"{label}: refused, not retried: {exc.message}")
         raise
@@ -285,34 +365,61 @@ async def deliver(ctx: JobContext) -> dict[str, Any]:
     answer = f"HTTP {resp.status_code} in {int(resp.elapsed * 1000)} ms"
     if 200 <= resp.status_code < 300:
         await note("info", f"{label}: delivered ({answer})")
-        return {"delivery": {"delivered": True, "event": p.event, "url": where,
-                             "status_code": resp.status_code, "attempt": ctx.attempt,
-                             "elapsed_ms": int(resp.elapsed * 1000),
-                             "response": resp.content[:500].decode("utf-8", "replace")}}
+        return {
+            "delivery": {
+                "delivered": True,
+                "event": p.event,
+                "url": where,
+                "status_code": resp.status_code,
+                "attempt": ctx.attempt,
+                "elapsed_ms": int(resp.elapsed * 1000),
+                "response": resp.content[:500].decode("utf-8", "replace"),
+            }
+        }
     if resp.status_code in _RETRIED_STATUS or resp.status_code >= 500:
         raise await _retry_or_give_up(ctx, settings, note, label, f"receiver answered {answer}")
-    reason = (f"receiver answered {answer}" + (
+    reason = f"receiver answered {answer}" + (
         f" redirecting to {display_url(resp.headers.get('location', ''))}; webhooks do not "
-        f"follow redirects" if 300 <= resp.status_code < 400 else ""))
+        f"follow redirects"
+        if 300 <= resp.status_code < 400
+        else ""
+    )
     await note("error", f"{label}: failed, not retried: {reason}")
-    raise JobFailure(f"{where}: {reason}", code=DELIVERY_FAILED, retryable=False,
-                     details={"status_code": resp.status_code, "url": where})
+    raise JobFailure(
+        f"{where}: {reason}",
+        code=DELIVERY_FAILED,
+        retryable=False,
+        details={"status_code": resp.status_code, "url": where},
+    )
 
 
-async def _retry_or_give_up(ctx: JobContext, settings: WebhookSettings, note: Any, label: str,
-                            reason: str) -> JobFailure:
+async def _retry_or_give_up(
+    ctx: JobContext, settings: WebhookSettings, note: Any, label: str, reason: str
+) -> JobFailure:
     """The failure to raise for a retryable outcome: retried, or final after max_attempts."""
     if ctx.attempt >= settings.max_attempts:
         await note("error", f"{label}: {reason}; gave up after {ctx.attempt} attempts")
-        return JobFailure(f"gave up after {ctx.attempt} attempts: {reason}",
-                          code=DELIVERY_FAILED, retryable=False,
-                          details={"attempts": ctx.attempt})
+        return JobFailure(
+            f"gave up after {ctx.attempt} attempts: {reason}",
+            code=DELIVERY_FAILED,
+            retryable=False,
+            details={"attempts": ctx.attempt},
+        )
     await note("warning", f"{label}: {reason}; will retry")
     return JobFailure(reason, code=DELIVERY_FAILED, retryable=True)
 
 
 @hookimpl
 def register_job_handlers(register: Any) -> None:
-    register(JobHandler(JOB_TYPE, deliver, params=DeliveryParams, executor="async",
-                        max_attempts=ATTEMPTS_CEILING, backoff=5.0, timeout=600,
-                        description="Sends a webhook delivery (made by jobworker itself)."))
+    register(
+        JobHandler(
+            JOB_TYPE,
+            deliver,
+            params=DeliveryParams,
+            executor="async",
+            max_attempts=ATTEMPTS_CEILING,
+            backoff=5.0,
+            timeout=600,
+            description="Sends a webhook delivery (made by jobworker itself).",
+        )
+    )

@@ -22,17 +22,37 @@ __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--store", "store_url", metavar="URL", envvar="JOBWORKER_STORE",
-              help="Store URL: sqlite:///path.db (default sqlite:///jobworker.db) or "
-                   "mongodb://host/db. Env: JOBWORKER_STORE.")
-@click.option("--config", "config_path", metavar="FILE", type=click.Path(dir_okay=False),
-              envvar="JOBWORKER_CONFIG", help="Config file (default ./jobworker.toml if present).")
-@click.option("--plugin", "plugin_modules", metavar="MODULE", multiple=True,
-              help="Also load this module as a plugin (repeatable).")
+@click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    envvar="JOBWORKER_STORE",
+    help="Store URL: sqlite:///path.db (default sqlite:///jobworker.db) or "
+    "mongodb://host/db. Env: JOBWORKER_STORE.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    envvar="JOBWORKER_CONFIG",
+    help="Config file (default ./jobworker.toml if present).",
+)
+@click.option(
+    "--plugin",
+    "plugin_modules",
+    metavar="MODULE",
+    multiple=True,
+    help="Also load this module as a plugin (repeatable).",
+)
 @click.version_option(package_name="jobworker")
 @click.pass_context
-def cli(ctx: click.Context, store_url: str | None, config_path: str | None,
-        plugin_modules: tuple[str, ...]) -> None:
+def cli(
+    ctx: click.Context,
+    store_url: str | None,
+    config_path: str | None,
+    plugin_modules: tuple[str, ...],
+) -> None:
     """jobworker: background jobs whose job types are plugins."""
     ctx.obj = State(store_url, config_path, plugin_modules)
 
@@ -45,9 +65,11 @@ register_plugin_commands(cli)
 def main() -> None:
     # Plugins may add commands (register_commands hook); load them before parsing: installed
     # ones, the config file's and those named with --plugin.
-    modules = [arg.split("=", 1)[1] if "=" in arg else sys.argv[i + 2]
-               for i, arg in enumerate(sys.argv[1:]) if arg.split("=", 1)[0] == "--plugin"
-               and ("=" in arg or i + 2 < len(sys.argv))]
+    modules = [
+        arg.split("=", 1)[1] if "=" in arg else sys.argv[i + 2]
+        for i, arg in enumerate(sys.argv[1:])
+        if arg.split("=", 1)[0] == "--plugin" and ("=" in arg or i + 2 < len(sys.argv))
+    ]
     try:
         modules += load_settings().plugins
     except Exception:  # a broken config is reported by the command that reads it
@@ -57,6 +79,7 @@ def main() -> None:
         try:
             impl.function(cli=cli)
         except Exception as exc:  # one broken plugin must not take the others' commands
-            click.echo(f"warning: plugin {impl.plugin_name} failed to add commands: {exc}",
-                       err=True)
+            click.echo(
+                f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True
+            )
     cli(prog_name="jobworker")

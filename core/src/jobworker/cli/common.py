@@ -17,10 +17,14 @@ from ..store import Store, StoreError, open_store
 
 
 class State:
-    def __init__(self, store_url: str | None, config_path: str | None,
-                 plugin_modules: tuple[str, ...]) -> None:
+    def __init__(
+        self, store_url: str | None, config_path: str | None, plugin_modules: tuple[str, ...]
+    ) -> None:
         self.store_url, self.config_path, self.plugin_modules = (
-            store_url, config_path, plugin_modules)
+            store_url,
+            config_path,
+            plugin_modules,
+        )
 
     @cached_property
     def settings(self) -> Settings:
@@ -33,8 +37,11 @@ class State:
     def plugins(self) -> Plugins:
         plugins = Plugins.load([*self.settings.plugins, *self.plugin_modules])
         for problem in plugins.problems:
-            label = f"{problem.plugin} ({problem.distribution})" if problem.distribution \
+            label = (
+                f"{problem.plugin} ({problem.distribution})"
+                if problem.distribution
                 else problem.plugin
+            )
             click.echo(f"warning: plugin {label}: {problem.message}", err=True)
         return plugins
 

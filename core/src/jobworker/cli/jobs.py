@@ -48,8 +48,14 @@ def parse_duration(text: str) -> timedelta:
 
 @click.command()
 @click.argument("job_type")
-@click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A parameter; KEY:=JSON for numbers, booleans, lists, objects. Repeatable.")
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A parameter; KEY:=JSON for numbers, booleans, lists, objects. Repeatable.",
+)
 @click.option("--params-json", metavar="JSON", help="All parameters as one JSON object.")
 @click.option("--priority", type=int, default=0, show_default=True)
 @click.option("--delay", type=float, help="Seconds before the job may start.")
@@ -58,24 +64,46 @@ def parse_duration(text: str) -> timedelta:
 @click.option("--idempotency-key", help="Submitting the same key again returns the first job.")
 @click.option("--batch-id", help="Add the job to this batch (created if missing).")
 @click.option("--name", "job_name", help="job_name of the job.")
-@click.option("--allow-unknown-type", is_flag=True,
-              help="Accept a type no local plugin knows (the workers have it).")
+@click.option(
+    "--allow-unknown-type",
+    is_flag=True,
+    help="Accept a type no local plugin knows (the workers have it).",
+)
 @click.option("--wait", "wait_seconds", type=float, help="Wait up to N seconds for the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the job document as JSON.")
 @pass_state
-def submit(state: State, job_type: str, params: tuple[str, ...], params_json: str | None,
-           priority: int, delay: float | None, max_attempts: int | None,
-           timeout: float | None, idempotency_key: str | None, batch_id: str | None,
-           job_name: str | None, allow_unknown_type: bool, wait_seconds: float | None,
-           as_json: bool) -> None:
+def submit(
+    state: State,
+    job_type: str,
+    params: tuple[str, ...],
+    params_json: str | None,
+    priority: int,
+    delay: float | None,
+    max_attempts: int | None,
+    timeout: float | None,
+    idempotency_key: str | None,
+    batch_id: str | None,
+    job_name: str | None,
+    allow_unknown_type: bool,
+    wait_seconds: float | None,
+    as_json: bool,
+) -> None:
     """Submit a job of JOB_TYPE; prints its job id (or the document with --json)."""
     parameters: dict[str, Any] = json.loads(params_json) if params_json else {}
     parameters.update(parse_param(p) for p in params)
     try:
-        job = state.client.submit(job_type, parameters, priority=priority, delay=delay,
-                                  max_attempts=max_attempts, timeout=timeout,
-                                  idempotency_key=idempotency_key, batch_id=batch_id,
-                                  job_name=job_name, allow_unknown_type=allow_unknown_type)
+        job = state.client.submit(
+            job_type,
+            parameters,
+            priority=priority,
+            delay=delay,
+            max_attempts=max_attempts,
+            timeout=timeout,
+            idempotency_key=idempotency_key,
+            batch_id=batch_id,
+            job_name=job_name,
+            allow_unknown_type=allow_unknown_type,
+        )
     except JobFailure as exc:
         fail(exc)
     if wait_seconds is not None:
@@ -95,13 +123,24 @@ def batch() -> None:
 @click.argument("file", type=click.File("r"))
 @click.option("--name", "batch_name", help="batch_name (default: the batch id).")
 @click.option("--allow-unknown-type", is_flag=True)
-@click.option("--webhook", "webhook_url", metavar="URL",
-              help="Notify this URL (batch.finished) when every job has ended.")
+@click.option(
+    "--webhook",
+    "webhook_url",
+    metavar="URL",
+    help="Notify this URL (batch.finished) when every job has ended.",
+)
 @click.option("--webhook-secret", metavar="SECRET", help="HMAC secret for --webhook.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def batch_submit(state: State, file: Any, batch_name: str | None, allow_unknown_type: bool,
-                 webhook_url: str | None, webhook_secret: str | None, as_json: bool) -> None:
+def batch_submit(
+    state: State,
+    file: Any,
+    batch_name: str | None,
+    allow_unknown_type: bool,
+    webhook_url: str | None,
+    webhook_secret: str | None,
+    as_json: bool,
+) -> None:
     """Submit the jobs of a JSONL FILE (one {"job_type", "parameters", ...} per line)."""
     specs = []
     for number, line in enumerate(file, 1):
@@ -113,11 +152,10 @@ def batch_submit(state: State, file: Any, batch_name: str | None, allow_unknown_
     try:
         webhook = None
         if webhook_url:
-            webhook = {"url": webhook_url, **({"secret": webhook_secret} if webhook_secret
-                                              else {})}
-        made = state.client.submit_batch(specs, batch_name=batch_name,
-                                         allow_unknown_type=allow_unknown_type,
-                                         webhook=webhook)
+            webhook = {"url": webhook_url, **({"secret": webhook_secret} if webhook_secret else {})}
+        made = state.client.submit_batch(
+            specs, batch_name=batch_name, allow_unknown_type=allow_unknown_type, webhook=webhook
+        )
     except JobFailure as exc:
         fail(exc)
     if as_json:
@@ -138,9 +176,11 @@ def batch_status(state: State, batch_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(batch_view(found))
         return
-    click.echo(f"{found.batch_id}  {found.status}  {found.percent}%  total {found.total_jobs}: "
-               f"{found.completed_jobs} completed, {found.failed_jobs} failed, "
-               f"{found.processing_jobs} processing, {found.pending_jobs} pending")
+    click.echo(
+        f"{found.batch_id}  {found.status}  {found.percent}%  total {found.total_jobs}: "
+        f"{found.completed_jobs} completed, {found.failed_jobs} failed, "
+        f"{found.processing_jobs} processing, {found.pending_jobs} pending"
+    )
 
 
 @batch.command("list")
@@ -150,8 +190,15 @@ def batch_list(state: State, limit: int) -> None:
     """The newest batches."""
     table = Table("batch_id", "name", "status", "done", "failed", "total", "created_at")
     for b in state.store.list_batches(limit=limit):
-        table.add_row(b.batch_id, str(b.batch_name), b.status, str(b.completed_jobs),
-                      str(b.failed_jobs), str(b.total_jobs), f"{b.created_at:%Y-%m-%d %H:%M:%S}")
+        table.add_row(
+            b.batch_id,
+            str(b.batch_name),
+            b.status,
+            str(b.completed_jobs),
+            str(b.failed_jobs),
+            str(b.total_jobs),
+            f"{b.created_at:%Y-%m-%d %H:%M:%S}",
+        )
     console.print(table)
 
 
@@ -173,9 +220,11 @@ def status(state: State, job_id: str, as_json: bool) -> None:
         echo_json(job_view(job))
         return
     p = job.progress
-    click.echo(f"{job.job_id}  {job.job_type}  {job.status.value}"
-               f"{f'  {p.percent}% {p.step}' if p else ''}  attempt {job.attempts}/"
-               f"{job.max_attempts}")
+    click.echo(
+        f"{job.job_id}  {job.job_type}  {job.status.value}"
+        f"{f'  {p.percent}% {p.step}' if p else ''}  attempt {job.attempts}/"
+        f"{job.max_attempts}"
+    )
     if job.error:
         click.echo(f"error: {job.error.code}: {job.error.message}")
     if job.results:
@@ -190,8 +239,14 @@ def status(state: State, job_id: str, as_json: bool) -> None:
 @click.option("--limit", type=int, default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
-def list_jobs(state: State, status_: str | None, job_type: str | None, batch_id: str | None,
-              limit: int, as_json: bool) -> None:
+def list_jobs(
+    state: State,
+    status_: str | None,
+    job_type: str | None,
+    batch_id: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """List jobs, newest first."""
     jobs = state.client.list(status=status_, job_type=job_type, batch_id=batch_id, limit=limit)
     if as_json:
@@ -199,10 +254,15 @@ def list_jobs(state: State, status_: str | None, job_type: str | None, batch_id:
         return
     table = Table("job_id", "type", "status", "progress", "attempts", "error", "created_at")
     for j in jobs:
-        table.add_row(j.job_id, j.job_type, j.status.value,
-                      f"{j.progress.percent}% {j.progress.step}" if j.progress else "",
-                      f"{j.attempts}/{j.max_attempts}", j.error.code if j.error else "",
-                      f"{j.created_at:%Y-%m-%d %H:%M:%S}")
+        table.add_row(
+            j.job_id,
+            j.job_type,
+            j.status.value,
+            f"{j.progress.percent}% {j.progress.step}" if j.progress else "",
+            f"{j.attempts}/{j.max_attempts}",
+            j.error.code if j.error else "",
+            f"{j.created_at:%Y-%m-%d %H:%M:%S}",
+        )
     console.print(table)
 
 
@@ -216,8 +276,10 @@ def logs(state: State, job_id: str, follow: bool) -> None:
     while True:
         job = _get(state, job_id)
         for entry in job.logs[shown:]:
-            click.echo(f"{entry.timestamp:%Y-%m-%d %H:%M:%S.%f}"[:-3]
-                       + f" {entry.level.value:<8} {entry.message}")
+            click.echo(
+                f"{entry.timestamp:%Y-%m-%d %H:%M:%S.%f}"[:-3]
+                + f" {entry.level.value:<8} {entry.message}"
+            )
         shown = len(job.logs)
         if not follow or job.status.terminal:
             return
@@ -233,20 +295,31 @@ def watch(state: State, job_id: str | None, batch_id: str | None, interval: floa
     """Live progress bars until the job (or every job of --batch) is done."""
     if not job_id and not batch_id:
         raise click.UsageError("give a JOB_ID or --batch BATCH_ID")
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[state]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[state]}"),
+    )
     with Progress(*columns, console=console) as bars:
         tasks: dict[str, Any] = {}
         while True:
-            jobs = ([_get(state, job_id)] if job_id else
-                    state.client.list(batch_id=batch_id, limit=10_000))
+            jobs = (
+                [_get(state, job_id)]
+                if job_id
+                else state.client.list(batch_id=batch_id, limit=10_000)
+            )
             for j in jobs:
                 if j.job_id not in tasks:
-                    tasks[j.job_id] = bars.add_task(f"{j.job_type} {j.job_id[:16]}", total=100,
-                                                    state="")
+                    tasks[j.job_id] = bars.add_task(
+                        f"{j.job_type} {j.job_id[:16]}", total=100, state=""
+                    )
                 percent = 100 if j.status.terminal else (j.progress.percent if j.progress else 0)
-                label = j.status.value + (f" {j.error.code}" if j.error else "") + (
-                    f" {j.progress.step}" if j.progress and not j.status.terminal else "")
+                label = (
+                    j.status.value
+                    + (f" {j.error.code}" if j.error else "")
+                    + (f" {j.progress.step}" if j.progress and not j.status.terminal else "")
+                )
                 bars.update(tasks[j.job_id], completed=percent, state=label)
             if batch_id:
                 b = state.client.batch(batch_id)
@@ -310,8 +383,12 @@ def store_init(state: State) -> None:
 
 @click.command("import")
 @click.argument("jobs_file", type=click.File("r"))
-@click.option("--batches", "batches_file", type=click.File("r"),
-              help="JSONL of batch documents to import first.")
+@click.option(
+    "--batches",
+    "batches_file",
+    type=click.File("r"),
+    help="JSONL of batch documents to import first.",
+)
 @pass_state
 def import_documents(state: State, jobs_file: Any, batches_file: Any) -> None:
     """Import job documents (JSONL, legacy shapes, Extended JSON dates) as they are."""
@@ -322,6 +399,17 @@ def import_documents(state: State, jobs_file: Any, batches_file: Any) -> None:
 
 
 def register_job_commands(cli: click.Group) -> None:
-    for command in (submit, batch, status, list_jobs, logs, watch, cancel, retry, purge, store,
-                    import_documents):
+    for command in (
+        submit,
+        batch,
+        status,
+        list_jobs,
+        logs,
+        watch,
+        cancel,
+        retry,
+        purge,
+        store,
+        import_documents,
+    ):
         cli.add_command(command)

@@ -26,8 +26,7 @@ def plugins(state: State, as_json: bool, show_all: bool) -> None:
     Environment: JOBWORKER_PLUGINS=a,b loads only these installed plugins (set but empty: none);
     JOBWORKER_TRACE_HOOKS=1 prints every hook call to stderr.
     """
-    listing = [p for p in state.plugins.listing()
-               if show_all or p.distribution != "jobworker"]
+    listing = [p for p in state.plugins.listing() if show_all or p.distribution != "jobworker"]
     if as_json:
         echo_json([p.as_dict() for p in listing])
         return
@@ -39,10 +38,14 @@ def plugins(state: State, as_json: bool, show_all: bool) -> None:
         return
     table = Table("plugin", "distribution", "version", "job types", "hooks", "status")
     for p in listing:
-        table.add_row(p.name, p.distribution or "-", p.version or "-",
-                      ", ".join(p.job_types) or "-",
-                      ", ".join(p.hooks) or "-",
-                      _status(p))
+        table.add_row(
+            p.name,
+            p.distribution or "-",
+            p.version or "-",
+            ", ".join(p.job_types) or "-",
+            ", ".join(p.hooks) or "-",
+            _status(p),
+        )
     console.print(table)
     for p in listing:  # reasons in full below the table, where they are not squeezed
         label = f"{p.name} ({p.distribution})" if p.distribution else p.name
@@ -74,14 +77,27 @@ def _pip(*args: str) -> None:
 @click.command()
 @click.argument("packages", nargs=-1)
 @click.option("-U", "--upgrade", is_flag=True, help="Upgrade to the newest version.")
-@click.option("-e", "--editable", "editables", multiple=True, metavar="PATH",
-              help="Install a plugin from a local directory in editable mode (repeatable).")
+@click.option(
+    "-e",
+    "--editable",
+    "editables",
+    multiple=True,
+    metavar="PATH",
+    help="Install a plugin from a local directory in editable mode (repeatable).",
+)
 @click.option("--force-reinstall", is_flag=True, help="Reinstall even if up to date.")
 @click.option("--no-cache-dir", is_flag=True, help="Disable pip's cache.")
 @click.option("--pre", is_flag=True, help="Include pre-release versions.")
 @click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
-def install(packages: tuple[str, ...], upgrade: bool, editables: tuple[str, ...],
-            force_reinstall: bool, no_cache_dir: bool, pre: bool, no_deps: bool) -> None:
+def install(
+    packages: tuple[str, ...],
+    upgrade: bool,
+    editables: tuple[str, ...],
+    force_reinstall: bool,
+    no_cache_dir: bool,
+    pre: bool,
+    no_deps: bool,
+) -> None:
     """Install plugins (PyPI names, paths or URLs) into jobworker's own environment.
 
     Runs ``python -m pip install`` with the interpreter running jobworker, e.g.
@@ -90,8 +106,13 @@ def install(packages: tuple[str, ...], upgrade: bool, editables: tuple[str, ...]
     if not packages and not editables:
         raise click.UsageError("name at least one package (or -e PATH)")
     args = ["install"]
-    for flag, on in (("--upgrade", upgrade), ("--force-reinstall", force_reinstall),
-                     ("--no-cache-dir", no_cache_dir), ("--pre", pre), ("--no-deps", no_deps)):
+    for flag, on in (
+        ("--upgrade", upgrade),
+        ("--force-reinstall", force_reinstall),
+        ("--no-cache-dir", no_cache_dir),
+        ("--pre", pre),
+        ("--no-deps", no_deps),
+    ):
         if on:
             args.append(flag)
     for path in editables:
@@ -114,9 +135,14 @@ def plugin_group() -> None:
 
 @plugin_group.command("new")
 @click.argument("name")
-@click.option("--dir", "parent", type=click.Path(file_okay=False, path_type=Path),
-              default=Path("."), show_default=True,
-              help="Directory to create worker-plugin-NAME in.")
+@click.option(
+    "--dir",
+    "parent",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Directory to create worker-plugin-NAME in.",
+)
 @click.option("--description", help="One line saying what the plugin does.")
 def plugin_new(name: str, parent: Path, description: str | None) -> None:
     """Create a new plugin package worker-plugin-NAME with job type NAME.
@@ -127,12 +153,13 @@ def plugin_new(name: str, parent: Path, description: str | None) -> None:
     from ..scaffold import new_plugin
 
     try:
-        target = new_plugin(name, parent, description=description,
-                            core_version=core_version())
+        target = new_plugin(name, parent, description=description, core_version=core_version())
     except (ValueError, FileExistsError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Created {target}\n\nNext:\n  cd {target}\n"
-               f"  jobworker install -e '.[test]'\n  python -m pytest\n  jobworker plugins")
+    click.echo(
+        f"Created {target}\n\nNext:\n  cd {target}\n"
+        f"  jobworker install -e '.[test]'\n  python -m pytest\n  jobworker plugins"
+    )
 
 
 def register_plugin_commands(cli: click.Group) -> None:

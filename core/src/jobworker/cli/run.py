@@ -21,26 +21,47 @@ from .common import State, pass_state
 @click.command()
 @click.option("--types", metavar="A,B", help="Only claim jobs of these types.")
 @click.option("--burst", is_flag=True, help="Exit when nothing is left to claim.")
-@click.option("--processes", type=click.IntRange(1), default=1, show_default=True,
-              help="Worker processes to run under one supervisor.")
+@click.option(
+    "--processes",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Worker processes to run under one supervisor.",
+)
 @click.option("--concurrency", type=click.IntRange(1), help="Jobs at once per process.")
 @click.option("--lease-seconds", type=click.FloatRange(0.5), help="Lease length.")
 @click.option("--poll-interval", type=click.FloatRange(0.01), help="Idle poll interval.")
 @click.option("--shutdown-grace", type=click.FloatRange(0), help="Seconds to let jobs finish.")
 @click.option("--worker-id", help="Name of this worker (default host-pid-random).")
 @click.option("--log-level", default="info", show_default=True)
-@click.option("--log-json/--log-console", default=None,
-              help="Log format (default: console on a terminal, JSON otherwise).")
+@click.option(
+    "--log-json/--log-console",
+    default=None,
+    help="Log format (default: console on a terminal, JSON otherwise).",
+)
 @pass_state
-def run(state: State, types: str | None, burst: bool, processes: int,
-        concurrency: int | None, lease_seconds: float | None, poll_interval: float | None,
-        shutdown_grace: float | None, worker_id: str | None, log_level: str,
-        log_json: bool | None) -> None:
+def run(
+    state: State,
+    types: str | None,
+    burst: bool,
+    processes: int,
+    concurrency: int | None,
+    lease_seconds: float | None,
+    poll_interval: float | None,
+    shutdown_grace: float | None,
+    worker_id: str | None,
+    log_level: str,
+    log_json: bool | None,
+) -> None:
     """Process jobs until stopped (SIGTERM/SIGINT: graceful; a second signal: hand back now)."""
     configure_logging(log_level, log_json)
     settings = state.settings
-    for key, value in (("concurrency", concurrency), ("lease_seconds", lease_seconds),
-                       ("poll_interval", poll_interval), ("shutdown_grace", shutdown_grace)):
+    for key, value in (
+        ("concurrency", concurrency),
+        ("lease_seconds", lease_seconds),
+        ("poll_interval", poll_interval),
+        ("shutdown_grace", shutdown_grace),
+    ):
         if value is not None:
             setattr(settings, key, value)
     if processes > 1:
@@ -52,13 +73,18 @@ def run(state: State, types: str | None, burst: bool, processes: int,
         if missing:
             raise click.ClickException(
                 f"no installed plugin handles {', '.join(missing)}; installed types: "
-                f"{', '.join(plugins.job_types()) or 'none'}")
-    worker = Worker(state.store, plugins, settings, types=type_list, burst=burst,
-                    worker_id=worker_id)
+                f"{', '.join(plugins.job_types()) or 'none'}"
+            )
+    worker = Worker(
+        state.store, plugins, settings, types=type_list, burst=burst, worker_id=worker_id
+    )
     asyncio.run(worker.run())
     state.store.close()
-    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
-           if t is not threading.main_thread()):
+    if any(
+        t.is_alive() and not t.daemon
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+    ):
         # A thread-executor handler ignored its cancellation; its job was handed back already.
         sys.stderr.flush()
         os._exit(0)

@@ -26,10 +26,10 @@ class PluginNames:
     """The names one plugin uses: distribution, import package, job type, class prefix."""
 
     def __init__(self, slug: str) -> None:
-        self.slug = slug                                   # hello-world
-        self.job_type = slug.replace("-", "_")             # hello_world
-        self.dist = _PREFIX + slug                         # worker-plugin-hello-world
-        self.package = "worker_plugin_" + self.job_type    # worker_plugin_hello_world
+        self.slug = slug  # hello-world
+        self.job_type = slug.replace("-", "_")  # hello_world
+        self.dist = _PREFIX + slug  # worker-plugin-hello-world
+        self.package = "worker_plugin_" + self.job_type  # worker_plugin_hello_world
         self.title = "".join(p.capitalize() for p in self.job_type.split("_"))  # HelloWorld
 
 
@@ -43,7 +43,8 @@ def plugin_names(name: str) -> PluginNames:
     if not _NAME.fullmatch(slug) or keyword.iskeyword(slug.replace("-", "_")):
         raise ValueError(
             f"{name!r} is not a usable plugin name: use lower-case letters, digits and single "
-            "hyphens, starting with a letter (e.g. 'wordcount' or 'word-count')")
+            "hyphens, starting with a letter (e.g. 'wordcount' or 'word-count')"
+        )
     return PluginNames(slug)
 
 
@@ -59,8 +60,9 @@ def core_requirement(version: str) -> str:
     return f"jobworker>={major}.{minor},<{upper}"
 
 
-def new_plugin(name: str, parent: Path, *, description: str | None = None,
-               core_version: str = "0.1.0") -> Path:
+def new_plugin(
+    name: str, parent: Path, *, description: str | None = None, core_version: str = "0.1.0"
+) -> Path:
     """Write a new plugin package into ``parent / worker-plugin-<name>`` and return that path.
 
     :raises ValueError: a bad name.
@@ -70,8 +72,9 @@ def new_plugin(name: str, parent: Path, *, description: str | None = None,
     target = Path(parent) / names.dist
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target} already exists and is not empty")
-    description = " ".join((description or f"jobworker plugin: the {names.job_type} job type")
-                           .split())  # one line
+    description = " ".join(
+        (description or f"jobworker plugin: the {names.job_type} job type").split()
+    )  # one line
     values = {
         "dist": names.dist,
         "package": names.package,
@@ -83,8 +86,12 @@ def new_plugin(name: str, parent: Path, *, description: str | None = None,
     }
     root = resources.files(__package__) / "template"
     for source, relative in _walk(root, ""):
-        relative = relative.replace("__package__", names.package).replace(
-            "__job_type__", names.job_type).replace("dot-", ".").removesuffix(".tmpl")
+        relative = (
+            relative.replace("__package__", names.package)
+            .replace("__job_type__", names.job_type)
+            .replace("dot-", ".")
+            .removesuffix(".tmpl")
+        )
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         text = string.Template(source.read_text(encoding="utf-8")).substitute(values)

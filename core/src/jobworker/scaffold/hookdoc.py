@@ -29,8 +29,11 @@ END = "<!-- hook-reference:end -->"
 
 def hookspecs_in_order() -> list[Callable[..., Any]]:
     """Every hookspec function, in the order ``hookspecs.py`` defines them."""
-    specs = [f for f in vars(hookspecs).values()
-             if inspect.isfunction(f) and hasattr(f, "jobworker_spec")]
+    specs = [
+        f
+        for f in vars(hookspecs).values()
+        if inspect.isfunction(f) and hasattr(f, "jobworker_spec")
+    ]
     return sorted(specs, key=lambda f: f.__code__.co_firstlineno)
 
 
@@ -49,15 +52,26 @@ def _split_example(doc: str) -> tuple[str, str | None]:
 def render_reference() -> str:
     """The Markdown of every hook: heading, signature, description, example."""
     specs = hookspecs_in_order()
-    out = [f"jobworker has {len(specs)} hooks, in the order of `jobworker/hookspecs.py`. "
-           "Implement any of them in your plugin module with `@hookimpl`; declare only the "
-           "arguments you use.", ""]
+    out = [
+        f"jobworker has {len(specs)} hooks, in the order of `jobworker/hookspecs.py`. "
+        "Implement any of them in your plugin module with `@hookimpl`; declare only the "
+        "arguments you use.",
+        "",
+    ]
     for spec in specs:
         doc = inspect.cleandoc(spec.__doc__ or "")
         text, example = _split_example(doc)
         signature = _signature(spec)
-        out += [f"### `{spec.__name__}`", "", "```text", signature, "```", "",
-                _rst_to_markdown(text), ""]
+        out += [
+            f"### `{spec.__name__}`",
+            "",
+            "```text",
+            signature,
+            "```",
+            "",
+            _rst_to_markdown(text),
+            "",
+        ]
         if example:
             out += ["Example:", "", "```python", example, "```", ""]
     return "\n".join(out).rstrip("\n") + "\n"
@@ -66,8 +80,10 @@ def render_reference() -> str:
 def _signature(spec: Callable[..., Any]) -> str:
     """``name(arg: Type, ...) -> Return`` with the annotations as written in hookspecs.py."""
     sig = inspect.signature(spec)
-    args = ", ".join(f"{p.name}: {p.annotation}" if p.annotation is not p.empty else p.name
-                     for p in sig.parameters.values())
+    args = ", ".join(
+        f"{p.name}: {p.annotation}" if p.annotation is not p.empty else p.name
+        for p in sig.parameters.values()
+    )
     return f"{spec.__name__}({args}) -> {sig.return_annotation}"
 
 

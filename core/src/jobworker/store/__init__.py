@@ -30,11 +30,14 @@ def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
         try:
             from .mongo import MongoStore
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise StoreError(f"the MongoDB store needs pymongo: pip install 'jobworker[mongodb]' "
-                             f"({exc})") from exc
+            raise StoreError(
+                f"the MongoDB store needs pymongo: pip install 'jobworker[mongodb]' ({exc})"
+            ) from exc
         store = MongoStore.from_url(url, **options)
     else:
-        raise StoreError(f"unknown store URL scheme {scheme!r} in {url!r}: "
-                         f"use sqlite:///path.db or mongodb://host/db")
+        raise StoreError(
+            f"unknown store URL scheme {scheme!r} in {url!r}: "
+            f"use sqlite:///path.db or mongodb://host/db"
+        )
     store.init()
     return store

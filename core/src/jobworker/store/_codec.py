@@ -41,4 +41,5 @@ def from_ms(value: int | None) -> datetime | None:
     if value is None:
         return None
     return datetime.fromtimestamp(value / 1000, timezone.utc).replace(
-        microsecond=(value % 1000) * 1000)
+        microsecond=(value % 1000) * 1000
+    )

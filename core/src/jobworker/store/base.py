@@ -71,8 +71,14 @@ class Transition:
     whose plugins observe nothing never pays for parsing the documents.
     """
 
-    def __init__(self, job: Job | Callable[[], Job], batch_finished: Batch | None = None, *,
-                 status: JobStatus | None = None, job_id: str | None = None) -> None:
+    def __init__(
+        self,
+        job: Job | Callable[[], Job],
+        batch_finished: Batch | None = None,
+        *,
+        status: JobStatus | None = None,
+        job_id: str | None = None,
+    ) -> None:
         self._job = job
         self.batch_finished = batch_finished
         self._status = status
@@ -131,8 +137,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def import_documents(self, jobs: Iterable[Mapping[str, Any]],
-                         batches: Iterable[Mapping[str, Any]] = ()) -> None:
+    def import_documents(
+        self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
         """Insert raw documents as they are (legacy shapes), for migration and tests."""
 
     @abc.abstractmethod
@@ -177,8 +184,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def heartbeat(self, worker_id: str, job_ids: Collection[str], lease_seconds: float,
-                  now: datetime) -> tuple[set[str], set[str]]:
+    def heartbeat(
+        self, worker_id: str, job_ids: Collection[str], lease_seconds: float, now: datetime
+    ) -> tuple[set[str], set[str]]:
         """Extend the leases held by ``worker_id``.
 
         Returns ``(cancel_requested, lost)``: job ids asked to cancel, and job ids this worker no
@@ -186,8 +194,9 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def save_progress(self, worker_id: str, updates: Mapping[str, JobProgress],
-                      now: datetime) -> None:
+    def save_progress(
+        self, worker_id: str, updates: Mapping[str, JobProgress], now: datetime
+    ) -> None:
         """Write the latest progress of jobs held by ``worker_id``."""
 
     @abc.abstractmethod
@@ -226,12 +235,18 @@ class Store(abc.ABC):
     def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
         """Finished batches still ``announce_pending``, last updated before ``before``."""
 
-    def exchange(self, worker_id: str, now: datetime, *,
-                 logs: Sequence[tuple[str, LogEntry]] = (),
-                 progress: Mapping[str, JobProgress] | None = None,
-                 outcomes: Sequence[Outcome] = (),
-                 claim: Claim | None = None, announced: Collection[str] = (),
-                 announced_batches: Collection[str] = ()) -> tuple[list[Transition], list[Job]]:
+    def exchange(
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        logs: Sequence[tuple[str, LogEntry]] = (),
+        progress: Mapping[str, JobProgress] | None = None,
+        outcomes: Sequence[Outcome] = (),
+        claim: Claim | None = None,
+        announced: Collection[str] = (),
+        announced_batches: Collection[str] = (),
+    ) -> tuple[list[Transition], list[Job]]:
         """The worker's round trip: mark announcements done, append logs, save progress,
         apply outcomes, then claim.
 

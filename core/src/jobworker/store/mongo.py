@@ -82,19 +82,28 @@ _NORMALISE_EVERY = 10.0
 class MongoStore(Store):
     """A store in one MongoDB database (see the module docstring for the URL)."""
 
-    def __init__(self, url: str, *, collections: str = "default",
-                 jobs_collection: str | None = None, batches_collection: str | None = None,
-                 log_cap: int = 1000, gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
-                 **client_options: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        collections: str = "default",
+        jobs_collection: str | None = None,
+        batches_collection: str | None = None,
+        log_cap: int = 1000,
+        gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
+        **client_options: Any,
+    ) -> None:
         client_url, own, database = split_url(url)
         collections = own.get("collections", collections)
         if collections not in COLLECTION_PRESETS:
-            raise StoreError(f"collections must be one of {sorted(COLLECTION_PRESETS)}, "
-                             f"not {collections!r}")
+            raise StoreError(
+                f"collections must be one of {sorted(COLLECTION_PRESETS)}, not {collections!r}"
+            )
         jobs_name, batches_name = COLLECTION_PRESETS[collections]
         self.jobs_collection = own.get("jobs_collection") or jobs_collection or jobs_name
-        self.batches_collection = (own.get("batches_collection") or batches_collection
-                                   or batches_name)
+        self.batches_collection = (
+            own.get("batches_collection") or batches_collection or batches_name
+        )
         self.log_cap = int(own.get("log_cap", log_cap))
         self.url = mask_url(url)
         self.database_name = database
@@ -105,8 +114,9 @@ class MongoStore(Store):
             raise StoreError(f"bad MongoDB URL {self.url!r}: {exc}") from exc
         self.db = self.client.get_database(database)
         if not self.db.write_concern.acknowledged:
-            raise StoreError("w=0 (unacknowledged writes) cannot keep jobs safe: use w=1 or "
-                             "w=majority")
+            raise StoreError(
+                "w=0 (unacknowledged writes) cannot keep jobs safe: use w=1 or w=majority"
+            )
         # The worker's reads decide claims and limits: always from the primary. Users' reads
         # (get/list/count) follow the URL's readPreference.
         primary = ReadPreference.PRIMARY
@@ -114,11 +124,14 @@ class MongoStore(Store):
         self.batches = self.db.get_collection(self.batches_collection, read_preference=primary)
         self.jobs_read = self.db.get_collection(self.jobs_collection)
         self.batches_read = self.db.get_collection(self.batches_collection)
-        self.limits = TypeLocks(self.db.get_collection(LIMITS_COLLECTION,
-                                                       read_preference=primary),
-                                self.jobs_collection)
-        self.results = ResultsSpill(self.db, f"{self.jobs_collection}_results",
-                                    int(own.get("gridfs_threshold", gridfs_threshold)))
+        self.limits = TypeLocks(
+            self.db.get_collection(LIMITS_COLLECTION, read_preference=primary), self.jobs_collection
+        )
+        self.results = ResultsSpill(
+            self.db,
+            f"{self.jobs_collection}_results",
+            int(own.get("gridfs_threshold", gridfs_threshold)),
+        )
         self.counters = BatchCounters(self.batches)
         self._normalised_at = float("-inf")
         self._notifiers: list[ChangeStreamNotifier] = []
@@ -163,7 +176,7 @@ class MongoStore(Store):
         doc = job.to_dict()
         doc.setdefault("available_at", job.created_at)
         if len(doc["logs"]) > self.log_cap:
-            doc["logs"] = doc["logs"][-self.log_cap:] if self.log_cap > 0 else []
+            doc["logs"] = doc["logs"][-self.log_cap :] if self.log_cap > 0 else []
         file_id = None
         if job.results is not None:
             doc["results"], file_id = self.results.prepare(job.job_id, job.results)
@@ -197,13 +210,15 @@ class MongoStore(Store):
                     self.jobs.insert_many(docs, ordered=True)
                     inserted = [d["job_id"] for d in docs]
                 except BulkWriteError as exc:
-                    inserted = [d["job_id"] for d in docs[:exc.details.get("nInserted", 0)]]
-                    for (i, j), doc in list(zip(new, docs, strict=True))[len(inserted):]:
+                    inserted = [d["job_id"] for d in docs[: exc.details.get("nInserted", 0)]]
+                    for (i, j), doc in list(zip(new, docs, strict=True))[len(inserted) :]:
                         if self._insert_one(doc, j):
                             inserted.append(j.job_id)
                         else:  # the same idempotency key was stored meanwhile
-                            stored[i] = self._job(self.jobs.find_one(
-                                {"idempotency_key": j.idempotency_key}, _NO_LOGS) or {})
+                            stored[i] = self._job(
+                                self.jobs.find_one({"idempotency_key": j.idempotency_key}, _NO_LOGS)
+                                or {}
+                            )
                             if batch is not None:
                                 self.counters.grow(batch.batch_id, -1)
         except BaseException:
@@ -224,8 +239,9 @@ class MongoStore(Store):
                 return False
             raise StoreError(f"job {job.job_id} already exists") from exc
 
-    def _undo_enqueue(self, job_ids: list[str], batch: Batch | None, n: int, grown: bool,
-                      files: list[Any]) -> None:
+    def _undo_enqueue(
+        self, job_ids: list[str], batch: Batch | None, n: int, grown: bool, files: list[Any]
+    ) -> None:
         """Best effort: take back a partly done enqueue (MongoDB has no multi-document
         atomicity without transactions, which a standalone server lacks)."""
         try:
@@ -239,8 +255,9 @@ class MongoStore(Store):
         except PyMongoError:
             log.exception("could not undo a failed enqueue")
 
-    def import_documents(self, jobs: Iterable[Mapping[str, Any]],
-                         batches: Iterable[Mapping[str, Any]] = ()) -> None:
+    def import_documents(
+        self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
         """Insert documents as they are; Extended JSON values (``{"$date": ...}``,
         ``{"$oid": ...}``, as ``mongoexport`` writes them) become BSON dates and ids."""
         for raw in batches:
@@ -262,8 +279,15 @@ class MongoStore(Store):
         doc = self.jobs_read.find_one({"job_id": job_id}, None if with_logs else _NO_LOGS)
         return None if doc is None else self._job(doc)
 
-    def list_jobs(self, *, status: JobStatus | None = None, job_type: str | None = None,
-                  batch_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
         if limit <= 0:
             return []
         query: dict[str, Any] = {}
@@ -289,19 +313,26 @@ class MongoStore(Store):
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
         match = {} if batch_id is None else {"batch_id": batch_id}
         counts = {s.value: 0 for s in JobStatus}
-        for row in self.jobs_read.aggregate([{"$match": match},
-                                             {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+        for row in self.jobs_read.aggregate(
+            [{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        ):
             counts[str(row["_id"])] = int(row["n"])
         return counts
 
     def next_available_at(self) -> datetime | None:
         found = []
-        doc = self.jobs.find_one({"status": "pending", "available_at": {"$ne": None}},
-                                 {"available_at": 1}, sort=[("available_at", ASCENDING)])
+        doc = self.jobs.find_one(
+            {"status": "pending", "available_at": {"$ne": None}},
+            {"available_at": 1},
+            sort=[("available_at", ASCENDING)],
+        )
         if doc:
             found.append(doc["available_at"])
-        legacy = self.jobs.find_one({"status": "pending", "available_at": None},
-                                    {"created_at": 1}, sort=[("created_at", ASCENDING)])
+        legacy = self.jobs.find_one(
+            {"status": "pending", "available_at": None},
+            {"created_at": 1},
+            sort=[("created_at", ASCENDING)],
+        )
         if legacy and isinstance(legacy.get("created_at"), datetime):
             found.append(legacy["created_at"])
         return min(found) if found else None
@@ -317,10 +348,15 @@ class MongoStore(Store):
         locks: list[tuple[str, str]] = []
         claimed: list[Job] = []
         update = {
-            "$set": {"status": "processing", "lease_owner": claim.worker_id,
-                     "lease_expires_at": now + timedelta(seconds=claim.lease_seconds),
-                     "heartbeat_at": now, "processing_started_at": now, "updated_at": now,
-                     "progress": progress_doc(JobProgress("initializing", 0, None))},
+            "$set": {
+                "status": "processing",
+                "lease_owner": claim.worker_id,
+                "lease_expires_at": now + timedelta(seconds=claim.lease_seconds),
+                "heartbeat_at": now,
+                "processing_started_at": now,
+                "updated_at": now,
+                "progress": progress_doc(JobProgress("initializing", 0, None)),
+            },
             "$inc": {"attempts": 1},
         }
         try:
@@ -333,15 +369,17 @@ class MongoStore(Store):
                     continue
                 locks.append((job_type, token))
                 running = self.jobs.count_documents(
-                    {"status": "processing", "job_type": type_match(job_type)})
+                    {"status": "processing", "job_type": type_match(job_type)}
+                )
                 room = max(0, limit - running)
                 slots[job_type] = min(slots.get(job_type, room), room)
             while len(claimed) < claim.limit:
                 query = claim_query(allowed, slots, now)
                 if query is None:
                     break
-                doc = self.jobs.find_one_and_update(query, update, sort=_CLAIM_SORT,
-                                                    projection=_NO_LOGS, return_document=_AFTER)
+                doc = self.jobs.find_one_and_update(
+                    query, update, sort=_CLAIM_SORT, projection=_NO_LOGS, return_document=_AFTER
+                )
                 if doc is None:
                     break
                 job = self._job(doc)
@@ -353,8 +391,7 @@ class MongoStore(Store):
                 try:
                     self.limits.release(job_type, token)
                 except PyMongoError:
-                    log.warning("could not release the %s limit lock (expires by itself)",
-                                job_type)
+                    log.warning("could not release the %s limit lock (expires by itself)", job_type)
             self.counters.move([(j.batch_id, "pending", "processing") for j in claimed], now)
         return claimed
 
@@ -369,43 +406,72 @@ class MongoStore(Store):
             self._normalised_at = time.monotonic()
         self.jobs.update_many(
             {"status": "pending", "$or": [{"priority": None}, {"available_at": None}]},
-            [{"$set": {"priority": {"$ifNull": ["$priority", 0]},
-                       "available_at": {"$ifNull": ["$available_at", "$created_at"]}}}])
+            [
+                {
+                    "$set": {
+                        "priority": {"$ifNull": ["$priority", 0]},
+                        "available_at": {"$ifNull": ["$available_at", "$created_at"]},
+                    }
+                }
+            ],
+        )
 
-    def heartbeat(self, worker_id: str, job_ids: Collection[str], lease_seconds: float,
-                  now: datetime) -> tuple[set[str], set[str]]:
+    def heartbeat(
+        self, worker_id: str, job_ids: Collection[str], lease_seconds: float, now: datetime
+    ) -> tuple[set[str], set[str]]:
         if not job_ids:
             return set(), set()
-        held_query = {"job_id": {"$in": list(job_ids)}, "lease_owner": worker_id,
-                      "status": "processing"}
-        self.jobs.update_many(held_query, {"$set": {
-            "lease_expires_at": now + timedelta(seconds=lease_seconds), "heartbeat_at": now}})
+        held_query = {
+            "job_id": {"$in": list(job_ids)},
+            "lease_owner": worker_id,
+            "status": "processing",
+        }
+        self.jobs.update_many(
+            held_query,
+            {
+                "$set": {
+                    "lease_expires_at": now + timedelta(seconds=lease_seconds),
+                    "heartbeat_at": now,
+                }
+            },
+        )
         rows = list(self.jobs.find(held_query, {"job_id": 1, "cancel_requested": 1}))
         held = {r["job_id"] for r in rows}
         return {r["job_id"] for r in rows if r.get("cancel_requested")}, set(job_ids) - held
 
-    def save_progress(self, worker_id: str, updates: Mapping[str, JobProgress],
-                      now: datetime) -> None:
+    def save_progress(
+        self, worker_id: str, updates: Mapping[str, JobProgress], now: datetime
+    ) -> None:
         if not updates:
             return
-        self.jobs.bulk_write([
-            UpdateOne({"job_id": job_id, "lease_owner": worker_id, "status": "processing"},
-                      {"$set": {"progress": progress_doc(p), "updated_at": now}})
-            for job_id, p in updates.items()], ordered=False)
+        self.jobs.bulk_write(
+            [
+                UpdateOne(
+                    {"job_id": job_id, "lease_owner": worker_id, "status": "processing"},
+                    {"$set": {"progress": progress_doc(p), "updated_at": now}},
+                )
+                for job_id, p in updates.items()
+            ],
+            ordered=False,
+        )
 
     def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
         if not entries:
             return
         by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for job_id, e in entries:
-            by_job[job_id].append({"timestamp": e.timestamp, "level": e.level.value,
-                                   "message": e.message})
+            by_job[job_id].append(
+                {"timestamp": e.timestamp, "level": e.level.value, "message": e.message}
+            )
         ops = []
         for job_id, docs in by_job.items():
             push: dict[str, Any] = {"$each": docs, "$slice": -self.log_cap}
             latest = max(d["timestamp"] for d in docs)
-            ops.append(UpdateOne({"job_id": job_id}, {"$push": {"logs": push},
-                                                      "$max": {"updated_at": latest}}))
+            ops.append(
+                UpdateOne(
+                    {"job_id": job_id}, {"$push": {"logs": push}, "$max": {"updated_at": latest}}
+                )
+            )
         self.jobs.bulk_write(ops, ordered=False)
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
@@ -419,7 +485,10 @@ class MongoStore(Store):
             update, target = outcome_update(out, now, results)
             doc = self.jobs.find_one_and_update(
                 {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},
-                update, projection=_NO_LOGS, return_document=_AFTER)
+                update,
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
             if doc is None:
                 if file_id is not None:
                     self.results.delete([file_id])
@@ -436,29 +505,52 @@ class MongoStore(Store):
         self._normalise_legacy()
         done: list[Transition] = []
         moves: list[tuple[str | None, str, str]] = []
-        expired = list(self.jobs.find(
-            {"status": "processing", "lease_expires_at": {"$lt": now}},
-            {"_id": 1, "job_id": 1, "attempts": 1, "max_attempts": 1, "lease_owner": 1,
-             "lease_expires_at": 1}))
+        expired = list(
+            self.jobs.find(
+                {"status": "processing", "lease_expires_at": {"$lt": now}},
+                {
+                    "_id": 1,
+                    "job_id": 1,
+                    "attempts": 1,
+                    "max_attempts": 1,
+                    "lease_owner": 1,
+                    "lease_expires_at": 1,
+                },
+            )
+        )
         for row in expired:
             owner = row.get("lease_owner")
             attempts = int(row.get("attempts") or 0)
             max_attempts = int(row.get("max_attempts") or 3)
-            error = JobError(errors.WORKER_LOST,
-                             f"worker {owner} stopped renewing its lease (attempt {attempts})",
-                             {"lease_owner": owner, "attempt": attempts})
+            error = JobError(
+                errors.WORKER_LOST,
+                f"worker {owner} stopped renewing its lease (attempt {attempts})",
+                {"lease_owner": owner, "attempt": attempts},
+            )
             if attempts >= max_attempts:
                 out = Outcome(row["job_id"], owner or "", "failed", error=error)
             else:
                 delay = backoff * 2 ** max(0, attempts - 1)
-                out = Outcome(row["job_id"], owner or "", "retry", error=error,
-                              available_at=now + timedelta(seconds=delay))
+                out = Outcome(
+                    row["job_id"],
+                    owner or "",
+                    "retry",
+                    error=error,
+                    available_at=now + timedelta(seconds=delay),
+                )
             update, target = outcome_update(out, now)
             # Only if nobody renewed or finished it since we looked.
             doc = self.jobs.find_one_and_update(
-                {"_id": row["_id"], "status": "processing", "lease_owner": owner,
-                 "lease_expires_at": row["lease_expires_at"]},
-                update, projection=_NO_LOGS, return_document=_AFTER)
+                {
+                    "_id": row["_id"],
+                    "status": "processing",
+                    "lease_owner": owner,
+                    "lease_expires_at": row["lease_expires_at"],
+                },
+                update,
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
             if doc is None:
                 continue
             job = self._job(doc)
@@ -474,8 +566,12 @@ class MongoStore(Store):
         update, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now)
         update["$set"]["cancel_requested"] = True
         for _ in range(5):  # the job may move between pending and processing meanwhile
-            doc = self.jobs.find_one_and_update({"job_id": job_id, "status": "pending"}, update,
-                                                projection=_NO_LOGS, return_document=_AFTER)
+            doc = self.jobs.find_one_and_update(
+                {"job_id": job_id, "status": "pending"},
+                update,
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
             if doc is not None:
                 job = self._job(doc)
                 finished = self.counters.move([(job.batch_id, "pending", "failed")], now)
@@ -483,7 +579,9 @@ class MongoStore(Store):
             doc = self.jobs.find_one_and_update(
                 {"job_id": job_id, "status": "processing"},
                 {"$set": {"cancel_requested": True, "updated_at": now}},
-                projection=_NO_LOGS, return_document=_AFTER)
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
             if doc is not None:
                 return Transition(self._job(doc))
             current = self.jobs.find_one({"job_id": job_id}, {"status": 1})
@@ -494,11 +592,27 @@ class MongoStore(Store):
     def retry(self, job_id: str, now: datetime) -> Job | None:
         before = self.jobs.find_one_and_update(
             {"job_id": job_id, "status": "failed"},
-            {"$set": {"status": "pending", "attempts": 0, "cancel_requested": False,
-                      "available_at": now, "updated_at": now},
-             "$unset": {"error": "", "results": "", "progress": "", "completed_at": "",
-                        "lease_owner": "", "lease_expires_at": "", "announce_pending": ""}},
-            projection=_NO_LOGS, return_document=ReturnDocument.BEFORE)
+            {
+                "$set": {
+                    "status": "pending",
+                    "attempts": 0,
+                    "cancel_requested": False,
+                    "available_at": now,
+                    "updated_at": now,
+                },
+                "$unset": {
+                    "error": "",
+                    "results": "",
+                    "progress": "",
+                    "completed_at": "",
+                    "lease_owner": "",
+                    "lease_expires_at": "",
+                    "announce_pending": "",
+                },
+            },
+            projection=_NO_LOGS,
+            return_document=ReturnDocument.BEFORE,
+        )
         if before is None:
             return None
         file_id = self.results.file_id(before.get("results"))
@@ -509,19 +623,25 @@ class MongoStore(Store):
         return job
 
     def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
-        for coll, key, ids in ((self.jobs, "job_id", list(job_ids)),
-                               (self.batches, "batch_id", list(batch_ids))):
+        for coll, key, ids in (
+            (self.jobs, "job_id", list(job_ids)),
+            (self.batches, "batch_id", list(batch_ids)),
+        ):
             for start in range(0, len(ids), 500):
-                coll.update_many({key: {"$in": ids[start:start + 500]}},
-                                 {"$unset": {"announce_pending": ""}})
+                coll.update_many(
+                    {key: {"$in": ids[start : start + 500]}}, {"$unset": {"announce_pending": ""}}
+                )
 
     def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
         docs = self.batches.find({"announce_pending": True, "updated_at": {"$lt": before}})
         return [Batch.from_dict(doc) for doc in docs.sort("updated_at", 1).limit(limit)]
 
     def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
-        docs = self.jobs.find({"announce_pending": True, "updated_at": {"$lt": before}},
-                              _NO_LOGS).sort("updated_at", 1).limit(limit)
+        docs = (
+            self.jobs.find({"announce_pending": True, "updated_at": {"$lt": before}}, _NO_LOGS)
+            .sort("updated_at", 1)
+            .limit(limit)
+        )
         return [Transition(self._job(doc)) for doc in docs]
 
     def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
@@ -535,9 +655,11 @@ class MongoStore(Store):
             if not rows:
                 return deleted
             deleted += self.jobs.delete_many(
-                {"_id": {"$in": [r["_id"] for r in rows]}, **query}).deleted_count
-            self.results.delete(f for f in (self.results.file_id(r.get("results"))
-                                             for r in rows) if f is not None)
+                {"_id": {"$in": [r["_id"] for r in rows]}, **query}
+            ).deleted_count
+            self.results.delete(
+                f for f in (self.results.file_id(r.get("results")) for r in rows) if f is not None
+            )
 
     # -- waking idle workers ---------------------------------------------------------------
 

@@ -25,7 +25,6 @@ from .mongo_docs import COUNTER
 __all__ = ["BatchCounters", "attach_batches"]
 
 
-
 class BatchCounters:
     """The batch operations of one batches collection."""
 
@@ -41,7 +40,8 @@ class BatchCounters:
                 grow: dict[str, Any] = {
                     "$inc": {"total_jobs": n, "pending_jobs": n},
                     "$set": {"status": "processing", "updated_at": utcnow()},
-                    "$unset": {"completed_at": ""}}
+                    "$unset": {"completed_at": ""},
+                }
                 if self.batches.find_one_and_update({"batch_id": batch.batch_id}, grow):
                     return True
             elif self.batches.find_one({"batch_id": batch.batch_id}, {"_id": 1}):
@@ -55,8 +55,9 @@ class BatchCounters:
 
     def grow(self, batch_id: str, n: int) -> None:
         """Add ``n`` (may be negative) to a batch's total and pending jobs."""
-        self.batches.update_one({"batch_id": batch_id},
-                                {"$inc": {"total_jobs": n, "pending_jobs": n}})
+        self.batches.update_one(
+            {"batch_id": batch_id}, {"$inc": {"total_jobs": n, "pending_jobs": n}}
+        )
 
     def move(self, moves: Sequence[tuple[str | None, str, str]], now: datetime) -> list[Batch]:
         """Apply counter moves (batch, from status, to status); return batches just finished.
@@ -77,30 +78,36 @@ class BatchCounters:
         for batch_id, delta in deltas.items():
             sets: dict[str, Any] = {
                 name: {"$max": [0, {"$add": [{"$ifNull": [f"${name}", 0]}, n]}]}
-                for name, n in delta.items() if n}
+                for name, n in delta.items()
+                if n
+            }
             if not sets:
                 continue
             sets["updated_at"] = now
             self.batches.update_one({"batch_id": batch_id}, [{"$set": sets}])
             if not (delta["completed_jobs"] or delta["failed_jobs"]):
                 continue  # only a job reaching or leaving an end state can finish or reopen it
-            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]},
-                             {"$ifNull": ["$failed_jobs", 0]}]}
+            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]}, {"$ifNull": ["$failed_jobs", 0]}]}
             total = {"$ifNull": ["$total_jobs", 0]}
             doc = self.batches.find_one_and_update(
-                {"batch_id": batch_id, "status": {"$ne": "completed"},
-                 "$expr": {"$gte": [done, total]}},
-                {"$set": {"status": "completed", "completed_at": now,
-                          "announce_pending": True}},
-                return_document=ReturnDocument.AFTER)
+                {
+                    "batch_id": batch_id,
+                    "status": {"$ne": "completed"},
+                    "$expr": {"$gte": [done, total]},
+                },
+                {"$set": {"status": "completed", "completed_at": now, "announce_pending": True}},
+                return_document=ReturnDocument.AFTER,
+            )
             if doc is not None:
                 finished.append(Batch.from_dict(doc))
             else:
                 self.batches.update_one(
-                    {"batch_id": batch_id, "status": "completed",
-                     "$expr": {"$lt": [done, total]}},
-                    {"$set": {"status": "processing"},
-                     "$unset": {"completed_at": "", "announce_pending": ""}})
+                    {"batch_id": batch_id, "status": "completed", "$expr": {"$lt": [done, total]}},
+                    {
+                        "$set": {"status": "processing"},
+                        "$unset": {"completed_at": "", "announce_pending": ""},
+                    },
+                )
         return finished
 
 

@@ -37,8 +37,12 @@ __all__ = [
 ]
 
 # Which batch counter holds a job in each status.
-COUNTER = {"pending": "pending_jobs", "processing": "processing_jobs",
-           "completed": "completed_jobs", "failed": "failed_jobs"}
+COUNTER = {
+    "pending": "pending_jobs",
+    "processing": "processing_jobs",
+    "completed": "completed_jobs",
+    "failed": "failed_jobs",
+}
 
 #: A legacy ``job_type`` that is empty or missing means ``session``.
 SESSION_ALIASES: tuple[Any, ...] = ("session", "", None)
@@ -51,7 +55,7 @@ def type_values(types: Iterable[str]) -> list[Any]:
     """Stored ``job_type`` values that mean these types (``session`` includes ``""``/missing)."""
     out: list[Any] = []
     for t in types:
-        for value in (SESSION_ALIASES if t in ("session", "") else (t,)):
+        for value in SESSION_ALIASES if t in ("session", "") else (t,):
             if value not in out:
                 out.append(value)
     return out
@@ -70,8 +74,9 @@ def from_extended_json(doc: Mapping[str, Any]) -> dict[str, Any]:
     return dict(json_util.loads(text, json_options=_JSON))
 
 
-def claim_query(allowed: set[str] | None, slots: Mapping[str, int],
-                 now: datetime) -> dict[str, Any] | None:
+def claim_query(
+    allowed: set[str] | None, slots: Mapping[str, int], now: datetime
+) -> dict[str, Any] | None:
     """The claim filter for the types that may still be taken, or ``None`` if none may.
 
     A missing ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches
@@ -99,8 +104,9 @@ def error_doc(e: JobError | None) -> dict[str, Any] | None:
     return None if e is None else {"code": e.code, "message": e.message, "details": e.details}
 
 
-def outcome_update(out: Outcome, now: datetime,
-                   results: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], str]:
+def outcome_update(
+    out: Outcome, now: datetime, results: Mapping[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
     """The update document applying ``out`` to a processing job, and the resulting status.
 
     ``results`` is the (possibly spilled) results sub-document for a ``completed`` outcome.
@@ -111,16 +117,24 @@ def outcome_update(out: Outcome, now: datetime,
     inc: dict[str, int] = {}
     if out.kind == "completed":
         message = out.progress.message if out.progress else None
-        sets.update(status="completed", results=dict(results or {}), completed_at=now,
-                    announce_pending=True,
-                    progress=progress_doc(JobProgress("completed", 100, message)))
+        sets.update(
+            status="completed",
+            results=dict(results or {}),
+            completed_at=now,
+            announce_pending=True,
+            progress=progress_doc(JobProgress("completed", 100, message)),
+        )
         unset["error"] = ""
         target = "completed"
     elif out.kind == "failed":
         percent = out.progress.percent if out.progress else 0
         message = out.error.message if out.error else None
-        sets.update(status="failed", completed_at=now, announce_pending=True,
-                    progress=progress_doc(JobProgress("error", percent, message)))
+        sets.update(
+            status="failed",
+            completed_at=now,
+            announce_pending=True,
+            progress=progress_doc(JobProgress("error", percent, message)),
+        )
         target = "failed"
         _set_or_unset(sets, unset, "error", error_doc(out.error))
     elif out.kind in ("retry", "release"):
@@ -156,8 +170,9 @@ class ResultsSpill:
 
     REF = "results_ref"
 
-    def __init__(self, db: Database[Any], bucket: str, threshold: int,
-                 inline_limit: int = 64 * 1024) -> None:
+    def __init__(
+        self, db: Database[Any], bucket: str, threshold: int, inline_limit: int = 64 * 1024
+    ) -> None:
         self.db = db
         self.bucket_name = bucket
         self.threshold = int(threshold)
@@ -170,8 +185,9 @@ class ResultsSpill:
             self._bucket = GridFSBucket(self.db, bucket_name=self.bucket_name)
         return self._bucket
 
-    def prepare(self, job_id: str, results: Mapping[str, Any] | None
-                ) -> tuple[dict[str, Any], Any | None]:
+    def prepare(
+        self, job_id: str, results: Mapping[str, Any] | None
+    ) -> tuple[dict[str, Any], Any | None]:
         """``(results sub-document, GridFS id or None)`` for storing ``results``."""
         full = dict(results or {})
         try:
@@ -181,8 +197,10 @@ class ResultsSpill:
         if len(data) <= self.threshold:
             return full, None
         file_id = self.bucket.upload_from_stream(
-            f"{job_id}.results.bson", data,
-            metadata={"job_id": job_id, "content": "results", "encoding": "bson"})
+            f"{job_id}.results.bson",
+            data,
+            metadata={"job_id": job_id, "content": "results", "encoding": "bson"},
+        )
         sizes = {k: len(bson.encode({"v": v}, codec_options=_CODEC)) for k, v in full.items()}
         inline: dict[str, Any] = {}
         budget = self.inline_limit

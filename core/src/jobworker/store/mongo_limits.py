@@ -33,8 +33,9 @@ __all__ = ["TypeLocks"]
 class TypeLocks:
     """Short-lived mutual exclusion per (jobs collection, job type)."""
 
-    def __init__(self, collection: Collection[Any], namespace: str, ttl: float = 30.0,
-                 attempts: int = 5) -> None:
+    def __init__(
+        self, collection: Collection[Any], namespace: str, ttl: float = 30.0, attempts: int = 5
+    ) -> None:
         self.collection = collection
         self.namespace = namespace
         self.ttl = ttl
@@ -52,16 +53,25 @@ class TypeLocks:
                 # Matches a free or expired lock; when the lock is held the upsert's insert
                 # collides with the existing _id, which is how "busy" is reported.
                 self.collection.find_one_and_update(
-                    {"_id": self._key(job_type),
-                     "$or": [{"holder": None}, {"expires_at": {"$lt": now}}]},
-                    {"$set": {"holder": token, "expires_at": now + timedelta(seconds=self.ttl),
-                              "acquired_at": now}},
-                    upsert=True)
+                    {
+                        "_id": self._key(job_type),
+                        "$or": [{"holder": None}, {"expires_at": {"$lt": now}}],
+                    },
+                    {
+                        "$set": {
+                            "holder": token,
+                            "expires_at": now + timedelta(seconds=self.ttl),
+                            "acquired_at": now,
+                        }
+                    },
+                    upsert=True,
+                )
                 return token
             except DuplicateKeyError:
                 time.sleep(0.005 * (attempt + 1))
         return None
 
     def release(self, job_type: str, token: str) -> None:
-        self.collection.update_one({"_id": self._key(job_type), "holder": token},
-                                   {"$set": {"holder": None}})
+        self.collection.update_one(
+            {"_id": self._key(job_type), "holder": token}, {"$set": {"holder": None}}
+        )

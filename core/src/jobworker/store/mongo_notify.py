@@ -24,18 +24,23 @@ __all__ = ["ChangeStreamNotifier"]
 log = logging.getLogger(__name__)
 
 # Inserts, and updates that make work available (status back to pending) or ask for a cancel.
-PIPELINE: list[dict[str, Any]] = [{"$match": {"$or": [
-    {"operationType": {"$in": ["insert", "replace"]}},
-    {"updateDescription.updatedFields.status": "pending"},
-    {"updateDescription.updatedFields.cancel_requested": True},
-]}}]
+PIPELINE: list[dict[str, Any]] = [
+    {
+        "$match": {
+            "$or": [
+                {"operationType": {"$in": ["insert", "replace"]}},
+                {"updateDescription.updatedFields.status": "pending"},
+                {"updateDescription.updatedFields.cancel_requested": True},
+            ]
+        }
+    }
+]
 
 
 class ChangeStreamNotifier:
     """A pipe that becomes readable when the jobs collection changes in a way that matters."""
 
-    def __init__(self, collection: Collection[Any], stream: Any,
-                 max_await_ms: int = 500) -> None:
+    def __init__(self, collection: Collection[Any], stream: Any, max_await_ms: int = 500) -> None:
         self._collection = collection
         self._stream = stream
         self._max_await_ms = max_await_ms
@@ -43,13 +48,13 @@ class ChangeStreamNotifier:
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="jobworker-mongo-watch",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="jobworker-mongo-watch", daemon=True)
         self._thread.start()
 
     @classmethod
-    def open(cls, collection: Collection[Any], max_await_ms: int = 500
-             ) -> ChangeStreamNotifier | None:
+    def open(
+        cls, collection: Collection[Any], max_await_ms: int = 500
+    ) -> ChangeStreamNotifier | None:
         """Start watching, or ``None`` when the deployment has no change streams."""
         try:
             stream = collection.watch(PIPELINE, max_await_time_ms=max_await_ms)
@@ -89,7 +94,8 @@ class ChangeStreamNotifier:
             try:
                 if self._stream is None:
                     self._stream = self._collection.watch(
-                        PIPELINE, max_await_time_ms=self._max_await_ms)
+                        PIPELINE, max_await_time_ms=self._max_await_ms
+                    )
                     self._poke()  # anything missed while the stream was down: poll once
                     delay = 0.5
                 if self._stream.try_next() is not None:

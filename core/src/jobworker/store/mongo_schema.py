@@ -30,8 +30,14 @@ from pymongo.errors import OperationFailure
 
 from .base import StoreError
 
-__all__ = ["BATCH_INDEXES", "COLLECTION_PRESETS", "JOB_INDEXES", "create_indexes",
-           "mask_url", "split_url"]
+__all__ = [
+    "BATCH_INDEXES",
+    "COLLECTION_PRESETS",
+    "JOB_INDEXES",
+    "create_indexes",
+    "mask_url",
+    "split_url",
+]
 
 log = logging.getLogger(__name__)
 
@@ -43,27 +49,56 @@ COLLECTION_PRESETS = {
 DEFAULT_DATABASE = "jobworker"
 DEFAULT_GRIDFS_THRESHOLD = 4 * 1024 * 1024
 LIMITS_COLLECTION = "jobworker_limits"
-OWN_OPTIONS = ("collections", "jobs_collection", "batches_collection", "log_cap",
-               "gridfs_threshold")
+OWN_OPTIONS = (
+    "collections",
+    "jobs_collection",
+    "batches_collection",
+    "log_cap",
+    "gridfs_threshold",
+)
 
 # (keys, options) per collection; names left to MongoDB where the legacy system created the
 # same index, so creating ours next to theirs is a no-op instead of a name conflict.
 JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("job_id", ASCENDING)], {"unique": True}),
-    ([("idempotency_key", ASCENDING)],
-     {"unique": True, "name": "jobworker_idempotency_key",
-      "partialFilterExpression": {"idempotency_key": {"$type": "string"}}}),
-    ([("status", ASCENDING), ("job_type", ASCENDING), ("priority", DESCENDING),
-      ("created_at", ASCENDING), ("_id", ASCENDING)], {"name": "jobworker_claim_typed"}),
-    ([("status", ASCENDING), ("priority", DESCENDING), ("created_at", ASCENDING),
-      ("_id", ASCENDING)], {"name": "jobworker_claim_any"}),
+    (
+        [("idempotency_key", ASCENDING)],
+        {
+            "unique": True,
+            "name": "jobworker_idempotency_key",
+            "partialFilterExpression": {"idempotency_key": {"$type": "string"}},
+        },
+    ),
+    (
+        [
+            ("status", ASCENDING),
+            ("job_type", ASCENDING),
+            ("priority", DESCENDING),
+            ("created_at", ASCENDING),
+            ("_id", ASCENDING),
+        ],
+        {"name": "jobworker_claim_typed"},
+    ),
+    (
+        [
+            ("status", ASCENDING),
+            ("priority", DESCENDING),
+            ("created_at", ASCENDING),
+            ("_id", ASCENDING),
+        ],
+        {"name": "jobworker_claim_any"},
+    ),
     ([("status", ASCENDING), ("lease_expires_at", ASCENDING)], {"name": "jobworker_lease"}),
-    ([("status", ASCENDING), ("available_at", ASCENDING), ("created_at", ASCENDING)],
-     {"name": "jobworker_available"}),
+    (
+        [("status", ASCENDING), ("available_at", ASCENDING), ("created_at", ASCENDING)],
+        {"name": "jobworker_available"},
+    ),
     ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
     ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
-    ([("updated_at", ASCENDING)], {"name": "jobworker_announce",
-                                   "partialFilterExpression": {"announce_pending": True}}),
+    (
+        [("updated_at", ASCENDING)],
+        {"name": "jobworker_announce", "partialFilterExpression": {"announce_pending": True}},
+    ),
 ]
 BATCH_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
     ([("batch_id", ASCENDING)], {"unique": True}),
@@ -101,8 +136,11 @@ def create_indexes(jobs: Collection[Any], batches: Collection[Any]) -> list[str]
                 names.append(coll.create_index(keys, **opts))
             except OperationFailure as exc:
                 if exc.code != 85:  # IndexOptionsConflict: an index on these keys exists
-                    raise StoreError(f"cannot create index {keys} on {coll.name}: "
-                                     f"{exc}") from exc
-                log.warning("kept the existing index on %s %s: %s", coll.name, keys,
-                            exc.details.get("errmsg") if exc.details else exc)
+                    raise StoreError(f"cannot create index {keys} on {coll.name}: {exc}") from exc
+                log.warning(
+                    "kept the existing index on %s %s: %s",
+                    coll.name,
+                    keys,
+                    exc.details.get("errmsg") if exc.details else exc,
+                )
     return names

@@ -41,24 +41,63 @@ __all__ = ["SQLiteStore"]
 T = TypeVar("T")
 
 # Columns of `jobs` that mirror model fields; everything else of a job lives in `doc`.
-_TIME_COLS = ("created_at", "updated_at", "available_at", "lease_expires_at", "heartbeat_at",
-              "processing_started_at", "completed_at")
+_TIME_COLS = (
+    "created_at",
+    "updated_at",
+    "available_at",
+    "lease_expires_at",
+    "heartbeat_at",
+    "processing_started_at",
+    "completed_at",
+)
 _JSON_COLS = ("progress", "results", "error")
-_JOB_COLS = ("job_id", "job_type", "status", "priority", "batch_id", "attempts", "max_attempts",
-             "lease_owner", "cancel_requested", "announce_pending", "idempotency_key",
-             *_TIME_COLS, *_JSON_COLS)
+_JOB_COLS = (
+    "job_id",
+    "job_type",
+    "status",
+    "priority",
+    "batch_id",
+    "attempts",
+    "max_attempts",
+    "lease_owner",
+    "cancel_requested",
+    "announce_pending",
+    "idempotency_key",
+    *_TIME_COLS,
+    *_JSON_COLS,
+)
 _SELECT = ", ".join((*_JOB_COLS, "doc"))
-_BATCH_COLS = ("batch_id", "status", "created_at", "updated_at", "completed_at", "total_jobs",
-               "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs",
-               "announce_pending")
+_BATCH_COLS = (
+    "batch_id",
+    "status",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "total_jobs",
+    "completed_jobs",
+    "failed_jobs",
+    "pending_jobs",
+    "processing_jobs",
+    "announce_pending",
+)
 # Which batch counter holds a job in each status.
-_COUNTER = {"pending": "pending_jobs", "processing": "processing_jobs",
-            "completed": "completed_jobs", "failed": "failed_jobs"}
+_COUNTER = {
+    "pending": "pending_jobs",
+    "processing": "processing_jobs",
+    "completed": "completed_jobs",
+    "failed": "failed_jobs",
+}
 
 
 class SQLiteStore(Store):
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
-                 log_cap: int = 1000, busy_timeout_ms: int = 60_000) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: str = "NORMAL",
+        log_cap: int = 1000,
+        busy_timeout_ms: int = 60_000,
+    ) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self.log_cap = int(log_cap)
@@ -66,8 +105,9 @@ class SQLiteStore(Store):
             raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.synchronous = synchronous.upper()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                     timeout=0)
+        self._conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0
+        )
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -96,8 +136,11 @@ class SQLiteStore(Store):
             for table in ("jobs", "batches"):  # files made before announce_pending existed
                 columns = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
                 if columns and "announce_pending" not in columns:
-                    self._retry(self._conn.execute, f"ALTER TABLE {table} ADD COLUMN "
-                                                    f"announce_pending INTEGER NOT NULL DEFAULT 0")
+                    self._retry(
+                        self._conn.execute,
+                        f"ALTER TABLE {table} ADD COLUMN "
+                        f"announce_pending INTEGER NOT NULL DEFAULT 0",
+                    )
             self._retry(self._conn.executescript, _SCHEMA)
 
     def close(self) -> None:
@@ -145,14 +188,16 @@ class SQLiteStore(Store):
             try:
                 return fn(*args)
             except sqlite3.OperationalError as exc:
-                if (("locked" not in str(exc) and "busy" not in str(exc))
-                        or time.monotonic() > deadline):
+                if (
+                    "locked" not in str(exc) and "busy" not in str(exc)
+                ) or time.monotonic() > deadline:
                     raise
             time.sleep(delay)
             delay = min(delay * 1.5, 0.005)
 
-    def exchange(self, worker_id: str, now: datetime, **work: Any) -> tuple[
-            list[Transition], list[Job]]:
+    def exchange(
+        self, worker_id: str, now: datetime, **work: Any
+    ) -> tuple[list[Transition], list[Job]]:
         """Logs, progress, outcomes and the next claim in one transaction (one commit)."""
         with self._tx():
             return super().exchange(worker_id, now, **work)
@@ -207,8 +252,10 @@ class SQLiteStore(Store):
         with self._tx() as db:
             for job in jobs:
                 if job.idempotency_key:
-                    hit = db.execute(f"SELECT {_SELECT} FROM jobs WHERE idempotency_key = ?",
-                                     (job.idempotency_key,)).fetchone()
+                    hit = db.execute(
+                        f"SELECT {_SELECT} FROM jobs WHERE idempotency_key = ?",
+                        (job.idempotency_key,),
+                    ).fetchone()
                     if hit:
                         stored.append(self._job_from_row(hit))
                         continue
@@ -218,14 +265,16 @@ class SQLiteStore(Store):
                 stored.append(job)
                 added += 1
             if batch is not None:
-                exists = db.execute("SELECT 1 FROM batches WHERE batch_id = ?",
-                                    (batch.batch_id,)).fetchone()
+                exists = db.execute(
+                    "SELECT 1 FROM batches WHERE batch_id = ?", (batch.batch_id,)
+                ).fetchone()
                 if exists and added:
                     db.execute(
                         "UPDATE batches SET total_jobs = total_jobs + ?, pending_jobs = "
                         "pending_jobs + ?, status = 'processing', completed_at = NULL, "
                         "updated_at = ? WHERE batch_id = ?",
-                        (added, added, to_ms(utcnow()), batch.batch_id))
+                        (added, added, to_ms(utcnow()), batch.batch_id),
+                    )
                 elif not exists:
                     batch.total_jobs = batch.pending_jobs = added
                     self._insert_batch(db, batch)
@@ -236,8 +285,10 @@ class SQLiteStore(Store):
         row = self._job_row(job)
         cols = ", ".join(row)
         try:
-            db.execute(f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(row))})",
-                       tuple(row.values()))
+            db.execute(
+                f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"job {job.job_id} already exists") from exc
 
@@ -250,14 +301,17 @@ class SQLiteStore(Store):
             elif col == "announce_pending":
                 row[i] = int(bool(row[i]))
         try:
-            db.execute(f"INSERT INTO batches ({', '.join(_BATCH_COLS)}, doc) "
-                       f"VALUES ({', '.join('?' * (len(_BATCH_COLS) + 1))})",
-                       (*row, dumps(doc)))
+            db.execute(
+                f"INSERT INTO batches ({', '.join(_BATCH_COLS)}, doc) "
+                f"VALUES ({', '.join('?' * (len(_BATCH_COLS) + 1))})",
+                (*row, dumps(doc)),
+            )
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"batch {batch.batch_id} already exists") from exc
 
-    def import_documents(self, jobs: Iterable[Mapping[str, Any]],
-                         batches: Iterable[Mapping[str, Any]] = ()) -> None:
+    def import_documents(
+        self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
         with self._tx() as db:
             for doc in batches:
                 self._insert_batch(db, Batch.from_dict(doc))
@@ -265,9 +319,10 @@ class SQLiteStore(Store):
                 job = Job.from_dict(doc)
                 self._insert_job(db, job)
                 for entry in job.logs:
-                    db.execute("INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
-                               (job.job_id, to_ms(entry.timestamp), entry.level.value,
-                                entry.message))
+                    db.execute(
+                        "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
+                        (job.job_id, to_ms(entry.timestamp), entry.level.value, entry.message),
+                    )
         self._wake()
 
     def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None:
@@ -276,17 +331,29 @@ class SQLiteStore(Store):
             return None
         logs = None
         if with_logs:
-            logs = [LogEntry(from_ms(ts), LogLevel.parse(level), msg)  # type: ignore[arg-type]
-                    for ts, level, msg in self._query(
-                        "SELECT ts, level, message FROM logs WHERE job_id = ? ORDER BY id",
-                        (job_id,))]
+            logs = [
+                LogEntry(from_ms(ts), LogLevel.parse(level), msg)  # type: ignore[arg-type]
+                for ts, level, msg in self._query(
+                    "SELECT ts, level, message FROM logs WHERE job_id = ? ORDER BY id", (job_id,)
+                )
+            ]
         return self._job_from_row(rows[0], logs)
 
-    def list_jobs(self, *, status: JobStatus | None = None, job_type: str | None = None,
-                  batch_id: str | None = None, limit: int = 100, offset: int = 0) -> list[Job]:
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Job]:
         where, args = [], []
-        for col, value in (("status", status and JobStatus(status).value),
-                           ("job_type", job_type), ("batch_id", batch_id)):
+        for col, value in (
+            ("status", status and JobStatus(status).value),
+            ("job_type", job_type),
+            ("batch_id", batch_id),
+        ):
             if value is not None:
                 where.append(f"{col} = ?")
                 args.append(value)
@@ -297,13 +364,17 @@ class SQLiteStore(Store):
         return [self._job_from_row(r) for r in self._query(sql, (*args, limit, offset))]
 
     def get_batch(self, batch_id: str) -> Batch | None:
-        rows = self._query(f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
-                           f"WHERE batch_id = ?", (batch_id,))
+        rows = self._query(
+            f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches WHERE batch_id = ?", (batch_id,)
+        )
         return self._batch_from_row(rows[0]) if rows else None
 
     def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]:
-        rows = self._query(f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
-                           f"ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset))
+        rows = self._query(
+            f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
+            f"ORDER BY created_at DESC LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
         return [self._batch_from_row(r) for r in rows]
 
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
@@ -331,10 +402,14 @@ class SQLiteStore(Store):
         with self._tx() as db:
             slots = dict(claim.type_slots)
             if claim.cluster_limits:
-                running = dict(db.execute(
-                    "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
-                    f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
-                    "GROUP BY job_type", tuple(claim.cluster_limits)).fetchall())
+                running = dict(
+                    db.execute(
+                        "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
+                        f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
+                        "GROUP BY job_type",
+                        tuple(claim.cluster_limits),
+                    ).fetchall()
+                )
                 for job_type, limit in claim.cluster_limits.items():
                     room = max(0, limit - running.get(job_type, 0))
                     slots[job_type] = min(slots.get(job_type, room), room)
@@ -342,11 +417,13 @@ class SQLiteStore(Store):
             if claim.types is not None:
                 free = [t for t in claim.types if t not in slots]
                 if free:
-                    groups.append((f"job_type IN ({', '.join('?' * len(free))})",
-                                   tuple(free), claim.limit))
+                    groups.append(
+                        (f"job_type IN ({', '.join('?' * len(free))})", tuple(free), claim.limit)
+                    )
             elif slots:
-                groups.append((f"job_type NOT IN ({', '.join('?' * len(slots))})",
-                               tuple(slots), claim.limit))
+                groups.append(
+                    (f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots), claim.limit)
+                )
             else:
                 groups.append(("1", (), claim.limit))
             if claim.types is not None:
@@ -363,16 +440,28 @@ class SQLiteStore(Store):
                     f"WHERE rowid IN (SELECT rowid FROM jobs WHERE status = 'pending' "
                     f"AND available_at <= ? AND {condition} "
                     f"ORDER BY priority DESC, created_at, rowid LIMIT ?) RETURNING {_SELECT}",
-                    (claim.worker_id, lease_ms, now_ms, now_ms, now_ms, progress, now_ms,
-                     *args, limit)).fetchall()
+                    (
+                        claim.worker_id,
+                        lease_ms,
+                        now_ms,
+                        now_ms,
+                        now_ms,
+                        progress,
+                        now_ms,
+                        *args,
+                        limit,
+                    ),
+                ).fetchall()
                 claimed += [self._job_from_row(r) for r in rows]
-            self._move_counters(db, [(j.batch_id, "pending", "processing") for j in claimed],
-                                now_ms)
+            self._move_counters(
+                db, [(j.batch_id, "pending", "processing") for j in claimed], now_ms
+            )
         claimed.sort(key=lambda j: (-j.priority, j.created_at))
         return claimed
 
-    def heartbeat(self, worker_id: str, job_ids: Collection[str], lease_seconds: float,
-                  now: datetime) -> tuple[set[str], set[str]]:
+    def heartbeat(
+        self, worker_id: str, job_ids: Collection[str], lease_seconds: float, now: datetime
+    ) -> tuple[set[str], set[str]]:
         if not job_ids:
             return set(), set()
         now_ms = to_ms(now)
@@ -387,8 +476,9 @@ class SQLiteStore(Store):
         held = {r[0] for r in rows}
         return {r[0] for r in rows if r[1]}, set(job_ids) - held
 
-    def save_progress(self, worker_id: str, updates: Mapping[str, JobProgress],
-                      now: datetime) -> None:
+    def save_progress(
+        self, worker_id: str, updates: Mapping[str, JobProgress], now: datetime
+    ) -> None:
         if not updates:
             return
         now_ms = to_ms(now)
@@ -396,20 +486,31 @@ class SQLiteStore(Store):
             db.executemany(
                 "UPDATE jobs SET progress = ?, updated_at = ? WHERE job_id = ? "
                 "AND lease_owner = ? AND status = 'processing'",
-                [(dumps({"step": p.step, "percent": p.percent, "message": p.message}), now_ms,
-                  job_id, worker_id) for job_id, p in updates.items()])
+                [
+                    (
+                        dumps({"step": p.step, "percent": p.percent, "message": p.message}),
+                        now_ms,
+                        job_id,
+                        worker_id,
+                    )
+                    for job_id, p in updates.items()
+                ],
+            )
 
     def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
         if not entries:
             return
         with self._tx() as db:
-            db.executemany("INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
-                           [(job_id, to_ms(e.timestamp), e.level.value, e.message)
-                            for job_id, e in entries])
+            db.executemany(
+                "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
+                [(job_id, to_ms(e.timestamp), e.level.value, e.message) for job_id, e in entries],
+            )
             for job_id in {job_id for job_id, _ in entries}:
-                db.execute("DELETE FROM logs WHERE job_id = ? AND id <= (SELECT id FROM logs "
-                           "WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                           (job_id, job_id, self.log_cap))
+                db.execute(
+                    "DELETE FROM logs WHERE job_id = ? AND id <= (SELECT id FROM logs "
+                    "WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (job_id, job_id, self.log_cap),
+                )
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
         now_ms = to_ms(now)
@@ -422,14 +523,19 @@ class SQLiteStore(Store):
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
                     f"AND status = 'processing' RETURNING {_SELECT}",
-                    (*args, out.job_id, out.worker_id)).fetchone()
+                    (*args, out.job_id, out.worker_id),
+                ).fetchone()
                 if row is None:
                     continue
                 batch_id = row[_JOB_COLS.index("batch_id")]
                 moves.append((batch_id, "processing", target))
-                done.append(Transition(functools.partial(self._job_from_row, row),
-                                       status=JobStatus(target),
-                                       job_id=row[_JOB_COLS.index("job_id")]))
+                done.append(
+                    Transition(
+                        functools.partial(self._job_from_row, row),
+                        status=JobStatus(target),
+                        job_id=row[_JOB_COLS.index("job_id")],
+                    )
+                )
                 batch_of.append(batch_id)
             finished = self._move_counters(db, moves, now_ms)
         attach_batches(done, batch_of, finished)
@@ -442,21 +548,31 @@ class SQLiteStore(Store):
         with self._tx() as db:
             rows = db.execute(
                 "SELECT job_id, attempts, max_attempts, lease_owner FROM jobs "
-                "WHERE status = 'processing' AND lease_expires_at < ?", (now_ms,)).fetchall()
+                "WHERE status = 'processing' AND lease_expires_at < ?",
+                (now_ms,),
+            ).fetchall()
             moves = []
             for job_id, attempts, max_attempts, owner in rows:
-                error = JobError(errors.WORKER_LOST,
-                                 f"worker {owner} stopped renewing its lease (attempt {attempts})",
-                                 {"lease_owner": owner, "attempt": attempts})
+                error = JobError(
+                    errors.WORKER_LOST,
+                    f"worker {owner} stopped renewing its lease (attempt {attempts})",
+                    {"lease_owner": owner, "attempt": attempts},
+                )
                 if attempts >= max_attempts:
                     out = Outcome(job_id, owner, "failed", error=error)
                 else:
                     delay = backoff * 2 ** max(0, attempts - 1)
-                    out = Outcome(job_id, owner, "retry", error=error,
-                                  available_at=from_ms(now_ms + int(delay * 1000)))
+                    out = Outcome(
+                        job_id,
+                        owner,
+                        "retry",
+                        error=error,
+                        available_at=from_ms(now_ms + int(delay * 1000)),
+                    )
                 sets, args, target = outcome_update(out, now_ms)  # type: ignore[arg-type]
-                row = db.execute(f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}",
-                                 (*args, job_id)).fetchone()
+                row = db.execute(
+                    f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}", (*args, job_id)
+                ).fetchone()
                 job = self._job_from_row(row)
                 moves.append((job.batch_id, "processing", target))
                 done.append(Transition(job))
@@ -467,16 +583,20 @@ class SQLiteStore(Store):
             self._wake()
         return done
 
-    def _move_counters(self, db: sqlite3.Connection,
-                       moves: Sequence[tuple[str | None, str, str]], now_ms: int) -> list[Batch]:
+    def _move_counters(
+        self, db: sqlite3.Connection, moves: Sequence[tuple[str | None, str, str]], now_ms: int
+    ) -> list[Batch]:
         """Apply counter moves (batch, from status, to status); return batches just finished."""
         touched = set()
         for batch_id, src, dst in moves:
             if batch_id is None or src == dst:
                 continue
-            db.execute(f"UPDATE batches SET {_COUNTER[src]} = {_COUNTER[src]} - 1, "
-                       f"{_COUNTER[dst]} = {_COUNTER[dst]} + 1, updated_at = ? "
-                       f"WHERE batch_id = ?", (now_ms, batch_id))
+            db.execute(
+                f"UPDATE batches SET {_COUNTER[src]} = {_COUNTER[src]} - 1, "
+                f"{_COUNTER[dst]} = {_COUNTER[dst]} + 1, updated_at = ? "
+                f"WHERE batch_id = ?",
+                (now_ms, batch_id),
+            )
             touched.add(batch_id)
         finished = []
         for batch_id in touched:
@@ -484,14 +604,19 @@ class SQLiteStore(Store):
                 f"UPDATE batches SET status = 'completed', completed_at = ?, "
                 f"announce_pending = 1 WHERE batch_id = ? "
                 f"AND status != 'completed' AND completed_jobs + failed_jobs >= total_jobs "
-                f"RETURNING {', '.join(_BATCH_COLS)}, doc", (now_ms, batch_id)).fetchone()
+                f"RETURNING {', '.join(_BATCH_COLS)}, doc",
+                (now_ms, batch_id),
+            ).fetchone()
             if row:
                 finished.append(self._batch_from_row(row))
             else:
-                db.execute("UPDATE batches SET status = 'processing', completed_at = NULL, "
-                           "announce_pending = 0 "
-                           "WHERE batch_id = ? AND status = 'completed' "
-                           "AND completed_jobs + failed_jobs < total_jobs", (batch_id,))
+                db.execute(
+                    "UPDATE batches SET status = 'processing', completed_at = NULL, "
+                    "announce_pending = 0 "
+                    "WHERE batch_id = ? AND status = 'completed' "
+                    "AND completed_jobs + failed_jobs < total_jobs",
+                    (batch_id,),
+                )
         return finished
 
     # -- users' operations -----------------------------------------------------------------
@@ -503,15 +628,18 @@ class SQLiteStore(Store):
             if row is None or row[0] in ("completed", "failed"):
                 return None
             if row[0] == "processing":
-                db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? "
-                           "WHERE job_id = ?", (now_ms, job_id))
+                db.execute(
+                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE job_id = ?",
+                    (now_ms, job_id),
+                )
                 result = Transition(self._get_in(db, job_id))
             else:
                 error = JobError(errors.CANCELLED, "cancelled before it started", None)
-                sets, args, _ = outcome_update(
-                    Outcome(job_id, "", "failed", error=error), now_ms)  # type: ignore[arg-type]
-                db.execute(f"UPDATE jobs SET {sets}, cancel_requested = 1 WHERE job_id = ?",
-                           (*args, job_id))
+                sets, args, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now_ms)  # type: ignore[arg-type]
+                db.execute(
+                    f"UPDATE jobs SET {sets}, cancel_requested = 1 WHERE job_id = ?",
+                    (*args, job_id),
+                )
                 job = self._get_in(db, job_id)
                 finished = self._move_counters(db, [(job.batch_id, "pending", "failed")], now_ms)
                 result = Transition(job, finished[0] if finished else None)
@@ -520,7 +648,8 @@ class SQLiteStore(Store):
 
     def _get_in(self, db: sqlite3.Connection, job_id: str) -> Job:
         return self._job_from_row(
-            db.execute(f"SELECT {_SELECT} FROM jobs WHERE job_id = ?", (job_id,)).fetchone())
+            db.execute(f"SELECT {_SELECT} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        )
 
     def retry(self, job_id: str, now: datetime) -> Job | None:
         now_ms = to_ms(now)
@@ -531,7 +660,8 @@ class SQLiteStore(Store):
                 "announce_pending = 0, "
                 "lease_expires_at = NULL, available_at = ?, updated_at = ? "
                 f"WHERE job_id = ? AND status = 'failed' RETURNING {_SELECT}",
-                (now_ms, now_ms, job_id)).fetchone()
+                (now_ms, now_ms, job_id),
+            ).fetchone()
             if row is None:
                 return None
             job = self._job_from_row(row)
@@ -541,23 +671,32 @@ class SQLiteStore(Store):
 
     def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
         with self._tx() as db:
-            for table, key, ids in (("jobs", "job_id", list(job_ids)),
-                                    ("batches", "batch_id", list(batch_ids))):
+            for table, key, ids in (
+                ("jobs", "job_id", list(job_ids)),
+                ("batches", "batch_id", list(batch_ids)),
+            ):
                 for start in range(0, len(ids), 500):
-                    chunk = ids[start:start + 500]
-                    db.execute(f"UPDATE {table} SET announce_pending = 0 WHERE {key} IN "
-                               f"({', '.join('?' * len(chunk))})", chunk)
+                    chunk = ids[start : start + 500]
+                    db.execute(
+                        f"UPDATE {table} SET announce_pending = 0 WHERE {key} IN "
+                        f"({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
 
     def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
-        rows = self._query(f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
-                           f"WHERE announce_pending = 1 AND updated_at < ? LIMIT ?",
-                           (to_ms(before), limit))
+        rows = self._query(
+            f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
+            f"WHERE announce_pending = 1 AND updated_at < ? LIMIT ?",
+            (to_ms(before), limit),
+        )
         return [self._batch_from_row(r) for r in rows]
 
     def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
-        rows = self._query(f"SELECT {_SELECT} FROM jobs WHERE announce_pending = 1 "
-                           f"AND updated_at < ? ORDER BY updated_at LIMIT ?",
-                           (to_ms(before), limit))
+        rows = self._query(
+            f"SELECT {_SELECT} FROM jobs WHERE announce_pending = 1 "
+            f"AND updated_at < ? ORDER BY updated_at LIMIT ?",
+            (to_ms(before), limit),
+        )
         return [Transition(self._job_from_row(r)) for r in rows]
 
     def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
@@ -566,10 +705,11 @@ class SQLiteStore(Store):
             return 0
         cond = f"status IN ({', '.join('?' * len(values))}) AND updated_at < ?"
         with self._tx() as db:
-            db.execute(f"DELETE FROM logs WHERE job_id IN (SELECT job_id FROM jobs WHERE {cond})",
-                       (*values, to_ms(before)))
-            return db.execute(f"DELETE FROM jobs WHERE {cond}",
-                              (*values, to_ms(before))).rowcount
+            db.execute(
+                f"DELETE FROM logs WHERE job_id IN (SELECT job_id FROM jobs WHERE {cond})",
+                (*values, to_ms(before)),
+            )
+            return db.execute(f"DELETE FROM jobs WHERE {cond}", (*values, to_ms(before))).rowcount
 
     # -- waking idle workers ---------------------------------------------------------------
 

@@ -20,13 +20,15 @@ __version__ = "0.1.0"
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
     """Hand the ``wordstats`` job type to jobworker."""
-    register(JobHandler(
-        "wordstats",
-        handle_wordstats,
-        params=WordStatsParams,
-        executor="thread",      # plain Python that releases no GIL: a thread is enough
-        concurrency=4,          # at most 4 wordstats jobs at once per worker process
-        timeout=120,            # seconds per attempt
-        max_attempts=2,
-        description="Word, line and top-word counts of a text, as a Markdown report",
-    ))
+    register(
+        JobHandler(
+            "wordstats",
+            handle_wordstats,
+            params=WordStatsParams,
+            executor="thread",  # plain Python that releases no GIL: a thread is enough
+            concurrency=4,  # at most 4 wordstats jobs at once per worker process
+            timeout=120,  # seconds per attempt
+            max_attempts=2,
+            description="Word, line and top-word counts of a text, as a Markdown report",
+        )
+    )

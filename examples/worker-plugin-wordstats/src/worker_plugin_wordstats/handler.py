@@ -50,8 +50,9 @@ def handle_wordstats(ctx: JobContext) -> dict[str, Any]:
     else:
         text = params.text or ""
         if len(text.encode("utf-8")) > max_bytes:
-            raise InputTooLarge(f"the text is over the limit of {max_bytes} bytes",
-                                details={"limit": max_bytes})
+            raise InputTooLarge(
+                f"the text is over the limit of {max_bytes} bytes", details={"limit": max_bytes}
+            )
         title, source = "inline text", "inline"
         for number, line in enumerate(text.splitlines(keepends=True), 1):
             stats.add_line(line)
@@ -59,8 +60,10 @@ def handle_wordstats(ctx: JobContext) -> dict[str, Any]:
                 ctx.raise_if_cancelled()
     ctx.progress(90, "writing report")
     if stats.words:
-        ctx.info(f"counted {stats.words} words ({len(stats.counts)} distinct) "
-                 f"in {stats.lines} lines of {title}")
+        ctx.info(
+            f"counted {stats.words} words ({len(stats.counts)} distinct) "
+            f"in {stats.lines} lines of {title}"
+        )
     else:
         ctx.warning(f"no words found in {title}")
     report = render_markdown(stats, title=title, top=params.top)
@@ -85,13 +88,16 @@ def _count_file(ctx: JobContext, path: Path, stats: TextStats, max_bytes: int) -
     """Feed the file to ``stats`` line by line, reporting progress by bytes read."""
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputTooLarge(f"{path.name} is {size} bytes, over the limit of {max_bytes}",
-                            details={"path": str(path), "size": size, "limit": max_bytes})
+        raise InputTooLarge(
+            f"{path.name} is {size} bytes, over the limit of {max_bytes}",
+            details={"path": str(path), "size": size, "limit": max_bytes},
+        )
     done = 0
     with path.open("rb") as fh:  # bytes: the position is known, so progress is exact
         if b"\0" in fh.read(8192):
-            raise UnsupportedInput(f"{path.name} looks like a binary file, not text",
-                                   details={"path": str(path)})
+            raise UnsupportedInput(
+                f"{path.name} looks like a binary file, not text", details={"path": str(path)}
+            )
         fh.seek(0)
         for number, raw in enumerate(fh, 1):
             try:
@@ -99,11 +105,11 @@ def _count_file(ctx: JobContext, path: Path, stats: TextStats, max_bytes: int) -
             except UnicodeDecodeError as exc:
                 raise UnsupportedInput(
                     f"{path.name} is not UTF-8 text (line {number}: {exc.reason})",
-                    details={"path": str(path), "line": number}) from None
+                    details={"path": str(path), "line": number},
+                ) from None
             stats.add_line(line)
             done += len(raw)
             if number % _CHECK_EVERY == 0:
                 ctx.raise_if_cancelled()
-                ctx.progress(5 + int(85 * done / max(size, 1)), "counting",
-                             f"{stats.lines} lines")
+                ctx.progress(5 + int(85 * done / max(size, 1)), "counting", f"{stats.lines} lines")
     ctx.progress(88, "counting", f"{stats.lines} lines")

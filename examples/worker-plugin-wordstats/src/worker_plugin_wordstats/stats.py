@@ -64,8 +64,12 @@ def render_markdown(stats: TextStats, *, title: str, top: int) -> str:
     if not ranked:
         out.append("No words found.")
         return "\n".join(out) + "\n"
-    out += [f"## Top {len(ranked)} words", "", "| # | word | count | share |",
-            "|---:|---|---:|---:|"]
+    out += [
+        f"## Top {len(ranked)} words",
+        "",
+        "| # | word | count | share |",
+        "|---:|---|---:|---:|",
+    ]
     for rank, (word, count) in enumerate(ranked, 1):
         out.append(f"| {rank} | {word} | {count} | {100 * count / stats.words:.1f}% |")
     return "\n".join(out) + "\n"

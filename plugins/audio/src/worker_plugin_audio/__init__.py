@@ -18,11 +18,18 @@ __all__ = ["AudioParams", "handle_audio", "register_job_handlers", "register_tra
 
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
-    register(JobHandler(
-        "audio", handle_audio, params=AudioParams, executor="process", concurrency=1,
-        timeout=3600, max_attempts=2,
-        description="audio metadata, conversion, loudness, trim, split and transcription",
-    ))
+    register(
+        JobHandler(
+            "audio",
+            handle_audio,
+            params=AudioParams,
+            executor="process",
+            concurrency=1,
+            timeout=3600,
+            max_attempts=2,
+            description="audio metadata, conversion, loudness, trim, split and transcription",
+        )
+    )
 
 
 @hookimpl

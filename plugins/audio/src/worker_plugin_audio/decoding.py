@@ -69,8 +69,9 @@ def open_media(path: PathLike) -> Iterator[Any]:
     if not p.is_file():
         raise UnsupportedInput(f"{p.name}: not a regular file", details={"path": str(p)})
     if p.stat().st_size == 0:
-        raise UnsupportedInput(f"{p.name} is empty (0 bytes)",
-                               details={"path": str(p), "reason": "empty"})
+        raise UnsupportedInput(
+            f"{p.name} is empty (0 bytes)", details={"path": str(p), "reason": "empty"}
+        )
     try:
         container = av.open(str(p), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
@@ -92,8 +93,10 @@ def _ffmpeg_reason(exc: BaseException) -> str:
 def audio_stream(container: Any, path: PathLike) -> Any:
     streams = container.streams.audio
     if not streams:
-        raise UnsupportedInput(f"{Path(path).name} has no audio stream",
-                               details={"path": str(path), "reason": "no_audio_stream"})
+        raise UnsupportedInput(
+            f"{Path(path).name} has no audio stream",
+            details={"path": str(path), "reason": "no_audio_stream"},
+        )
     return streams[0]
 
 
@@ -153,9 +156,15 @@ def no_samples(path: PathLike, packets: int, bad_packets: int) -> UnsupportedInp
     """The error for a file whose audio stream gave no samples."""
     reason = "corrupt" if bad_packets else "zero_length"
     what = "no decodable audio" if bad_packets else "no audio samples (zero length)"
-    return UnsupportedInput(f"{Path(path).name} holds {what}",
-                           details={"path": str(path), "reason": reason,
-                                    "packets": packets, "bad_packets": bad_packets})
+    return UnsupportedInput(
+        f"{Path(path).name} holds {what}",
+        details={
+            "path": str(path),
+            "reason": reason,
+            "packets": packets,
+            "bad_packets": bad_packets,
+        },
+    )
 
 
 def decode(
@@ -213,8 +222,9 @@ def segment_from_array(pcm: np.ndarray, sample_rate: int, channels: int) -> Audi
     return AudioSegment(data=data, sample_width=2, frame_rate=sample_rate, channels=channels)
 
 
-def resample(segment: AudioSegment, sample_rate: int | None = None,
-             channels: int | None = None) -> AudioSegment:
+def resample(
+    segment: AudioSegment, sample_rate: int | None = None, channels: int | None = None
+) -> AudioSegment:
     """The segment at another sample rate and/or channel count (FFmpeg's resampler)."""
     rate = sample_rate or segment.frame_rate
     out_channels = channels or segment.channels
@@ -230,8 +240,9 @@ def resample(segment: AudioSegment, sample_rate: int | None = None,
     resampler = av.AudioResampler(format="s16", layout=_layout(out_channels), rate=rate)
     parts = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     parts += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
-    return segment_from_array(np.concatenate(parts) if parts else np.zeros(0, np.int16),
-                              rate, out_channels)
+    return segment_from_array(
+        np.concatenate(parts) if parts else np.zeros(0, np.int16), rate, out_channels
+    )
 
 
 def _layout(channels: int) -> str:

@@ -37,8 +37,9 @@ class Piece:
     audio: AudioSegment
 
 
-def normalise(segment: AudioSegment, target_dbfs: float = -20.0,
-              peak_limit_dbfs: float = -1.0) -> AudioSegment:
+def normalise(
+    segment: AudioSegment, target_dbfs: float = -20.0, peak_limit_dbfs: float = -1.0
+) -> AudioSegment:
     """Change the gain so the average loudness (RMS) is ``target_dbfs``.
 
     The gain is lowered where it would push the peak above ``peak_limit_dbfs`` (no clipping).
@@ -51,8 +52,9 @@ def normalise(segment: AudioSegment, target_dbfs: float = -20.0,
     return segment.apply_gain(gain)
 
 
-def trim(segment: AudioSegment, start: float | None = None,
-         end: float | None = None) -> AudioSegment:
+def trim(
+    segment: AudioSegment, start: float | None = None, end: float | None = None
+) -> AudioSegment:
     """The part between ``start`` and ``end`` seconds; a negative value counts from the end.
 
     :raises InvalidParameters: the range is empty or starts after the audio ends.
@@ -65,7 +67,7 @@ def trim(segment: AudioSegment, start: float | None = None,
             f"trim range {start}..{end} s is empty for audio of {length:.2f} s",
             details={"start": start, "end": end, "duration": round(length, 3)},
         )
-    return segment[round(s * 1000):round(e * 1000)]
+    return segment[round(s * 1000) : round(e * 1000)]
 
 
 def split_fixed(segment: AudioSegment, seconds: float) -> list[Piece]:
@@ -73,8 +75,10 @@ def split_fixed(segment: AudioSegment, seconds: float) -> list[Piece]:
     if seconds <= 0:
         raise InvalidParameters(f"segment length must be positive, not {seconds}")
     step = round(seconds * 1000)
-    return [Piece(i / 1000, min(i + step, len(segment)) / 1000, segment[i:i + step])
-            for i in range(0, len(segment), step)]
+    return [
+        Piece(i / 1000, min(i + step, len(segment)) / 1000, segment[i : i + step])
+        for i in range(0, len(segment), step)
+    ]
 
 
 def frame_levels(segment: AudioSegment, frame_ms: int = FRAME_MS) -> np.ndarray:
@@ -85,7 +89,7 @@ def frame_levels(segment: AudioSegment, frame_ms: int = FRAME_MS) -> np.ndarray:
     count = len(samples) // per
     if count == 0:
         return np.zeros(0)
-    frames = samples[:count * per].reshape(count, per)
+    frames = samples[: count * per].reshape(count, per)
     rms = np.sqrt(np.mean(frames * frames, axis=1))
     full_scale = float(1 << (8 * segment.sample_width - 1))
     with np.errstate(divide="ignore"):
@@ -96,8 +100,9 @@ def _dtype(segment: AudioSegment) -> type:
     return {1: np.int8, 2: np.int16, 4: np.int32}[segment.sample_width]
 
 
-def silent_ranges(segment: AudioSegment, min_silence_ms: int = 500,
-                  threshold_dbfs: float | None = None) -> list[tuple[int, int]]:
+def silent_ranges(
+    segment: AudioSegment, min_silence_ms: int = 500, threshold_dbfs: float | None = None
+) -> list[tuple[int, int]]:
     """``(start_ms, end_ms)`` of every stretch quieter than the threshold for ``min_silence_ms``.
 
     :param threshold_dbfs: default 16 dB below the segment's average loudness.
@@ -113,9 +118,12 @@ def silent_ranges(segment: AudioSegment, min_silence_ms: int = 500,
     return ranges
 
 
-def split_on_silence(segment: AudioSegment, min_silence_ms: int = 500,
-                     threshold_dbfs: float | None = None,
-                     keep_silence_ms: int = 200) -> list[Piece]:
+def split_on_silence(
+    segment: AudioSegment,
+    min_silence_ms: int = 500,
+    threshold_dbfs: float | None = None,
+    keep_silence_ms: int = 200,
+) -> list[Piece]:
     """The sounding parts between silences, each padded by up to ``keep_silence_ms``.
 
     Leading and trailing silence is dropped; audio with no sound at all gives no pieces.
@@ -145,8 +153,9 @@ def _quietest(levels: np.ndarray) -> int:
     return int((starts[longest] + ends[longest]) // 2)
 
 
-def quiet_cut_points(segment: AudioSegment, chunk_seconds: float,
-                     search_seconds: float = 5.0) -> list[int]:
+def quiet_cut_points(
+    segment: AudioSegment, chunk_seconds: float, search_seconds: float = 5.0
+) -> list[int]:
     """Cut positions (ms) roughly every ``chunk_seconds``, each moved to the quietest 100 ms
     within ``search_seconds`` before the nominal position, so words are rarely cut in half.
     Returns the boundaries including 0 and the end.

@@ -110,8 +110,9 @@ def export(
             stream.bit_rate = bits
         pts = 0
         for start in range(0, pcm.shape[1], step):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm[:, start:start + step]),
-                                               format="s16", layout=in_layout)
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(pcm[:, start : start + step]), format="s16", layout=in_layout
+            )
             frame.sample_rate = segment.frame_rate
             frame.pts = pts
             pts += frame.samples
@@ -143,8 +144,9 @@ def convert(
     :raises InputTooLarge: the source is longer than ``max_duration`` seconds.
     """
     if isinstance(source, AudioSegment):
-        return export(source, dest, fmt, bitrate=bitrate, sample_rate=sample_rate,
-                      channels=channels)
+        return export(
+            source, dest, fmt, bitrate=bitrate, sample_rate=sample_rate, channels=channels
+        )
     dest = Path(dest)
     spec = _spec(fmt or dest.suffix.lstrip("."), channels)
     tmp = dest.with_name(dest.name + ".part")

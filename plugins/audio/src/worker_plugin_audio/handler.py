@@ -47,23 +47,30 @@ class AudioParams:
 
     file_path: str | None = None
     filename: str | None = None
-    operations: list[str] = attrs.field(factory=lambda: ["metadata", "transcribe"],
-                                        converter=_operations, validator=_check_operations)
+    operations: list[str] = attrs.field(
+        factory=lambda: ["metadata", "transcribe"],
+        converter=_operations,
+        validator=_check_operations,
+    )
     format: str = attrs.field(default="mp3", validator=attrs.validators.in_(tuple(FORMATS)))
     bitrate: str | None = attrs.field(default=None, validator=_check_bitrate)
     sample_rate: int | None = attrs.field(
-        default=None, validator=_opt([attrs.validators.ge(8000), attrs.validators.le(192000)]))
+        default=None, validator=_opt([attrs.validators.ge(8000), attrs.validators.le(192000)])
+    )
     channels: int | None = attrs.field(default=None, validator=_opt(attrs.validators.in_((1, 2))))
     start: float | None = None
     end: float | None = None
     target_dbfs: float = attrs.field(
-        default=-20.0, validator=[attrs.validators.ge(-60.0), attrs.validators.le(0.0)])
-    split_mode: str = attrs.field(default="fixed",
-                                  validator=attrs.validators.in_(("fixed", "silence")))
+        default=-20.0, validator=[attrs.validators.ge(-60.0), attrs.validators.le(0.0)]
+    )
+    split_mode: str = attrs.field(
+        default="fixed", validator=attrs.validators.in_(("fixed", "silence"))
+    )
     segment_seconds: float = attrs.field(default=60.0, validator=attrs.validators.gt(0.0))
     min_silence_ms: int = attrs.field(default=500, validator=attrs.validators.ge(10))
     silence_threshold_dbfs: float | None = attrs.field(
-        default=None, validator=_opt(attrs.validators.le(0.0)))
+        default=None, validator=_opt(attrs.validators.le(0.0))
+    )
     keep_silence_ms: int = attrs.field(default=200, validator=attrs.validators.ge(0))
     engine: str | None = None
     language: str | None = None
@@ -89,7 +96,8 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
     if info.duration is not None and info.duration > max_duration:
         raise InputTooLarge(
             f"{path.name} lasts {info.duration:.1f} s, over the limit of {max_duration:g} s",
-            details={"duration": round(info.duration, 3), "limit": max_duration})
+            details={"duration": round(info.duration, 3), "limit": max_duration},
+        )
     results: dict[str, Any] = {"metadata": info.as_dict(), "assets": []}
     if ops <= {"metadata"}:
         return results
@@ -104,20 +112,31 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
             ctx.raise_if_cancelled()
 
         ctx.progress(20, "converting", f"encoding {p.format}")
-        written = convert(path, out / f"{stem}{FORMATS[p.format].suffix}", p.format,
-                          max_duration=max_duration, on_progress=converted, **encode)
+        written = convert(
+            path,
+            out / f"{stem}{FORMATS[p.format].suffix}",
+            p.format,
+            max_duration=max_duration,
+            on_progress=converted,
+            **encode,
+        )
         _converted(results, written, p.format)
         results["target_dir"] = results["asset_dir"] = str(out)
         return results
 
     ctx.progress(10, "decoding", f"decoding {path.name}")
     full = bool(ops - {"metadata", "transcribe"})  # transcription alone needs 16 kHz mono
-    audio = (decode(path, max_duration=max_duration) if full else
-             decode(path, sample_rate=SAMPLE_RATE, channels=1, max_duration=max_duration))
+    audio = (
+        decode(path, max_duration=max_duration)
+        if full
+        else decode(path, sample_rate=SAMPLE_RATE, channels=1, max_duration=max_duration)
+    )
     decoded = len(audio) / 1000
     if info.duration and decoded < 0.9 * info.duration - 0.5:
-        ctx.warning(f"decoded only {decoded:.1f} s of the {info.duration:.1f} s the header "
-                    "announces: the file looks truncated or damaged")
+        ctx.warning(
+            f"decoded only {decoded:.1f} s of the {info.duration:.1f} s the header "
+            "announces: the file looks truncated or damaged"
+        )
     results["metadata"]["duration"] = round(decoded, 3)
     ctx.raise_if_cancelled()
     if "trim" in ops:
@@ -127,8 +146,11 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(15, "normalising")
         before = audio.dBFS
         audio = normalise(audio, p.target_dbfs)
-        results["loudness"] = {"before_dbfs": _db(before), "after_dbfs": _db(audio.dBFS),
-                               "target_dbfs": p.target_dbfs}
+        results["loudness"] = {
+            "before_dbfs": _db(before),
+            "after_dbfs": _db(audio.dBFS),
+            "target_dbfs": p.target_dbfs,
+        }
     if "convert" in ops or (ops & {"trim", "normalise"} and not ops & {"split", "transcribe"}):
         ctx.progress(20, "converting", f"encoding {p.format}")
         written = export(audio, out / f"{stem}{FORMATS[p.format].suffix}", p.format, **encode)
@@ -143,53 +165,78 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
 
 
 def _converted(results: dict[str, Any], written: Path, fmt: str) -> None:
-    results["converted"] = {"path": str(written), "format": fmt,
-                            "bytes": written.stat().st_size}
+    results["converted"] = {"path": str(written), "format": fmt, "bytes": written.stat().st_size}
     results["assets"].append(str(written))
 
 
-def _split(ctx: JobContext, audio: Any, p: AudioParams, directory: Path, stem: str,
-           settings: dict[str, Any], encode: dict[str, Any]) -> list[dict[str, Any]]:
+def _split(
+    ctx: JobContext,
+    audio: Any,
+    p: AudioParams,
+    directory: Path,
+    stem: str,
+    settings: dict[str, Any],
+    encode: dict[str, Any],
+) -> list[dict[str, Any]]:
     ctx.progress(25, "splitting", p.split_mode)
     if p.split_mode == "fixed":
         pieces = split_fixed(audio, p.segment_seconds)
     else:
-        pieces = split_on_silence(audio, p.min_silence_ms, p.silence_threshold_dbfs,
-                                  p.keep_silence_ms)
+        pieces = split_on_silence(
+            audio, p.min_silence_ms, p.silence_threshold_dbfs, p.keep_silence_ms
+        )
     limit = int(settings.get("max_parts", DEFAULT_MAX_PARTS))
     if len(pieces) > limit:
-        raise InputTooLarge(f"splitting gives {len(pieces)} parts, over the limit of {limit}",
-                            details={"parts": len(pieces), "limit": limit})
+        raise InputTooLarge(
+            f"splitting gives {len(pieces)} parts, over the limit of {limit}",
+            details={"parts": len(pieces), "limit": limit},
+        )
     directory.mkdir(parents=True, exist_ok=True)
     parts = []
     for i, piece in enumerate(pieces, 1):
         ctx.raise_if_cancelled()
         target = directory / f"{stem}-{i:04d}{FORMATS[p.format].suffix}"
         export(piece.audio, target, p.format, **encode)
-        parts.append({"path": str(target), "start": round(piece.start, 3),
-                      "end": round(piece.end, 3)})
+        parts.append(
+            {"path": str(target), "start": round(piece.start, 3), "end": round(piece.end, 3)}
+        )
     return parts
 
 
-def _transcribe(ctx: JobContext, audio: Any, p: AudioParams, settings: dict[str, Any],
-                max_duration: float, results: dict[str, Any]) -> None:
+def _transcribe(
+    ctx: JobContext,
+    audio: Any,
+    p: AudioParams,
+    settings: dict[str, Any],
+    max_duration: float,
+    results: dict[str, Any],
+) -> None:
     engine = p.engine or str(settings.get("engine", "whisper"))
     ctx.progress(30, "transcribing", f"loading engine {engine}")
 
     def progress(done: float, total: float) -> None:
-        ctx.progress(30 + int(65 * done / max(total, 0.001)), "transcribing",
-                     f"{done:.0f} of {total:.0f} s")
+        ctx.progress(
+            30 + int(65 * done / max(total, 0.001)), "transcribing", f"{done:.0f} of {total:.0f} s"
+        )
         ctx.raise_if_cancelled()
 
-    result = transcribe(audio, engine, settings, language=p.language, on_progress=progress,
-                        max_duration=max_duration)
+    result = transcribe(
+        audio,
+        engine,
+        settings,
+        language=p.language,
+        on_progress=progress,
+        max_duration=max_duration,
+    )
     files = write_subtitles(result["segments"], ctx.output_dir, "transcript")
     result["srt"], result["vtt"] = str(files["srt"]), str(files["vtt"])
     results["transcript"] = result
     results["markdown_content"] = result["text"]
     results["assets"] += [result["srt"], result["vtt"]]
-    ctx.info(f"transcribed {result['duration']:.1f} s with {engine} "
-             f"in {result['chunks']} chunk(s), language {result['language']}")
+    ctx.info(
+        f"transcribed {result['duration']:.1f} s with {engine} "
+        f"in {result['chunks']} chunk(s), language {result['language']}"
+    )
 
 
 def _db(value: float) -> float | None:

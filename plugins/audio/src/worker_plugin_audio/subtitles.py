@@ -29,20 +29,25 @@ def _cues(segments: Iterable[Mapping[str, Any]]) -> list[tuple[float, float, str
 
 def to_srt(segments: Iterable[Mapping[str, Any]]) -> str:
     """SubRip text: numbered cues, ``HH:MM:SS,mmm --> HH:MM:SS,mmm``."""
-    blocks = [f"{i}\n{_stamp(s, ',')} --> {_stamp(e, ',')}\n{t}\n"
-              for i, (s, e, t) in enumerate(_cues(segments), 1)]
+    blocks = [
+        f"{i}\n{_stamp(s, ',')} --> {_stamp(e, ',')}\n{t}\n"
+        for i, (s, e, t) in enumerate(_cues(segments), 1)
+    ]
     return "\n".join(blocks)
 
 
 def to_vtt(segments: Iterable[Mapping[str, Any]]) -> str:
     """WebVTT text: a ``WEBVTT`` header, then ``HH:MM:SS.mmm --> HH:MM:SS.mmm`` cues."""
-    blocks = [f"{_stamp(s, '.')} --> {_stamp(e, '.')}\n{t.replace('-->', '->')}\n"
-              for s, e, t in _cues(segments)]
+    blocks = [
+        f"{_stamp(s, '.')} --> {_stamp(e, '.')}\n{t.replace('-->', '->')}\n"
+        for s, e, t in _cues(segments)
+    ]
     return "WEBVTT\n\n" + "\n".join(blocks)
 
 
-def write_subtitles(segments: Iterable[Mapping[str, Any]], directory: Path,
-                    stem: str = "transcript") -> dict[str, Path]:
+def write_subtitles(
+    segments: Iterable[Mapping[str, Any]], directory: Path, stem: str = "transcript"
+) -> dict[str, Path]:
     """Write ``<stem>.srt`` and ``<stem>.vtt`` into ``directory``; returns ``{"srt", "vtt"}``."""
     segments = list(segments)
     directory.mkdir(parents=True, exist_ok=True)

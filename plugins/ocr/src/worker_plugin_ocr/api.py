@@ -94,8 +94,9 @@ def normalise_formats(formats: Iterable[str]) -> tuple[str, ...]:
     for fmt in formats:
         name = {"text": "txt"}.get(str(fmt).lower(), str(fmt).lower())
         if name not in FORMATS:
-            raise InvalidParameters(f"unknown OCR output format {fmt!r} (txt, hocr, pdf)",
-                                    details={"format": fmt})
+            raise InvalidParameters(
+                f"unknown OCR output format {fmt!r} (txt, hocr, pdf)", details={"format": fmt}
+            )
         if name not in out:
             out.append(name)
     return tuple(out)
@@ -129,10 +130,18 @@ def ocr_image(
             try:
                 img.load()
             except (OSError, SyntaxError, ValueError) as exc:
-                raise UnsupportedInput(f"{path.name}: cannot decode the image: {exc}",
-                                       details={"reason": str(exc)}) from None
-            return ocr_image(img.copy(), langs, formats=wanted, page=page, timeout=timeout,
-                             tesseract_cmd=tesseract_cmd, max_pixels=max_pixels)
+                raise UnsupportedInput(
+                    f"{path.name}: cannot decode the image: {exc}", details={"reason": str(exc)}
+                ) from None
+            return ocr_image(
+                img.copy(),
+                langs,
+                formats=wanted,
+                page=page,
+                timeout=timeout,
+                tesseract_cmd=tesseract_cmd,
+                max_pixels=max_pixels,
+            )
     extensions = ["txt", "tsv", *(f for f in wanted if f != "txt")]
     with tempfile.TemporaryDirectory(prefix="jw-ocr-") as tmp:
         source = Path(tmp) / "page.png"
@@ -170,12 +179,20 @@ def iter_ocr_file(
     """
     wanted = normalise_formats(formats)
     langs = require_languages(languages, tesseract_cmd)
-    for number, image in iter_pages(Path(os.fspath(path)), pages, dpi=dpi, password=password,
-                                    max_pixels=max_pixels):
+    for number, image in iter_pages(
+        Path(os.fspath(path)), pages, dpi=dpi, password=password, max_pixels=max_pixels
+    ):
         if should_stop is not None:
             should_stop()
-        yield ocr_image(image, langs, formats=wanted, page=number, timeout=timeout,
-                        tesseract_cmd=tesseract_cmd, max_pixels=max_pixels)
+        yield ocr_image(
+            image,
+            langs,
+            formats=wanted,
+            page=number,
+            timeout=timeout,
+            tesseract_cmd=tesseract_cmd,
+            max_pixels=max_pixels,
+        )
 
 
 def ocr_file(
@@ -188,28 +205,37 @@ def ocr_file(
     return list(iter_ocr_file(path, languages, pages, **options))  # type: ignore[arg-type]
 
 
-def _run(source: str, extensions: list[str], langs: str, timeout: float,
-         cmd: str | None) -> list[bytes | str]:
+def _run(
+    source: str, extensions: list[str], langs: str, timeout: float, cmd: str | None
+) -> list[bytes | str]:
     try:
         with using_tesseract(cmd):
             return pytesseract.pytesseract.run_and_get_multiple_output(  # type: ignore[no-any-return]
-                source, extensions=extensions, lang=langs, timeout=timeout)
+                source, extensions=extensions, lang=langs, timeout=timeout
+            )
     except pytesseract.TesseractNotFoundError:
         raise DependencyMissing(
             tesseract_unavailable_reason(cmd) or "tesseract binary not found",
-            details={"program": cmd or "tesseract"}) from None
+            details={"program": cmd or "tesseract"},
+        ) from None
     except pytesseract.TesseractError as exc:
         message = str(exc.message)
         if "Failed loading language" in message or "Could not initialize" in message:
-            raise DependencyMissing(f"tesseract cannot load language data {langs!r}: {message}",
-                                    details={"languages": langs}) from None
-        raise UnsupportedInput(f"tesseract failed on the image: {message}",
-                               details={"status": exc.status}) from None
+            raise DependencyMissing(
+                f"tesseract cannot load language data {langs!r}: {message}",
+                details={"languages": langs},
+            ) from None
+        raise UnsupportedInput(
+            f"tesseract failed on the image: {message}", details={"status": exc.status}
+        ) from None
     except RuntimeError as exc:
         if "timeout" in str(exc).lower():
-            raise JobFailure(f"tesseract took longer than {timeout} s on one page",
-                             code="TIMEOUT", retryable=True,
-                             details={"timeout": timeout}) from None
+            raise JobFailure(
+                f"tesseract took longer than {timeout} s on one page",
+                code="TIMEOUT",
+                retryable=True,
+                details={"timeout": timeout},
+            ) from None
         raise
 
 
@@ -233,4 +259,3 @@ def _confidence(tsv: str) -> tuple[float | None, int]:
     if not confs:
         return None, 0
     return round(sum(confs) / len(confs), 2), len(confs)
-

@@ -27,12 +27,12 @@ from .tesseract import installed_languages, tesseract_unavailable_reason
 __all__ = ["DEFAULT_SETTINGS", "OcrParams", "handle_ocr", "setting"]
 
 DEFAULT_SETTINGS: dict[str, Any] = {
-    "max_bytes": 200 * 1024 * 1024,   # input file size limit
-    "max_pages": 500,                 # pages per job
+    "max_bytes": 200 * 1024 * 1024,  # input file size limit
+    "max_pages": 500,  # pages per job
     "max_pixels": DEFAULT_MAX_PIXELS,  # per page image; Pillow's decompression-bomb limit
-    "dpi": DEFAULT_DPI,               # default rendering resolution of PDF pages
-    "tesseract_cmd": None,            # another tesseract binary than the one on PATH
-    "page_timeout": 0,                # seconds per page for tesseract, 0 = none (job timeout rules)
+    "dpi": DEFAULT_DPI,  # default rendering resolution of PDF pages
+    "tesseract_cmd": None,  # another tesseract binary than the one on PATH
+    "page_timeout": 0,  # seconds per page for tesseract, 0 = none (job timeout rules)
 }
 
 
@@ -57,7 +57,9 @@ def _check_languages(_inst: object, _attr: object, value: str) -> None:
         if missing:
             raise InvalidParameters(
                 f"OCR language(s) {', '.join(missing)} not installed "
-                f"(installed: {', '.join(sorted(have))})", details={"missing": missing})
+                f"(installed: {', '.join(sorted(have))})",
+                details={"missing": missing},
+            )
 
 
 def _check_page(_inst: object, attr: attrs.Attribute[Any], value: int | None) -> None:
@@ -74,9 +76,8 @@ class OcrParams:
     """Parameters of an ``ocr`` job (validated at submit)."""
 
     file_path: str | None = None
-    filename: str | None = None          # legacy name of the input path
-    languages: str = attrs.field(default="eng", converter=_languages,
-                                  validator=_check_languages)
+    filename: str | None = None  # legacy name of the input path
+    languages: str = attrs.field(default="eng", converter=_languages, validator=_check_languages)
     page_start: int | None = attrs.field(default=None, validator=_check_page)
     page_end: int | None = attrs.field(default=None, validator=_check_page)
     output_formats: list[str] = attrs.field(factory=lambda: ["txt"], validator=_check_formats)
@@ -88,7 +89,8 @@ class OcrParams:
             raise InvalidParameters("an ocr job needs file_path (or the legacy filename)")
         if self.page_start and self.page_end and self.page_end < self.page_start:
             raise InvalidParameters(
-                f"page_end {self.page_end} is before page_start {self.page_start}")
+                f"page_end {self.page_end} is before page_start {self.page_start}"
+            )
         if self.dpi is not None and not 72 <= self.dpi <= 1200:
             raise InvalidParameters(f"dpi must be within 72..1200, not {self.dpi}")
 
@@ -106,16 +108,19 @@ def handle_ocr(ctx: JobContext) -> dict[str, Any]:
     max_bytes = int(setting(settings, "max_bytes"))
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputTooLarge(f"{path.name} is {size} bytes, over the ocr limit of {max_bytes}",
-                            details={"size": size, "max_bytes": max_bytes})
+        raise InputTooLarge(
+            f"{path.name} is {size} bytes, over the ocr limit of {max_bytes}",
+            details={"size": size, "max_bytes": max_bytes},
+        )
     formats = normalise_formats(p.output_formats)
     total = count_pages(path, p.password)
     pages = select_pages(total, p.page_start, p.page_end)
     max_pages = int(setting(settings, "max_pages"))
     if len(pages) > max_pages:
-        raise InputTooLarge(f"{len(pages)} pages selected, over the limit of {max_pages}; "
-                            "choose a page range", details={"pages": len(pages),
-                                                            "max_pages": max_pages})
+        raise InputTooLarge(
+            f"{len(pages)} pages selected, over the limit of {max_pages}; choose a page range",
+            details={"pages": len(pages), "max_pages": max_pages},
+        )
     out = ctx.output_dir
     ctx.progress(10, "processing", f"OCR of {len(pages)} page(s) in {p.languages}")
     results: list[dict[str, Any]] = []
@@ -123,20 +128,30 @@ def handle_ocr(ctx: JobContext) -> dict[str, Any]:
     page_pdfs: list[Path] = []  # one-page PDFs in scratch, merged at the end
     page_texts: list[str] = []
     assets: list[str] = []
-    for done, page in enumerate(iter_ocr_file(
-            path, p.languages, pages, formats=formats, dpi=p.dpi or int(setting(settings, "dpi")),
-            password=p.password, timeout=float(setting(settings, "page_timeout")),
+    for done, page in enumerate(
+        iter_ocr_file(
+            path,
+            p.languages,
+            pages,
+            formats=formats,
+            dpi=p.dpi or int(setting(settings, "dpi")),
+            password=p.password,
+            timeout=float(setting(settings, "page_timeout")),
             tesseract_cmd=setting(settings, "tesseract_cmd"),
             max_pixels=int(setting(settings, "max_pixels")),
-            should_stop=ctx.raise_if_cancelled), start=1):
+            should_stop=ctx.raise_if_cancelled,
+        ),
+        start=1,
+    ):
         entry = _write_page(out, page, page_texts, assets)
         results.append(entry)
         texts.append(page.text)
         if page.pdf is not None:
             page_pdfs.append(ctx.scratch_dir / f"page_{page.page:05d}.pdf")
             page_pdfs[-1].write_bytes(page.pdf)
-        ctx.progress(10 + 85 * done // len(pages), "processing",
-                     f"page {page.page} ({done}/{len(pages)})")
+        ctx.progress(
+            10 + 85 * done // len(pages), "processing", f"page {page.page} ({done}/{len(pages)})"
+        )
     ctx.progress(95, "postprocessing", "writing outputs")
     searchable = None
     if page_pdfs:
@@ -163,14 +178,20 @@ def handle_ocr(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _write_page(out: Path, page: PageText, page_texts: list[str],
-                assets: list[str]) -> dict[str, Any]:
+def _write_page(
+    out: Path, page: PageText, page_texts: list[str], assets: list[str]
+) -> dict[str, Any]:
     stem = f"page_{page.page:03d}"
     text_file = out / f"{stem}.txt"
     text_file.write_text(page.text, encoding="utf-8")
     page_texts.append(str(text_file))
-    entry: dict[str, Any] = {"page": page.page, "text": page.text, "confidence": page.confidence,
-                             "words": page.words, "text_file": str(text_file)}
+    entry: dict[str, Any] = {
+        "page": page.page,
+        "text": page.text,
+        "confidence": page.confidence,
+        "words": page.words,
+        "text_file": str(text_file),
+    }
     if page.hocr is not None:
         hocr_file = out / f"{stem}.hocr"
         hocr_file.write_bytes(page.hocr)

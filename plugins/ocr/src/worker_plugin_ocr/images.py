@@ -50,7 +50,8 @@ def check_pixels(width: int, height: int, max_pixels: int | None, what: str) -> 
         raise InputTooLarge(
             f"{what} is {width}x{height} = {width * height} pixels, over the limit of "
             f"{max_pixels} (decompression bomb protection)",
-            details={"width": width, "height": height, "max_pixels": max_pixels})
+            details={"width": width, "height": height, "max_pixels": max_pixels},
+        )
 
 
 def open_image(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -66,12 +67,16 @@ def open_image(path: Path, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image
     except Image.DecompressionBombError as exc:
         raise InputTooLarge(f"{path.name}: {exc}", details={"max_pixels": max_pixels}) from None
     except UnidentifiedImageError:
-        raise UnsupportedInput(f"{path.name} is not an image Pillow can read (PNG, JPEG, TIFF) "
-                               "nor a PDF", details={"path": str(path)}) from None
+        raise UnsupportedInput(
+            f"{path.name} is not an image Pillow can read (PNG, JPEG, TIFF) nor a PDF",
+            details={"path": str(path)},
+        ) from None
     if img.format not in IMAGE_FORMATS:
         img.close()
-        raise UnsupportedInput(f"{path.name} is a {img.format} image; OCR takes PNG, JPEG, "
-                               "TIFF or PDF", details={"format": img.format})
+        raise UnsupportedInput(
+            f"{path.name} is a {img.format} image; OCR takes PNG, JPEG, TIFF or PDF",
+            details={"format": img.format},
+        )
     check_pixels(*img.size, max_pixels, path.name)
     return img
 
@@ -102,7 +107,8 @@ def select_pages(total: int, page_start: int | None, page_end: int | None) -> li
     if start < 1 or end < start or start > total or end > total:
         raise InvalidParameters(
             f"page range {start}-{end} is outside the document's {total} page(s)",
-            details={"page_start": page_start, "page_end": page_end, "page_count": total})
+            details={"page_start": page_start, "page_end": page_end, "page_count": total},
+        )
     return list(range(start, end + 1))
 
 
@@ -114,9 +120,13 @@ def _open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:
             raise JobFailure(
                 f"{path.name} is encrypted and "
                 + ("the password is wrong" if password else "no password was given"),
-                code="PDF_ENCRYPTED", details={"password_given": bool(password)}) from None
-        raise UnsupportedInput(f"{path.name} is not a readable PDF: {exc}",
-                               details={"path": str(path), "reason": str(exc)}) from None
+                code="PDF_ENCRYPTED",
+                details={"password_given": bool(password)},
+            ) from None
+        raise UnsupportedInput(
+            f"{path.name} is not a readable PDF: {exc}",
+            details={"path": str(path), "reason": str(exc)},
+        ) from None
 
 
 def render_pdf_pages(
@@ -144,8 +154,12 @@ def render_pdf_pages(
                 page = pdf[number - 1]
                 try:
                     width, height = page.get_size()
-                    check_pixels(round(width * scale), round(height * scale), max_pixels,
-                                 f"page {number} at {dpi} dpi")
+                    check_pixels(
+                        round(width * scale),
+                        round(height * scale),
+                        max_pixels,
+                        f"page {number} at {dpi} dpi",
+                    )
                     image = page.render(scale=scale, grayscale=True).to_pil()
                 finally:
                     page.close()
@@ -169,10 +183,10 @@ def iter_pages(
     :raises InputTooLarge: a page over ``max_pixels``.
     """
     if is_pdf(path):
-        wanted = list(pages) if pages is not None else list(range(1, count_pages(path,
-                                                                                 password) + 1))
-        yield from render_pdf_pages(path, wanted, dpi=dpi, password=password,
-                                    max_pixels=max_pixels)
+        wanted = (
+            list(pages) if pages is not None else list(range(1, count_pages(path, password) + 1))
+        )
+        yield from render_pdf_pages(path, wanted, dpi=dpi, password=password, max_pixels=max_pixels)
         return
     img = open_image(path, max_pixels)
     try:
@@ -185,8 +199,10 @@ def iter_pages(
                 frame.load()
                 yield index, _normalise(frame)
             except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt pixel data
-                raise UnsupportedInput(f"{path.name} page {index}: cannot decode the image: {exc}",
-                                       details={"page": index, "reason": str(exc)}) from None
+                raise UnsupportedInput(
+                    f"{path.name} page {index}: cannot decode the image: {exc}",
+                    details={"page": index, "reason": str(exc)},
+                ) from None
     finally:
         img.close()
 

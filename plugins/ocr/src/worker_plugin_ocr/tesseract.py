@@ -37,19 +37,135 @@ OMP_THREAD_LIMIT = "1"
 
 # Language data names published for tesseract 4/5 (tessdata, tessdata_fast, tessdata_best),
 # without ``osd`` (orientation detection, not a recognition language) and ``script/*`` models.
-KNOWN_LANGUAGES: frozenset[str] = frozenset({
-    "afr", "amh", "ara", "asm", "aze", "aze_cyrl", "bel", "ben", "bod", "bos", "bre", "bul",
-    "cat", "ceb", "ces", "chi_sim", "chi_sim_vert", "chi_tra", "chi_tra_vert", "chr", "cos",
-    "cym", "dan", "deu", "deu_latf", "div", "dzo", "ell", "eng", "enm", "epo", "equ", "est",
-    "eus", "fao", "fas", "fil", "fin", "fra", "frk", "frm", "fry", "gla", "gle", "glg", "grc",
-    "guj", "hat", "heb", "hin", "hrv", "hun", "hye", "iku", "ind", "isl", "ita", "ita_old", "jav",
-    "jpn", "jpn_vert", "kan", "kat", "kat_old", "kaz", "khm", "kir", "kmr", "kor", "kor_vert",
-    "lao", "lat", "lav", "lit", "ltz", "mal", "mar", "mkd", "mlt", "mon", "mri", "msa", "mya",
-    "nep", "nld", "nor", "oci", "ori", "pan", "pol", "por", "pus", "que", "ron", "rus", "san",
-    "sin", "slk", "slv", "snd", "spa", "spa_old", "sqi", "srp", "srp_latn", "sun", "swa", "swe",
-    "syr", "tam", "tat", "tel", "tgk", "tha", "tir", "ton", "tur", "uig", "ukr", "urd", "uzb",
-    "uzb_cyrl", "vie", "yid", "yor",
-})
+KNOWN_LANGUAGES: frozenset[str] = frozenset(
+    {
+        "afr",
+        "amh",
+        "ara",
+        "asm",
+        "aze",
+        "aze_cyrl",
+        "bel",
+        "ben",
+        "bod",
+        "bos",
+        "bre",
+        "bul",
+        "cat",
+        "ceb",
+        "ces",
+        "chi_sim",
+        "chi_sim_vert",
+        "chi_tra",
+        "chi_tra_vert",
+        "chr",
+        "cos",
+        "cym",
+        "dan",
+        "deu",
+        "deu_latf",
+        "div",
+        "dzo",
+        "ell",
+        "eng",
+        "enm",
+        "epo",
+        "equ",
+        "est",
+        "eus",
+        "fao",
+        "fas",
+        "fil",
+        "fin",
+        "fra",
+        "frk",
+        "frm",
+        "fry",
+        "gla",
+        "gle",
+        "glg",
+        "grc",
+        "guj",
+        "hat",
+        "heb",
+        "hin",
+        "hrv",
+        "hun",
+        "hye",
+        "iku",
+        "ind",
+        "isl",
+        "ita",
+        "ita_old",
+        "jav",
+        "jpn",
+        "jpn_vert",
+        "kan",
+        "kat",
+        "kat_old",
+        "kaz",
+        "khm",
+        "kir",
+        "kmr",
+        "kor",
+        "kor_vert",
+        "lao",
+        "lat",
+        "lav",
+        "lit",
+        "ltz",
+        "mal",
+        "mar",
+        "mkd",
+        "mlt",
+        "mon",
+        "mri",
+        "msa",
+        "mya",
+        "nep",
+        "nld",
+        "nor",
+        "oci",
+        "ori",
+        "pan",
+        "pol",
+        "por",
+        "pus",
+        "que",
+        "ron",
+        "rus",
+        "san",
+        "sin",
+        "slk",
+        "slv",
+        "snd",
+        "spa",
+        "spa_old",
+        "sqi",
+        "srp",
+        "srp_latn",
+        "sun",
+        "swa",
+        "swe",
+        "syr",
+        "tam",
+        "tat",
+        "tel",
+        "tgk",
+        "tha",
+        "tir",
+        "ton",
+        "tur",
+        "uig",
+        "ukr",
+        "urd",
+        "uzb",
+        "uzb_cyrl",
+        "vie",
+        "yid",
+        "yor",
+    }
+)
 
 _LANG_SYNTAX = re.compile(r"^[a-z][a-z_]*(\+[a-z][a-z_]*)*$")
 _lock = threading.Lock()
@@ -106,11 +222,14 @@ def tesseract_unavailable_reason(cmd: str | None = None) -> str | None:
     cmd = cmd or tesseract_cmd()
     path = shutil.which(cmd)
     if path is None:
-        return (f"tesseract binary {cmd!r} not found on PATH "
-                "(install Debian's tesseract-ocr with tesseract-ocr-eng/-deu)")
+        return (
+            f"tesseract binary {cmd!r} not found on PATH "
+            "(install Debian's tesseract-ocr with tesseract-ocr-eng/-deu)"
+        )
     try:
-        proc = subprocess.run([path, "--version"], capture_output=True, timeout=30,
-                              env=TesseractEnv(), check=False)
+        proc = subprocess.run(
+            [path, "--version"], capture_output=True, timeout=30, env=TesseractEnv(), check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"tesseract at {path} does not run: {exc}"
     if proc.returncode != 0:
@@ -131,8 +250,9 @@ def installed_languages(cmd: str | None = None) -> frozenset[str]:
         reason = tesseract_unavailable_reason(cmd)
         if reason:
             raise DependencyMissing(reason, details={"program": cmd})
-        proc = subprocess.run([cmd, "--list-langs"], capture_output=True, timeout=30,
-                              env=TesseractEnv(), check=False)
+        proc = subprocess.run(
+            [cmd, "--list-langs"], capture_output=True, timeout=30, env=TesseractEnv(), check=False
+        )
         langs = {line.strip() for line in proc.stdout.decode("utf-8", "replace").splitlines()[1:]}
         _installed[cmd] = frozenset(lang for lang in langs if _LANG_SYNTAX.match(lang)) - {"osd"}
     return _installed[cmd]
@@ -147,13 +267,15 @@ def parse_languages(languages: str) -> str:
     if not _LANG_SYNTAX.match(value):
         raise InvalidParameters(
             f"languages must look like 'eng' or 'eng+deu', not {languages!r}",
-            details={"languages": languages})
+            details={"languages": languages},
+        )
     unknown = [lang for lang in value.split("+") if lang not in KNOWN_LANGUAGES]
     if unknown:
         raise InvalidParameters(
             f"unsupported OCR language(s): {', '.join(unknown)} "
             "(tesseract language codes such as eng, deu, fra)",
-            details={"languages": languages, "unknown": unknown})
+            details={"languages": languages, "unknown": unknown},
+        )
     return value
 
 
@@ -171,5 +293,6 @@ def require_languages(languages: str, cmd: str | None = None) -> str:
         raise DependencyMissing(
             f"tesseract has no data for {', '.join(missing)} here (installed: "
             f"{', '.join(sorted(have)) or 'none'}); install e.g. {packages}",
-            details={"missing": missing, "installed": sorted(have)})
+            details={"missing": missing, "installed": sorted(have)},
+        )
     return value

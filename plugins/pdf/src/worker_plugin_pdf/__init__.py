@@ -19,13 +19,15 @@ __version__ = "0.1.0"
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
     """Register the ``pdf`` job type: a process pool sized to the cores."""
-    register(JobHandler(
-        "pdf",
-        handle_pdf,
-        params=PdfParams,
-        executor="process",
-        concurrency=os.cpu_count() or 1,
-        timeout=1800,
-        max_attempts=3,
-        description="Text, metadata and images from PDFs (pypdf); OCR with [ocr]",
-    ))
+    register(
+        JobHandler(
+            "pdf",
+            handle_pdf,
+            params=PdfParams,
+            executor="process",
+            concurrency=os.cpu_count() or 1,
+            timeout=1800,
+            max_attempts=3,
+            description="Text, metadata and images from PDFs (pypdf); OCR with [ocr]",
+        )
+    )

@@ -55,5 +55,7 @@ def extract_text(
     """The text of pages ``page_start..page_end`` (default: all), separated by blank lines."""
     opened = open_pdf(path, password)
     pages = select_pages(opened.page_count, page_start, page_end)
-    return "\n\n".join(page.text for page in extract_pages(
-        opened, path, pages, method=method, password=password, ocr=ocr))
+    return "\n\n".join(
+        page.text
+        for page in extract_pages(opened, path, pages, method=method, password=password, ocr=ocr)
+    )

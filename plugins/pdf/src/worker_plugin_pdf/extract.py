@@ -28,7 +28,8 @@ def normalise_method(value: str | None) -> str:
     if name not in METHODS:
         raise InvalidParameters(
             f"extraction_method {value!r} is not supported; choose one of {', '.join(METHODS)}",
-            details={"extraction_method": value, "supported": list(METHODS)})
+            details={"extraction_method": value, "supported": list(METHODS)},
+        )
     return name
 
 
@@ -42,7 +43,8 @@ def select_pages(total: int, page_start: int | None, page_end: int | None) -> li
     if start < 1 or end < start or end > total:
         raise InvalidParameters(
             f"page range {start}-{end} is outside the document's {total} page(s)",
-            details={"page_start": page_start, "page_end": page_end, "page_count": total})
+            details={"page_start": page_start, "page_end": page_end, "page_count": total},
+        )
     return list(range(start, end + 1))
 
 
@@ -95,8 +97,8 @@ def extract_pages(
         if method != "ocr":
             result.native_text = _native_text(opened, number, result.warnings)
         needs_ocr = method in ("ocr", "both") or (
-            method == "auto" and len(re.sub(r"\s", "", result.native_text or ""))
-            < min_native_chars)
+            method == "auto" and len(re.sub(r"\s", "", result.native_text or "")) < min_native_chars
+        )
         if needs_ocr:
             ocr_result = ocr_page(path, number, ocr, password)
             result.ocr_text, result.ocr_confidence = ocr_result.text, ocr_result.confidence
@@ -129,8 +131,9 @@ def _native_text(opened: OpenedPdf, number: int, warnings: list[str]) -> str | N
     return text
 
 
-def _page_images(opened: OpenedPdf, number: int, image_dir: Path, limit: int,
-                 warnings: list[str]) -> list[Path]:
+def _page_images(
+    opened: OpenedPdf, number: int, image_dir: Path, limit: int, warnings: list[str]
+) -> list[Path]:
     written: list[Path] = []
     with capture_pypdf_warnings() as logged:
         try:

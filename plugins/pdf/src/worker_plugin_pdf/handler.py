@@ -27,20 +27,20 @@ VERSION = "0.1.0"
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "max_bytes": 100 * 1024 * 1024,  # input PDF size limit (bytes)
-    "max_pages": 2000,               # pages one job may process (after the page range)
-    "allow_urls": False,             # accept the `url` parameter at all
-    "allowed_hosts": None,           # with allow_urls: only these hosts (None: any public host)
-    "allow_private": (),             # networks/hosts allowed despite being private (CIDRs)
-    "url_timeout": 30.0,             # seconds per network operation of a download
-    "ocr_languages": "eng",          # OCR languages when the job gives none
-    "ocr_dpi": 300,                  # rendering resolution for OCR
-    "ocr_page_timeout": 0,           # seconds per OCR page, 0 = none (the job timeout rules)
-    "ocr_max_pixels": None,          # per rendered page; None = worker-plugin-ocr's default
+    "max_pages": 2000,  # pages one job may process (after the page range)
+    "allow_urls": False,  # accept the `url` parameter at all
+    "allowed_hosts": None,  # with allow_urls: only these hosts (None: any public host)
+    "allow_private": (),  # networks/hosts allowed despite being private (CIDRs)
+    "url_timeout": 30.0,  # seconds per network operation of a download
+    "ocr_languages": "eng",  # OCR languages when the job gives none
+    "ocr_dpi": 300,  # rendering resolution for OCR
+    "ocr_page_timeout": 0,  # seconds per OCR page, 0 = none (the job timeout rules)
+    "ocr_max_pixels": None,  # per rendered page; None = worker-plugin-ocr's default
     "tesseract_cmd": None,
-    "auto_min_chars": 1,             # `auto`: OCR pages with fewer non-blank native characters
-    "max_images": 1000,              # embedded images written per job (include_images)
-    "max_inline_chars": 1_000_000,   # extracted_text kept in the job document; full text in a file
-    "max_warnings": 200,             # warnings logged and kept in the results; the rest counted
+    "auto_min_chars": 1,  # `auto`: OCR pages with fewer non-blank native characters
+    "max_images": 1000,  # embedded images written per job (include_images)
+    "max_inline_chars": 1_000_000,  # extracted_text kept in the job document; full text in a file
+    "max_warnings": 200,  # warnings logged and kept in the results; the rest counted
 }
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
@@ -64,8 +64,9 @@ def _check_languages(_inst: object, _attr: object, value: str | None) -> None:
         from worker_plugin_ocr.api import parse_languages
     except ImportError:  # checked again by the worker, where OCR runs
         if not re.fullmatch(r"[a-z][a-z_]*(\+[a-z][a-z_]*)*", value):
-            raise InvalidParameters(f"languages must look like 'eng' or 'eng+deu', "
-                                    f"not {value!r}") from None
+            raise InvalidParameters(
+                f"languages must look like 'eng' or 'eng+deu', not {value!r}"
+            ) from None
         return
     parse_languages(value)
 
@@ -94,7 +95,8 @@ class PdfParams:
             raise InvalidParameters("a pdf job needs file_path (or the legacy filename) or url")
         if self.page_start and self.page_end and self.page_end < self.page_start:
             raise InvalidParameters(
-                f"page_end {self.page_end} is before page_start {self.page_start}")
+                f"page_end {self.page_end} is before page_start {self.page_start}"
+            )
 
     @property
     def source(self) -> str:
@@ -109,21 +111,29 @@ class PdfParams:
 def _input_path(ctx: JobContext, p: PdfParams) -> Path:
     if p.is_url:
         if not setting(ctx.settings, "allow_urls"):
-            raise InputForbidden("URL input is disabled for pdf jobs (settings allow_urls)",
-                                 details={"url": p.source})
+            raise InputForbidden(
+                "URL input is disabled for pdf jobs (settings allow_urls)",
+                details={"url": p.source},
+            )
         # SSRF-safe: http(s) only, checked addresses, size and time limits (jobworker.net).
         dest = ctx.scratch_dir / "input.pdf"
-        download(p.source, dest, allowed_hosts=setting(ctx.settings, "allowed_hosts"),
-                 allow_private=list(setting(ctx.settings, "allow_private")),
-                 max_bytes=int(setting(ctx.settings, "max_bytes")),
-                 timeout=float(setting(ctx.settings, "url_timeout")))
+        download(
+            p.source,
+            dest,
+            allowed_hosts=setting(ctx.settings, "allowed_hosts"),
+            allow_private=list(setting(ctx.settings, "allow_private")),
+            max_bytes=int(setting(ctx.settings, "max_bytes")),
+            timeout=float(setting(ctx.settings, "url_timeout")),
+        )
         return dest
     path = ctx.resolve_input(p.source)
     max_bytes = int(setting(ctx.settings, "max_bytes"))
     size = path.stat().st_size
     if size > max_bytes:
-        raise InputTooLarge(f"{path.name} is {size} bytes, over the pdf limit of {max_bytes}",
-                            details={"size": size, "max_bytes": max_bytes})
+        raise InputTooLarge(
+            f"{path.name} is {size} bytes, over the pdf limit of {max_bytes}",
+            details={"size": size, "max_bytes": max_bytes},
+        )
     return path
 
 
@@ -150,27 +160,37 @@ def handle_pdf(ctx: JobContext) -> dict[str, Any]:
     pages = select_pages(opened.page_count, p.page_start, p.page_end)
     max_pages = int(setting(settings, "max_pages"))
     if len(pages) > max_pages:
-        raise InputTooLarge(f"{len(pages)} pages selected, over the limit of {max_pages}; "
-                            "choose a page range",
-                            details={"pages": len(pages), "max_pages": max_pages})
+        raise InputTooLarge(
+            f"{len(pages)} pages selected, over the limit of {max_pages}; choose a page range",
+            details={"pages": len(pages), "max_pages": max_pages},
+        )
     out = ctx.output_dir
     ctx.progress(10, "processing", f"{len(pages)} page(s), method {p.extraction_method}")
     results: list[PageResult] = []
     page_entries: list[dict[str, Any]] = []
-    for done, page in enumerate(extract_pages(
-            opened, path, pages, method=p.extraction_method, password=p.password,
+    for done, page in enumerate(
+        extract_pages(
+            opened,
+            path,
+            pages,
+            method=p.extraction_method,
+            password=p.password,
             ocr=_ocr_options(settings, p),
             image_dir=out / "images" if p.include_images else None,
             max_images=int(setting(settings, "max_images")),
             min_native_chars=int(setting(settings, "auto_min_chars")),
-            should_stop=ctx.raise_if_cancelled), start=1):
+            should_stop=ctx.raise_if_cancelled,
+        ),
+        start=1,
+    ):
         text_file = out / f"page_{page.page:03d}.txt"
         text_file.write_text(page.text, encoding="utf-8")
         warnings.extend(page.warnings)
         results.append(page)
         page_entries.append(_page_entry(page, text_file))
-        ctx.progress(10 + 85 * done // len(pages), "processing",
-                     f"page {page.page} ({done}/{len(pages)})")
+        ctx.progress(
+            10 + 85 * done // len(pages), "processing", f"page {page.page} ({done}/{len(pages)})"
+        )
     ctx.progress(95, "postprocessing", "writing results")
     return _results(ctx, p, path, opened, results, page_entries, warnings.close(), started)
 
@@ -199,8 +219,12 @@ class _Warnings:
 
 
 def _page_entry(page: PageResult, text_file: Path) -> dict[str, Any]:
-    entry: dict[str, Any] = {"page": page.page, "method": page.method,
-                             "chars": len(page.text), "text_file": str(text_file)}
+    entry: dict[str, Any] = {
+        "page": page.page,
+        "method": page.method,
+        "chars": len(page.text),
+        "text_file": str(text_file),
+    }
     if page.ocr_text is not None:
         entry["ocr_confidence"] = page.ocr_confidence
     if page.images:
@@ -208,28 +232,43 @@ def _page_entry(page: PageResult, text_file: Path) -> dict[str, Any]:
     return entry
 
 
-def _results(ctx: JobContext, p: PdfParams, path: Path, opened: Any,
-             pages: list[PageResult], entries: list[dict[str, Any]], warnings: list[str],
-             started: float) -> dict[str, Any]:
+def _results(
+    ctx: JobContext,
+    p: PdfParams,
+    path: Path,
+    opened: Any,
+    pages: list[PageResult],
+    entries: list[dict[str, Any]],
+    warnings: list[str],
+    started: float,
+) -> dict[str, Any]:
     out = ctx.output_dir
     text = "\n\n".join(page.text for page in pages)
     text_file = out / "text.txt"
     text_file.write_text(text, encoding="utf-8")
     limit = int(setting(ctx.settings, "max_inline_chars"))
     metadata = pdf_metadata(opened)
-    metadata.update({
-        "file_name": path.name,
-        "file_size": path.stat().st_size,
-        "extraction_method": p.extraction_method,
-        "pages_processed": len(pages),
-        "page_range": [pages[0].page, pages[-1].page] if pages else None,
-        "pages": entries,
-    })
+    metadata.update(
+        {
+            "file_name": path.name,
+            "file_size": path.stat().st_size,
+            "extraction_method": p.extraction_method,
+            "pages_processed": len(pages),
+            "page_range": [pages[0].page, pages[-1].page] if pages else None,
+            "pages": entries,
+        }
+    )
     assets = [str(image) for page in pages for image in page.images]
-    request = {"file_path": p.source, "extraction_method": p.extraction_method,
-               "page_start": p.page_start, "page_end": p.page_end,
-               "include_images": p.include_images, "languages": p.languages,
-               "template": p.template, "context": p.context}
+    request = {
+        "file_path": p.source,
+        "extraction_method": p.extraction_method,
+        "page_start": p.page_start,
+        "page_end": p.page_end,
+        "include_images": p.include_images,
+        "languages": p.languages,
+        "template": p.template,
+        "context": p.context,
+    }
     return {
         "page_texts": [entry["text_file"] for entry in entries],
         "target_dir": str(out),
@@ -241,8 +280,11 @@ def _results(ctx: JobContext, p: PdfParams, path: Path, opened: Any,
         "structured_data": {
             "status": "success",
             "request": request,
-            "process": {"processor": "worker-plugin-pdf", "version": VERSION,
-                        "duration_ms": int((time.monotonic() - started) * 1000)},
+            "process": {
+                "processor": "worker-plugin-pdf",
+                "version": VERSION,
+                "duration_ms": int((time.monotonic() - started) * 1000),
+            },
             "error": None,
             "data": {
                 "extracted_text": text[:limit],

@@ -25,8 +25,8 @@ class OcrOptions:
 
     languages: str = "eng"
     dpi: int = 300
-    max_pixels: int | None = None      # None: worker-plugin-ocr's default (Pillow's limit)
-    timeout: float = 0                 # seconds per page, 0 = none
+    max_pixels: int | None = None  # None: worker-plugin-ocr's default (Pillow's limit)
+    timeout: float = 0  # seconds per page, 0 = none
     tesseract_cmd: str | None = None
 
 
@@ -37,7 +37,9 @@ def load_ocr_api() -> ModuleType:
     except ImportError as exc:
         raise DependencyMissing(
             f"OCR needs worker-plugin-ocr, which is not installed: pip install '{OCR_EXTRA}' "
-            f"({exc})", details={"package": "worker-plugin-ocr", "extra": OCR_EXTRA}) from None
+            f"({exc})",
+            details={"package": "worker-plugin-ocr", "extra": OCR_EXTRA},
+        ) from None
     return api
 
 
@@ -56,7 +58,14 @@ def ocr_page(path: Path, page: int, options: OcrOptions, password: str | None = 
     limits: dict[str, Any] = {}
     if options.max_pixels is not None:
         limits["max_pixels"] = options.max_pixels
-    ((number, image),) = list(api.render_pdf_pages(path, [page], dpi=options.dpi,
-                                                   password=password, **limits))
-    return api.ocr_image(image, options.languages, page=number, timeout=options.timeout,
-                         tesseract_cmd=options.tesseract_cmd, **limits)
+    ((number, image),) = list(
+        api.render_pdf_pages(path, [page], dpi=options.dpi, password=password, **limits)
+    )
+    return api.ocr_image(
+        image,
+        options.languages,
+        page=number,
+        timeout=options.timeout,
+        tesseract_cmd=options.tesseract_cmd,
+        **limits,
+    )

@@ -90,8 +90,10 @@ def open_pdf(path: Path, password: str | None = None) -> OpenedPdf:
     """
     name = path.name
     if not is_pdf(path):
-        raise UnsupportedInput(f"{name} is not a PDF (no %PDF- header)",
-                               details={"path": str(path), "reason": "not_pdf"})
+        raise UnsupportedInput(
+            f"{name} is not a PDF (no %PDF- header)",
+            details={"path": str(path), "reason": "not_pdf"},
+        )
     with capture_pypdf_warnings() as logged:
         try:
             reader = PdfReader(path, password=password)
@@ -105,32 +107,51 @@ def open_pdf(path: Path, password: str | None = None) -> OpenedPdf:
         except DependencyError as exc:
             raise DependencyMissing(
                 f"{name} uses AES encryption, which needs the 'cryptography' package: {exc}",
-                details={"package": "cryptography"}) from None
-        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError,
-                RecursionError, OSError) as exc:
+                details={"package": "cryptography"},
+            ) from None
+        except (
+            PyPdfError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            IndexError,
+            RecursionError,
+            OSError,
+        ) as exc:
             raise UnsupportedInput(
                 f"{name} is a damaged or truncated PDF that cannot be read: {exc}",
-                details={"path": str(path), "reason": "corrupt", "error": str(exc)}) from None
+                details={"path": str(path), "reason": "corrupt", "error": str(exc)},
+            ) from None
     if pages == 0:
-        raise UnsupportedInput(f"{name} has no readable pages (damaged or truncated PDF)",
-                               details={"path": str(path), "reason": "no_pages",
-                                        "declared_pages": declared})
+        raise UnsupportedInput(
+            f"{name} has no readable pages (damaged or truncated PDF)",
+            details={"path": str(path), "reason": "no_pages", "declared_pages": declared},
+        )
     found = [f"pypdf: {message}" for message in logged]
     if declared is not None and declared != pages:
-        found.insert(0, f"the page tree declares {declared} pages but only {pages} can be read: "
-                        "the file is damaged and text may be missing")
+        found.insert(
+            0,
+            f"the page tree declares {declared} pages but only {pages} can be read: "
+            "the file is damaged and text may be missing",
+        )
     if not _has_eof_marker(path):
-        found.insert(0, "no %%EOF marker at the end of the file: it may be truncated or have "
-                        "other data appended")
+        found.insert(
+            0,
+            "no %%EOF marker at the end of the file: it may be truncated or have "
+            "other data appended",
+        )
     return OpenedPdf(reader, pages, declared, encrypted, found)
 
 
 def _encrypted(name: str, password: str | None) -> JobFailure:
     given = bool(password)
     return JobFailure(
-        f"{name} is encrypted and " + ("the password is wrong" if given
-                                       else "needs a password (parameter 'password')"),
-        code=PDF_ENCRYPTED, details={"password_given": given})
+        f"{name} is encrypted and "
+        + ("the password is wrong" if given else "needs a password (parameter 'password')"),
+        code=PDF_ENCRYPTED,
+        details={"password_given": given},
+    )
 
 
 def _declared_count(reader: PdfReader) -> int | None:
@@ -155,8 +176,14 @@ def pdf_metadata(opened: OpenedPdf) -> dict[str, Any]:
         meta = opened.reader.metadata
     except (PyPdfError, KeyError, TypeError, ValueError, AttributeError):
         meta = None
-    fields = {"title": "/Title", "author": "/Author", "subject": "/Subject",
-              "creator": "/Creator", "producer": "/Producer", "keywords": "/Keywords"}
+    fields = {
+        "title": "/Title",
+        "author": "/Author",
+        "subject": "/Subject",
+        "creator": "/Creator",
+        "producer": "/Producer",
+        "keywords": "/Keywords",
+    }
     for key, pdf_key in fields.items():
         try:
             info[key] = _clean(meta.get(pdf_key)) if meta is not None else None

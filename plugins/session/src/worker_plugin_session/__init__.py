@@ -19,8 +19,15 @@ __all__ = ["SessionParams", "handle_session", "register_job_handlers"]
 
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
-    register(JobHandler(
-        "session", handle_session, params=SessionParams, executor="process", concurrency=1,
-        timeout=4 * 3600, max_attempts=2,
-        description="conference session (page, talk video, slides) into Markdown",
-    ))
+    register(
+        JobHandler(
+            "session",
+            handle_session,
+            params=SessionParams,
+            executor="process",
+            concurrency=1,
+            timeout=4 * 3600,
+            max_attempts=2,
+            description="conference session (page, talk video, slides) into Markdown",
+        )
+    )

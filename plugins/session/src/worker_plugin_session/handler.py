@@ -46,14 +46,25 @@ def handle_session(ctx: JobContext) -> dict[str, Any]:
 
     if p.video_url:
         ctx.progress(20, "transcribing_video", p.video_url)
-        result = video_step(ctx, p.video_url, p.source_language, p.use_cache,
-                            lambda f: ctx.progress(20 + int(50 * f), "transcribing_video"))
+        result = video_step(
+            ctx,
+            p.video_url,
+            p.source_language,
+            p.use_cache,
+            lambda f: ctx.progress(20 + int(50 * f), "transcribing_video"),
+        )
         transcript = result.text or None
-        steps["video"] = {"chars": len(result.text), "language": result.language,
-                          "duration": result.duration, "engine": result.engine,
-                          "cached": result.cached}
-        ctx.info(f"transcript: {len(result.text)} characters"
-                 + (" (from the cache)" if result.cached else ""))
+        steps["video"] = {
+            "chars": len(result.text),
+            "language": result.language,
+            "duration": result.duration,
+            "engine": result.engine,
+            "cached": result.cached,
+        }
+        ctx.info(
+            f"transcript: {len(result.text)} characters"
+            + (" (from the cache)" if result.cached else "")
+        )
     ctx.raise_if_cancelled()
 
     staging = ctx.scratch_dir / "assets"
@@ -63,20 +74,30 @@ def handle_session(ctx: JobContext) -> dict[str, Any]:
         attachments = attachments_step(ctx, p.attachment_urls, staging)
         texts = [a.text for a in attachments if a.text]
         attachments_text = "\n\n".join(texts) or None
-        steps["attachments"] = [{"name": a.name, "pages": a.pages, "chars": len(a.text),
-                                 "source": a.source} for a in attachments]
+        steps["attachments"] = [
+            {"name": a.name, "pages": a.pages, "chars": len(a.text), "source": a.source}
+            for a in attachments
+        ]
     ctx.raise_if_cancelled()
 
     ctx.progress(85, "rendering", p.template_name)
     metadata = p.metadata()
-    variables = {**(p.context or {}), **metadata, "context": p.context or {},
-                 "title": page_title, "web_text": web_text, "video_transcript": transcript,
-                 "attachments_text": attachments_text,
-                 "attachments": [f"{paths.asset_link}/{a.name}" for a in attachments],
-                 "speakers_url": p.speakers_url, "speakers_image_url": p.speakers_image_url}
+    variables = {
+        **(p.context or {}),
+        **metadata,
+        "context": p.context or {},
+        "title": page_title,
+        "web_text": web_text,
+        "video_transcript": transcript,
+        "attachments_text": attachments_text,
+        "attachments": [f"{paths.asset_link}/{a.name}" for a in attachments],
+        "speakers_url": p.speakers_url,
+        "speakers_image_url": p.speakers_image_url,
+    }
     registered = {str(a[0]): str(a[1]) for a in ctx.collect("register_templates")}
-    markdown = render_template(p.template_name, variables, settings=ctx.settings,
-                               registered=registered)
+    markdown = render_template(
+        p.template_name, variables, settings=ctx.settings, registered=registered
+    )
 
     ctx.progress(92, "writing", str(paths.markdown_file))
     assets = _write(paths, markdown, staging if attachments else None)

@@ -73,8 +73,7 @@ class SessionParams:
     """
 
     event: str | None = attrs.field(default=None, converter=_optional_str, validator=_required)
-    session: str | None = attrs.field(default=None, converter=_optional_str,
-                                      validator=_required)
+    session: str | None = attrs.field(default=None, converter=_optional_str, validator=_required)
     url: str | None = attrs.field(default=None, converter=_optional_str)
     filename: str | None = attrs.field(default=None, converter=_optional_str)
     track: str | None = attrs.field(default=None, converter=_optional_str)
@@ -106,10 +105,18 @@ class SessionParams:
     def metadata(self) -> dict[str, Any]:
         """The session's descriptive fields (the legacy ``results.context``)."""
         return {
-            "event": self.event, "session": self.session, "track": self.track,
-            "day": self.day, "starttime": self.starttime, "endtime": self.endtime,
-            "speakers": list(self.speakers), "url": self.url, "video_url": self.video_url,
-            "attachments_url": self.attachments_url, "filename": self.filename,
-            "source_language": self.source_language, "target_language": self.target_language,
+            "event": self.event,
+            "session": self.session,
+            "track": self.track,
+            "day": self.day,
+            "starttime": self.starttime,
+            "endtime": self.endtime,
+            "speakers": list(self.speakers),
+            "url": self.url,
+            "video_url": self.video_url,
+            "attachments_url": self.attachments_url,
+            "filename": self.filename,
+            "source_language": self.source_language,
+            "target_language": self.target_language,
             "template": self.template_name,
         }

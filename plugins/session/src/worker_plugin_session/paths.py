@@ -11,8 +11,14 @@ import attrs
 
 __all__ = ["SessionPaths", "safe_component", "session_paths"]
 
-_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-             *(f"LPT{i}" for i in range(1, 10))}
+_RESERVED = {
+    "CON",
+    "PRN",
+    "AUX",
+    "NUL",
+    *(f"COM{i}" for i in range(1, 10)),
+    *(f"LPT{i}" for i in range(1, 10)),
+}
 
 
 def safe_component(name: str, *, max_length: int = 120, default: str = "untitled") -> str:
@@ -44,8 +50,9 @@ class SessionPaths:
         return self.asset_dir.relative_to(self.target_dir).as_posix()
 
 
-def session_paths(output_root: Path, event: str, track: str | None, filename: str | None,
-                  session: str) -> SessionPaths:
+def session_paths(
+    output_root: Path, event: str, track: str | None, filename: str | None, session: str
+) -> SessionPaths:
     """The files of one session; ``filename`` defaults to the session title, ``.md`` is added
     unless present; a missing track leaves that directory level out."""
     stem = filename or session
@@ -55,5 +62,6 @@ def session_paths(output_root: Path, event: str, track: str | None, filename: st
     target = output_root / safe_component(event, default="event")
     if track:
         target = target / safe_component(track, default="track")
-    return SessionPaths(target, target / f"{stem}.md", target / "assets" / stem,
-                        target / f"{stem}.zip")
+    return SessionPaths(
+        target, target / f"{stem}.md", target / "assets" / stem, target / f"{stem}.zip"
+    )

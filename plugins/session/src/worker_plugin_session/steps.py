@@ -21,8 +21,15 @@ from worker_plugin_transform.api import FetchPolicy, fetch, html_to_text, read_t
 
 from .paths import safe_component
 
-__all__ = ["Attachment", "PageResult", "TranscriptResult", "attachments_step", "page_step",
-           "partner", "video_step"]
+__all__ = [
+    "Attachment",
+    "PageResult",
+    "TranscriptResult",
+    "attachments_step",
+    "page_step",
+    "partner",
+    "video_step",
+]
 
 INSTALL = {
     "worker_plugin_video.api": "worker-plugin-video",
@@ -40,8 +47,8 @@ def partner(module: str, purpose: str) -> ModuleType:
         raise DependencyMissing(
             f"{purpose} needs {package.split('[')[0]}, which is not installed: "
             f"pip install '{package}' (or 'worker-plugin-session[all]')",
-            details={"install": f"pip install '{package}'", "missing": module,
-                     "error": str(exc)}) from None
+            details={"install": f"pip install '{package}'", "missing": module, "error": str(exc)},
+        ) from None
 
 
 def _policy(settings: Any, key: str, default: int) -> FetchPolicy:
@@ -64,8 +71,9 @@ def page_step(ctx: JobContext, url: str, container: str | None) -> PageResult:
     policy = _policy(ctx.settings, "max_page_bytes", 10 << 20)
     got = fetch(url, ctx.scratch_dir / "page", policy, ctx.resolve_input, default_name="page")
     html = read_text(got.path.read_bytes(), got.content_type)
-    page = html_to_text(html, container=container,
-                        max_chars=int(ctx.settings.get("max_page_chars", 500_000)))
+    page = html_to_text(
+        html, container=container, max_chars=int(ctx.settings.get("max_page_chars", 500_000))
+    )
     return PageResult(page.text, page.title, page.description)
 
 
@@ -94,8 +102,13 @@ def _digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def video_step(ctx: JobContext, video_url: str, language: str | None, use_cache: bool,
-               report: Callable[[float], None]) -> TranscriptResult:
+def video_step(
+    ctx: JobContext,
+    video_url: str,
+    language: str | None,
+    use_cache: bool,
+    report: Callable[[float], None],
+) -> TranscriptResult:
     """Fetch the video, extract its audio (video plugin), transcribe it (audio plugin).
 
     ``report(fraction)`` receives the progress of the transcription, 0..1. With ``use_cache``
@@ -107,34 +120,49 @@ def video_step(ctx: JobContext, video_url: str, language: str | None, use_cache:
     settings = ctx.settings
     engine = str(settings.get("transcriber", "whisper"))
     policy = _policy(settings, "max_video_bytes", 2 << 30)
-    got = fetch(video_url, ctx.scratch_dir / "video", policy, ctx.resolve_input,
-                default_name="video")
+    got = fetch(
+        video_url, ctx.scratch_dir / "video", policy, ctx.resolve_input, default_name="video"
+    )
     key = hashlib.sha256(f"{_digest(got.path)}|{engine}|{language}".encode()).hexdigest()
     cache = _cache_dir(ctx) / f"transcript-{key}.json"
     if use_cache and cache.is_file():
         data = json.loads(cache.read_text(encoding="utf-8"))
-        return TranscriptResult(data["text"], data.get("language"), data.get("duration"),
-                                engine, cached=True)
+        return TranscriptResult(
+            data["text"], data.get("language"), data.get("duration"), engine, cached=True
+        )
     max_seconds = settings.get("max_video_seconds", 4 * 3600)
     wav = ctx.scratch_dir / "video" / "audio.wav"
     wav.parent.mkdir(parents=True, exist_ok=True)  # a local video_url is not copied there
-    video.extract_audio(got.path, wav, "wav", sample_rate=16_000, channels=1,
-                        max_duration=float(max_seconds),
-                        on_progress=lambda _s: ctx.raise_if_cancelled())
+    video.extract_audio(
+        got.path,
+        wav,
+        "wav",
+        sample_rate=16_000,
+        channels=1,
+        max_duration=float(max_seconds),
+        on_progress=lambda _s: ctx.raise_if_cancelled(),
+    )
 
     def progress(done: float, total: float) -> None:
         ctx.raise_if_cancelled()
         report(done / total if total else 1.0)
 
-    result = audio.transcribe(wav, engine, dict(settings.get("transcriber_settings") or {}),
-                              language=language, on_progress=progress)
+    result = audio.transcribe(
+        wav,
+        engine,
+        dict(settings.get("transcriber_settings") or {}),
+        language=language,
+        on_progress=progress,
+    )
     text = str(result.get("text") or "").strip()
     out = TranscriptResult(text, result.get("language"), result.get("duration"), engine, False)
     if use_cache:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".part")
-        tmp.write_text(json.dumps({"text": text, "language": out.language,
-                                   "duration": out.duration}), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"text": text, "language": out.language, "duration": out.duration}),
+            encoding="utf-8",
+        )
         tmp.replace(cache)
     return out
 
@@ -159,10 +187,17 @@ def attachments_step(ctx: JobContext, urls: list[str], staging: Path) -> list[At
     found: list[Attachment] = []
     for index, url in enumerate(urls):
         ctx.raise_if_cancelled()
-        got = fetch(url, ctx.scratch_dir / f"attachment-{index}", policy, ctx.resolve_input,
-                    default_name=f"attachment-{index + 1}")
-        name = _unique(safe_component(got.path.name, default=f"attachment-{index + 1}"),
-                       {a.name for a in found})
+        got = fetch(
+            url,
+            ctx.scratch_dir / f"attachment-{index}",
+            policy,
+            ctx.resolve_input,
+            default_name=f"attachment-{index + 1}",
+        )
+        name = _unique(
+            safe_component(got.path.name, default=f"attachment-{index + 1}"),
+            {a.name for a in found},
+        )
         copy = staging / name
         shutil.copyfile(got.path, copy)
         item = Attachment(name, copy, url)
@@ -170,8 +205,7 @@ def attachments_step(ctx: JobContext, urls: list[str], staging: Path) -> list[At
             pdf = partner("worker_plugin_pdf.api", "the text of PDF attachments")
             opened = pdf.open_pdf(copy)
             pages = pdf.select_pages(opened.page_count, None, None)
-            texts = [p.text.strip() for p in pdf.extract_pages(opened, copy, pages,
-                                                                method=method)]
+            texts = [p.text.strip() for p in pdf.extract_pages(opened, copy, pages, method=method)]
             item.pages = len(texts)
             item.text = "\n\n".join(t for t in texts if t)
         else:

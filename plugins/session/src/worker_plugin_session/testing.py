@@ -29,9 +29,11 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 def session_page(title: str, text: str = PAGE_TEXT) -> str:
     """A session page: navigation, the title and ``text`` in ``<main>``, a footer."""
-    return (f"<!doctype html><html><head><title>{title}</title><script>var t = 1;</script>"
-            f"</head><body><nav><a href='/'>Programme</a></nav><main><h1>{title}</h1>"
-            f"<p>{text}</p></main><footer>Imprint</footer></body></html>")
+    return (
+        f"<!doctype html><html><head><title>{title}</title><script>var t = 1;</script>"
+        f"</head><body><nav><a href='/'>Programme</a></nav><main><h1>{title}</h1>"
+        f"<p>{text}</p></main><footer>Imprint</footer></body></html>"
+    )
 
 
 def slide_deck(path: Path, slides: Sequence[str] = SLIDES) -> Path:

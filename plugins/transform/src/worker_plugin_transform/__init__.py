@@ -19,8 +19,16 @@ __all__ = ["TransformParams", "handle_transform", "register_job_handlers"]
 
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
-    register(JobHandler(
-        "transform", handle_transform, params=TransformParams, executor="process",
-        concurrency=2, timeout=120, max_attempts=2, aliases=("transformer_template",),
-        description="sandboxed Jinja2 templates, language detection, summaries, front matter",
-    ))
+    register(
+        JobHandler(
+            "transform",
+            handle_transform,
+            params=TransformParams,
+            executor="process",
+            concurrency=2,
+            timeout=120,
+            max_attempts=2,
+            aliases=("transformer_template",),
+            description="sandboxed Jinja2 templates, language detection, summaries, front matter",
+        )
+    )

@@ -65,8 +65,9 @@ __all__ = [
 ]
 
 
-def _env(settings: Mapping[str, Any] | None,
-         registered: Mapping[str, str] | None) -> SafeEnvironment:
+def _env(
+    settings: Mapping[str, Any] | None, registered: Mapping[str, str] | None
+) -> SafeEnvironment:
     s = dict(settings or {})
     dirs = s.get("template_dirs") or ()
     if isinstance(dirs, str):
@@ -75,10 +76,14 @@ def _env(settings: Mapping[str, Any] | None,
     return environment_for(Limits.from_settings(s), tuple(dirs), reg)
 
 
-def render_template(template: str | None = None, variables: Mapping[str, Any] | None = None,
-                    *, template_content: str | None = None,
-                    settings: Mapping[str, Any] | None = None,
-                    registered: Mapping[str, str] | None = None) -> str:
+def render_template(
+    template: str | None = None,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    template_content: str | None = None,
+    settings: Mapping[str, Any] | None = None,
+    registered: Mapping[str, str] | None = None,
+) -> str:
     """Render a named template (or the inline ``template_content``) with ``variables``.
 
     :param settings: ``template_dirs`` and :class:`Limits` fields (``max_output_chars``...).
@@ -97,8 +102,9 @@ def available_templates(settings: Mapping[str, Any] | None = None) -> list[str]:
     """Names of the templates a job can use with these settings."""
     s = dict(settings or {})
     dirs = s.get("template_dirs") or ()
-    return TemplateRegistry([dirs] if isinstance(dirs, str) else dirs,
-                            registered_templates()).names()
+    return TemplateRegistry(
+        [dirs] if isinstance(dirs, str) else dirs, registered_templates()
+    ).names()
 
 
 def text_transformers() -> dict[str, Callable[..., str]]:
@@ -106,13 +112,17 @@ def text_transformers() -> dict[str, Callable[..., str]]:
     the installed ones)."""
     from jobworker import active_plugins as active
 
-    return {str(a[0]): a[1] for a in active().collect("register_text_transformers")
-            if len(a) >= 2}
+    return {str(a[0]): a[1] for a in active().collect("register_text_transformers") if len(a) >= 2}
 
 
-def run_transformer(name: str, text: str, *, instruction: str = "",
-                    context: Mapping[str, Any] | None = None,
-                    providers: Mapping[str, Callable[..., str]] | None = None) -> str:
+def run_transformer(
+    name: str,
+    text: str,
+    *,
+    instruction: str = "",
+    context: Mapping[str, Any] | None = None,
+    providers: Mapping[str, Callable[..., str]] | None = None,
+) -> str:
     """Run the text-model provider ``name`` on ``text``.
 
     :raises InvalidParameters: no such provider (the message lists the installed ones).
@@ -121,18 +131,20 @@ def run_transformer(name: str, text: str, *, instruction: str = "",
     available = dict(text_transformers() if providers is None else providers)
     fn = available.get(name)
     if fn is None:
-        raise InvalidParameters(f"no text transformer named {name!r}; installed: "
-                                f"{', '.join(sorted(available)) or 'none'} (providers are "
-                                f"plugins implementing register_text_transformers)",
-                                details={"available": sorted(available)})
+        raise InvalidParameters(
+            f"no text transformer named {name!r}; installed: "
+            f"{', '.join(sorted(available)) or 'none'} (providers are "
+            f"plugins implementing register_text_transformers)",
+            details={"available": sorted(available)},
+        )
     try:
         out = fn(text, instruction=instruction, context=dict(context or {}))
     except JobFailure:
         raise
     except Exception as exc:
-        raise TransformerError(f"text transformer {name!r} failed: {type(exc).__name__}: "
-                               f"{exc}") from None
+        raise TransformerError(
+            f"text transformer {name!r} failed: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(out, str):
-        raise TransformerError(f"text transformer {name!r} returned {type(out).__name__}, "
-                               f"not text")
+        raise TransformerError(f"text transformer {name!r} returned {type(out).__name__}, not text")
     return out

@@ -59,8 +59,15 @@ class TemplateLimitExceeded(JobFailure):
 
     code = TEMPLATE_LIMIT_EXCEEDED
 
-    def __init__(self, message: str, *, limit: str = "", maximum: object = None,
-                 details: dict[str, object] | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        limit: str = "",
+        maximum: object = None,
+        details: dict[str, object] | None = None,
+        **kwargs: object,
+    ) -> None:
         details = details or {"limit": limit, "maximum": maximum}
         super().__init__(message, details=details, **kwargs)  # type: ignore[arg-type]
 

@@ -51,13 +51,16 @@ class FetchPolicy:
     timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any] | None, *,
-                      max_bytes_key: str = "max_download_bytes") -> FetchPolicy:
+    def from_settings(
+        cls, settings: Mapping[str, Any] | None, *, max_bytes_key: str = "max_download_bytes"
+    ) -> FetchPolicy:
         s = dict(settings or {})
-        return cls(allowed_hosts=_strings(s.get("allowed_hosts")),
-                   allow_private=_strings(s.get("allow_private")),
-                   max_bytes=int(s.get(max_bytes_key, DEFAULT_MAX_BYTES)),
-                   timeout=float(s.get("fetch_timeout", DEFAULT_TIMEOUT)))
+        return cls(
+            allowed_hosts=_strings(s.get("allowed_hosts")),
+            allow_private=_strings(s.get("allow_private")),
+            max_bytes=int(s.get(max_bytes_key, DEFAULT_MAX_BYTES)),
+            timeout=float(s.get("fetch_timeout", DEFAULT_TIMEOUT)),
+        )
 
 
 @attrs.frozen
@@ -84,8 +87,14 @@ def _safe_name(url: str, default: str) -> str:
     return name or default
 
 
-def fetch(source: str, dest_dir: Path, policy: FetchPolicy,
-          resolve_input: Callable[[str], Path], *, default_name: str = "download") -> Fetched:
+def fetch(
+    source: str,
+    dest_dir: Path,
+    policy: FetchPolicy,
+    resolve_input: Callable[[str], Path],
+    *,
+    default_name: str = "download",
+) -> Fetched:
     """Fetch ``source`` (an http(s) URL, a ``file:`` URL or a path) and return where it is.
 
     Local files are not copied: ``path`` is the resolved file under the input roots.
@@ -101,25 +110,38 @@ def fetch(source: str, dest_dir: Path, policy: FetchPolicy,
         path = resolve_input(raw)
         size = path.stat().st_size
         if size > policy.max_bytes:
-            raise InputTooLarge(f"{raw} is {size} bytes, over the limit of {policy.max_bytes}",
-                                details={"path": raw, "limit": policy.max_bytes})
+            raise InputTooLarge(
+                f"{raw} is {size} bytes, over the limit of {policy.max_bytes}",
+                details={"path": raw, "limit": policy.max_bytes},
+            )
         return Fetched(path, source, remote=False, size=size)
     scheme = source.split(":", 1)[0].lower()
     if scheme not in ("http", "https"):
-        raise InputForbidden(f"refused {scheme}: URL: only http(s) URLs and files under the "
-                             f"input roots can be read", details={"scheme": scheme})
+        raise InputForbidden(
+            f"refused {scheme}: URL: only http(s) URLs and files under the input roots can be read",
+            details={"scheme": scheme},
+        )
     if not policy.allowed_hosts:
-        raise InputForbidden("fetching URLs is not enabled: list the hosts allowed in the "
-                             "settings (allowed_hosts)", details={"reason": "no allowed_hosts"})
+        raise InputForbidden(
+            "fetching URLs is not enabled: list the hosts allowed in the settings (allowed_hosts)",
+            details={"reason": "no allowed_hosts"},
+        )
     from jobworker import download
 
     hosts = None if "*" in policy.allowed_hosts else list(policy.allowed_hosts)
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / _safe_name(source, default_name)
-    got = download(source, dest, allowed_hosts=hosts, allow_private=list(policy.allow_private),
-                   max_bytes=policy.max_bytes, timeout=policy.timeout)
-    return Fetched(got.path, source, remote=True, content_type=got.content_type,
-                   size=got.size, url=got.url)
+    got = download(
+        source,
+        dest,
+        allowed_hosts=hosts,
+        allow_private=list(policy.allow_private),
+        max_bytes=policy.max_bytes,
+        timeout=policy.timeout,
+    )
+    return Fetched(
+        got.path, source, remote=True, content_type=got.content_type, size=got.size, url=got.url
+    )
 
 
 def read_text(data: bytes, content_type: str | None = None) -> str:

@@ -24,8 +24,16 @@ import attrs
 
 from .errors import TemplateLimitExceeded
 
-__all__ = ["Budget", "Limits", "budget", "check_format", "check_percent_format", "safe_str",
-           "sized", "text_size"]
+__all__ = [
+    "Budget",
+    "Limits",
+    "budget",
+    "check_format",
+    "check_percent_format",
+    "safe_str",
+    "sized",
+    "text_size",
+]
 
 
 @attrs.frozen
@@ -58,8 +66,9 @@ class Limits:
     def from_settings(cls, settings: Any) -> Limits:
         """Read the fields from a settings mapping, ignoring unknown keys."""
         names = {f.name for f in attrs.fields(cls)}
-        return cls(**{k: type(getattr(cls(), k))(v) for k, v in dict(settings or {}).items()
-                      if k in names})
+        return cls(
+            **{k: type(getattr(cls(), k))(v) for k, v in dict(settings or {}).items() if k in names}
+        )
 
 
 @attrs.define
@@ -81,7 +90,9 @@ class Budget:
         if time.monotonic() > self.deadline:
             raise TemplateLimitExceeded(
                 f"template rendering took longer than {self.limits.max_seconds:g} s",
-                limit="max_seconds", maximum=self.limits.max_seconds)
+                limit="max_seconds",
+                maximum=self.limits.max_seconds,
+            )
 
     def charge(self, size: int) -> None:
         """Count ``size`` characters (or items) built; check the work limit and the time."""
@@ -90,7 +101,9 @@ class Budget:
             raise TemplateLimitExceeded(
                 f"the template built more than {self.limits.max_work_chars} characters in "
                 f"strings and lists (output, captured blocks and intermediate values)",
-                limit="max_work_chars", maximum=self.limits.max_work_chars)
+                limit="max_work_chars",
+                maximum=self.limits.max_work_chars,
+            )
         self.charges += 1
         if size > 4096 or not self.charges & 31:
             self.check_time()
@@ -100,7 +113,9 @@ class Budget:
         if self.iterations > self.limits.max_loop_iterations:
             raise TemplateLimitExceeded(
                 f"template loops ran more than {self.limits.max_loop_iterations} iterations",
-                limit="max_loop_iterations", maximum=self.limits.max_loop_iterations)
+                limit="max_loop_iterations",
+                maximum=self.limits.max_loop_iterations,
+            )
         if not self.iterations & 63:
             self.check_time()
 
@@ -109,13 +124,16 @@ class Budget:
         if self.calls > self.limits.max_calls:
             raise TemplateLimitExceeded(
                 f"the template made more than {self.limits.max_calls} calls",
-                limit="max_calls", maximum=self.limits.max_calls)
+                limit="max_calls",
+                maximum=self.limits.max_calls,
+            )
         if not self.calls & 15:
             self.check_time()
 
 
 _CURRENT: contextvars.ContextVar[Budget | None] = contextvars.ContextVar(
-    "worker_plugin_transform_budget", default=None)
+    "worker_plugin_transform_budget", default=None
+)
 
 
 def budget(limits: Limits) -> Budget:
@@ -134,8 +152,10 @@ def deactivate(token: contextvars.Token[Budget | None]) -> None:
 
 def too_big(what: str, size: int, limits: Limits) -> TemplateLimitExceeded:
     return TemplateLimitExceeded(
-        f"{what} would have {size} items/characters, over the limit of "
-        f"{limits.max_output_chars}", limit="max_output_chars", maximum=limits.max_output_chars)
+        f"{what} would have {size} items/characters, over the limit of {limits.max_output_chars}",
+        limit="max_output_chars",
+        maximum=limits.max_output_chars,
+    )
 
 
 def sized(value: Any, limits: Limits, what: str = "a value") -> Any:
@@ -210,7 +230,10 @@ def check_mul(left: Any, right: Any, limits: Limits) -> None:
         if bits > limits.max_int_bits:
             raise TemplateLimitExceeded(
                 f"an integer product would have about {bits} bits, over the limit of "
-                f"{limits.max_int_bits}", limit="max_int_bits", maximum=limits.max_int_bits)
+                f"{limits.max_int_bits}",
+                limit="max_int_bits",
+                maximum=limits.max_int_bits,
+            )
 
 
 def check_pow(left: Any, right: Any, limits: Limits) -> None:
@@ -219,7 +242,10 @@ def check_pow(left: Any, right: Any, limits: Limits) -> None:
         if bits > limits.max_int_bits:
             raise TemplateLimitExceeded(
                 f"{left} ** {right} would have about {bits} bits, over the limit of "
-                f"{limits.max_int_bits}", limit="max_int_bits", maximum=limits.max_int_bits)
+                f"{limits.max_int_bits}",
+                limit="max_int_bits",
+                maximum=limits.max_int_bits,
+            )
 
 
 def check_add(left: Any, right: Any, limits: Limits) -> None:
@@ -237,9 +263,11 @@ def check_percent_format(fmt: str, limits: Limits, args: Any = None) -> None:
     specs = _PERCENT.findall(fmt)
     for width, precision in specs:
         if "*" in (width, precision):
-            raise TemplateLimitExceeded("'*' widths are not allowed in % formats",
-                                        limit="max_output_chars",
-                                        maximum=limits.max_output_chars)
+            raise TemplateLimitExceeded(
+                "'*' widths are not allowed in % formats",
+                limit="max_output_chars",
+                maximum=limits.max_output_chars,
+            )
         total += int(width or 0) + int(precision or 0)
     if isinstance(args, tuple):
         total += sum(text_size(a, limits.max_output_chars) for a in args)
@@ -264,9 +292,11 @@ def check_format(fmt: str, limits: Limits, args: Iterable[Any] = ()) -> None:
         if not spec:
             continue
         if "{" in spec:
-            raise TemplateLimitExceeded("nested fields in format specs are not allowed",
-                                        limit="max_output_chars",
-                                        maximum=limits.max_output_chars)
+            raise TemplateLimitExceeded(
+                "nested fields in format specs are not allowed",
+                limit="max_output_chars",
+                maximum=limits.max_output_chars,
+            )
         total += sum(int(n) for n in re.findall(r"\d+", spec))
     total += fields * args_size(args, limits)
     check_size(total, limits, "a format")

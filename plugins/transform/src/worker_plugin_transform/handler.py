@@ -42,8 +42,9 @@ def _strings(value: Any) -> list[str]:
 def _check_operations(_inst: Any, _attr: Any, value: list[str]) -> None:
     unknown = sorted(set(value) - set(OPERATIONS))
     if unknown:
-        raise ValueError(f"unknown operation(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(OPERATIONS)}")
+        raise ValueError(
+            f"unknown operation(s) {', '.join(unknown)}; choose from {', '.join(OPERATIONS)}"
+        )
 
 
 def _optional_str(value: Any) -> str | None:
@@ -66,8 +67,9 @@ class TransformParams:
     operations: Any = attrs.field(factory=list, converter=_strings, validator=_check_operations)
     transformer: str | None = None
     instruction: str | None = None
-    summary_sentences: int = attrs.field(default=3, validator=[attrs.validators.ge(1),
-                                                                attrs.validators.le(50)])
+    summary_sentences: int = attrs.field(
+        default=3, validator=[attrs.validators.ge(1), attrs.validators.le(50)]
+    )
     languages: Any = attrs.field(default=None, converter=lambda v: _strings(v) or None)
     source_language: str | None = None
     target_language: str | None = None
@@ -76,21 +78,30 @@ class TransformParams:
     use_cache: bool = True
 
     def __attrs_post_init__(self) -> None:
-        inputs = [n for n in ("text", "file_path", "url", "source_job_id")
-                  if getattr(self, n) not in (None, "")]
+        inputs = [
+            n
+            for n in ("text", "file_path", "url", "source_job_id")
+            if getattr(self, n) not in (None, "")
+        ]
         if self.filename and not self.file_path:
             inputs.append("filename")
         if len(inputs) > 1:
             raise ValueError(f"give at most one input, not {', '.join(inputs)}")
         if self.template and self.template_content is not None:
             raise ValueError("give template or template_content, not both")
-        if not (self.template or self.template_content is not None or self.transformer
-                or self.operations):
-            raise ValueError("nothing to do: give template, template_content, transformer "
-                             "or operations")
+        if not (
+            self.template
+            or self.template_content is not None
+            or self.transformer
+            or self.operations
+        ):
+            raise ValueError(
+                "nothing to do: give template, template_content, transformer or operations"
+            )
         if (self.operations or self.transformer) and not inputs:
-            raise ValueError("operations and transformer need an input: text, file_path, "
-                             "url or source_job_id")
+            raise ValueError(
+                "operations and transformer need an input: text, file_path, url or source_job_id"
+            )
 
 
 def handle_transform(ctx: JobContext) -> dict[str, Any]:
@@ -108,14 +119,22 @@ def handle_transform(ctx: JobContext) -> dict[str, Any]:
     if p.transformer:
         ctx.progress(30, "transforming", p.transformer)
         providers = {str(a[0]): a[1] for a in ctx.collect("register_text_transformers")}
-        text = api.run_transformer(p.transformer, text or "", instruction=p.instruction or "",
-                                   context=context, providers=providers)
+        text = api.run_transformer(
+            p.transformer,
+            text or "",
+            instruction=p.instruction or "",
+            context=context,
+            providers=providers,
+        )
         structured["transformer"] = p.transformer
     ctx.raise_if_cancelled()
 
-    variables: dict[str, Any] = {**context, "context": context,
-                                 "source_language": p.source_language,
-                                 "target_language": p.target_language}
+    variables: dict[str, Any] = {
+        **context,
+        "context": context,
+        "source_language": p.source_language,
+        "target_language": p.target_language,
+    }
     if text is not None:
         variables["text"] = text
     if loaded.title:
@@ -131,8 +150,13 @@ def handle_transform(ctx: JobContext) -> dict[str, Any]:
     if p.template or p.template_content is not None:
         ctx.progress(70, "rendering", p.template or "inline template")
         registered = {str(a[0]): str(a[1]) for a in ctx.collect("register_templates")}
-        output = api.render_template(p.template, variables, template_content=p.template_content,
-                                     settings=ctx.settings, registered=registered)
+        output = api.render_template(
+            p.template,
+            variables,
+            template_content=p.template_content,
+            settings=ctx.settings,
+            registered=registered,
+        )
         structured["template"] = p.template or "<inline>"
     structured["output_chars"] = len(output)
 

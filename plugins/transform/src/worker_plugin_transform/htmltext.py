@@ -15,14 +15,74 @@ import attrs
 
 __all__ = ["PageText", "html_to_text"]
 
-_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "nav", "header", "footer",
-                   "aside", "form", "iframe", "button", "select", "textarea", "head", "canvas",
-                   "object", "dialog", "menu"})
-_BLOCK = frozenset({"p", "div", "section", "article", "main", "ul", "ol", "table", "tr",
-                    "blockquote", "pre", "dl", "dt", "dd", "figure", "figcaption", "address",
-                    "details", "summary", "hr", "br", "td", "th"})
-_VOID = frozenset({"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed",
-                   "source", "track", "wbr", "param"})
+_SKIP = frozenset(
+    {
+        "script",
+        "style",
+        "noscript",
+        "template",
+        "svg",
+        "nav",
+        "header",
+        "footer",
+        "aside",
+        "form",
+        "iframe",
+        "button",
+        "select",
+        "textarea",
+        "head",
+        "canvas",
+        "object",
+        "dialog",
+        "menu",
+    }
+)
+_BLOCK = frozenset(
+    {
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "ul",
+        "ol",
+        "table",
+        "tr",
+        "blockquote",
+        "pre",
+        "dl",
+        "dt",
+        "dd",
+        "figure",
+        "figcaption",
+        "address",
+        "details",
+        "summary",
+        "hr",
+        "br",
+        "td",
+        "th",
+    }
+)
+_VOID = frozenset(
+    {
+        "br",
+        "hr",
+        "img",
+        "meta",
+        "link",
+        "input",
+        "area",
+        "base",
+        "col",
+        "embed",
+        "source",
+        "track",
+        "wbr",
+        "param",
+    }
+)
 
 
 @attrs.define
@@ -68,8 +128,11 @@ class _Parser(HTMLParser):
             if tag in ("br", "hr") and not self.skipping:
                 self.chunks.append(("\n", self.in_main))
             return
-        hidden = "hidden" in attrs_ or attrs_.get("aria-hidden") == "true" or re.search(
-            r"display\s*:\s*none", attrs_.get("style", ""))
+        hidden = (
+            "hidden" in attrs_
+            or attrs_.get("aria-hidden") == "true"
+            or re.search(r"display\s*:\s*none", attrs_.get("style", ""))
+        )
         skipping = self.skipping or tag in _SKIP or bool(hidden)
         main = self.in_main or (not skipping and self._is_main(tag, attrs_))
         self.main_seen |= main
@@ -108,8 +171,9 @@ def _tidy(raw: str) -> str:
     return re.sub(r"^(#+|-)[ \t]*$\n?", "", text, flags=re.M).strip()
 
 
-def html_to_text(html: str, *, container: str | None = None,
-                 max_chars: int | None = None) -> PageText:
+def html_to_text(
+    html: str, *, container: str | None = None, max_chars: int | None = None
+) -> PageText:
     """The page's title and main text (see the module docstring).
 
     :param container: keep only the element with this id or class (``"#talk"``, ``".abstract"``).

@@ -15,9 +15,15 @@ from .htmltext import html_to_text
 __all__ = ["DEFAULT_SOURCE_KEYS", "Loaded", "load_input", "results_value", "source_job_results"]
 
 #: Result keys tried, in order, when ``source_key`` is not given.
-DEFAULT_SOURCE_KEYS = ("markdown_content", "video_transcript", "attachments_text", "web_text",
-                       "structured_data.data.extracted_text", "structured_data.text",
-                       "structured_data.data.text")
+DEFAULT_SOURCE_KEYS = (
+    "markdown_content",
+    "video_transcript",
+    "attachments_text",
+    "web_text",
+    "structured_data.data.extracted_text",
+    "structured_data.text",
+    "structured_data.data.text",
+)
 
 
 @attrs.define
@@ -30,8 +36,10 @@ class Loaded:
 
 def _limit_text(text: str, limit: int, what: str) -> str:
     if len(text) > limit:
-        raise InputTooLarge(f"{what} has {len(text)} characters, over the limit of {limit} "
-                            f"(max_input_chars)", details={"limit": limit})
+        raise InputTooLarge(
+            f"{what} has {len(text)} characters, over the limit of {limit} (max_input_chars)",
+            details={"limit": limit},
+        )
     return text
 
 
@@ -44,37 +52,47 @@ def load_input(ctx: JobContext, params: Any) -> Loaded:
         return Loaded(_limit_text(params.text, limit, "text"), "text")
     path = params.file_path or params.filename
     if path:
-        policy = attrs.evolve(FetchPolicy.from_settings(settings),
-                              max_bytes=int(settings.get("max_input_bytes", 4 * limit)))
+        policy = attrs.evolve(
+            FetchPolicy.from_settings(settings),
+            max_bytes=int(settings.get("max_input_bytes", 4 * limit)),
+        )
         got = fetch(path, ctx.scratch_dir, policy, ctx.resolve_input)
         return _decoded(got.path.read_bytes(), None, got.path.name, limit)
     if params.url:
         if not settings.get("allow_urls", False):
-            raise InputForbidden("the transform job type does not fetch URLs here: set "
-                                 "allow_urls = true and allowed_hosts in [plugins.transform]",
-                                 details={"reason": "allow_urls is false"})
-        policy = attrs.evolve(FetchPolicy.from_settings(settings),
-                              max_bytes=int(settings.get("max_download_bytes", 4 * limit)))
+            raise InputForbidden(
+                "the transform job type does not fetch URLs here: set "
+                "allow_urls = true and allowed_hosts in [plugins.transform]",
+                details={"reason": "allow_urls is false"},
+            )
+        policy = attrs.evolve(
+            FetchPolicy.from_settings(settings),
+            max_bytes=int(settings.get("max_download_bytes", 4 * limit)),
+        )
         got = fetch(params.url, ctx.scratch_dir, policy, ctx.resolve_input)
-        return _decoded(got.path.read_bytes(), got.content_type, got.path.name, limit,
-                        kind="url")
+        return _decoded(got.path.read_bytes(), got.content_type, got.path.name, limit, kind="url")
     if params.source_job_id:
         results = source_job_results(params.source_job_id, settings)
         text = results_value(results, params.source_key)
         if text is None:
             keys = params.source_key or ", ".join(DEFAULT_SOURCE_KEYS)
-            raise InputNotFound(f"job {params.source_job_id} has no text in its results "
-                                f"({keys})", details={"source_job_id": params.source_job_id})
+            raise InputNotFound(
+                f"job {params.source_job_id} has no text in its results ({keys})",
+                details={"source_job_id": params.source_job_id},
+            )
         return Loaded(_limit_text(text, limit, "the source job's text"), "source_job", results)
     return Loaded(None, "none")
 
 
-def _decoded(data: bytes, content_type: str | None, name: str, limit: int,
-             kind: str = "file") -> Loaded:
+def _decoded(
+    data: bytes, content_type: str | None, name: str, limit: int, kind: str = "file"
+) -> Loaded:
     text = read_text(data, content_type)
-    looks_html = ("html" in (content_type or "").lower()
-                  or name.lower().endswith((".html", ".htm"))
-                  or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")))
+    looks_html = (
+        "html" in (content_type or "").lower()
+        or name.lower().endswith((".html", ".htm"))
+        or text.lstrip()[:15].lower().startswith(("<!doctype html", "<html"))
+    )
     if looks_html:
         page = html_to_text(text)
         return Loaded(_limit_text(page.text, limit, name), kind, title=page.title)
@@ -84,7 +102,7 @@ def _decoded(data: bytes, content_type: str | None, name: str, limit: int,
 def results_value(results: Mapping[str, Any], key: str | None) -> str | None:
     """A text from job results by dotted key (``structured_data.data.extracted_text``), or the
     first non-empty of :data:`DEFAULT_SOURCE_KEYS`."""
-    for candidate in ([key] if key else DEFAULT_SOURCE_KEYS):
+    for candidate in [key] if key else DEFAULT_SOURCE_KEYS:
         value: Any = results
         for part in candidate.split("."):
             value = value.get(part) if isinstance(value, Mapping) else None
@@ -101,8 +119,11 @@ def source_job_results(job_id: str, settings: Mapping[str, Any]) -> dict[str, An
     """
     url = settings.get("store") or os.environ.get("JOBWORKER_STORE")
     if not url:
-        raise JobFailure("source_job_id needs the store URL: set store in [plugins.transform] "
-                         "or JOBWORKER_STORE", code="SOURCE_JOB_UNAVAILABLE")
+        raise JobFailure(
+            "source_job_id needs the store URL: set store in [plugins.transform] "
+            "or JOBWORKER_STORE",
+            code="SOURCE_JOB_UNAVAILABLE",
+        )
     from jobworker import open_store
 
     store = open_store(str(url))
@@ -114,7 +135,10 @@ def source_job_results(job_id: str, settings: Mapping[str, Any]) -> dict[str, An
         raise InputNotFound(f"no job {job_id} in the store", details={"source_job_id": job_id})
     status = job.status.value
     if status != "completed":
-        raise JobFailure(f"source job {job_id} is {status}, not completed",
-                         code="SOURCE_JOB_NOT_READY", retryable=status in ("pending", "processing"),
-                         details={"source_job_id": job_id, "status": status})
+        raise JobFailure(
+            f"source job {job_id} is {status}, not completed",
+            code="SOURCE_JOB_NOT_READY",
+            retryable=status in ("pending", "processing"),
+            details={"source_job_id": job_id, "status": status},
+        )
     return dict(job.results or {})

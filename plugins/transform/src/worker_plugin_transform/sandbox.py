@@ -53,16 +53,60 @@ from .guards import Limits, check_size, sized, too_big
 
 __all__ = ["SafeEnvironment", "render"]
 
-_STR_METHODS = frozenset({
-    "capitalize", "casefold", "center", "count", "endswith", "expandtabs", "find", "format",
-    "format_map", "index", "isalnum", "isalpha", "isascii", "isdecimal", "isdigit",
-    "isidentifier", "islower", "isnumeric", "isprintable", "isspace", "istitle", "isupper",
-    "join", "ljust", "lower", "lstrip", "partition", "removeprefix", "removesuffix", "replace",
-    "rfind", "rindex", "rjust", "rpartition", "rsplit", "rstrip", "split", "splitlines",
-    "startswith", "strip", "swapcase", "title", "upper", "zfill",
-})
-_BUILTIN_CALLABLES = (types.BuiltinFunctionType, types.BuiltinMethodType,
-                      types.MethodWrapperType, types.MethodDescriptorType)
+_STR_METHODS = frozenset(
+    {
+        "capitalize",
+        "casefold",
+        "center",
+        "count",
+        "endswith",
+        "expandtabs",
+        "find",
+        "format",
+        "format_map",
+        "index",
+        "isalnum",
+        "isalpha",
+        "isascii",
+        "isdecimal",
+        "isdigit",
+        "isidentifier",
+        "islower",
+        "isnumeric",
+        "isprintable",
+        "isspace",
+        "istitle",
+        "isupper",
+        "join",
+        "ljust",
+        "lower",
+        "lstrip",
+        "partition",
+        "removeprefix",
+        "removesuffix",
+        "replace",
+        "rfind",
+        "rindex",
+        "rjust",
+        "rpartition",
+        "rsplit",
+        "rstrip",
+        "split",
+        "splitlines",
+        "startswith",
+        "strip",
+        "swapcase",
+        "title",
+        "upper",
+        "zfill",
+    }
+)
+_BUILTIN_CALLABLES = (
+    types.BuiltinFunctionType,
+    types.BuiltinMethodType,
+    types.MethodWrapperType,
+    types.MethodDescriptorType,
+)
 
 
 class _Guard(NodeTransformer):
@@ -84,8 +128,10 @@ class _Guard(NodeTransformer):
     def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802
         node = self.generic_visit(node)
         literal = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
-        children = [c if isinstance(c, nodes.TemplateData) else self._wrap(c, "_jw_emit")
-                    for c in node.nodes]
+        children = [
+            c if isinstance(c, nodes.TemplateData) else self._wrap(c, "_jw_emit")
+            for c in node.nodes
+        ]
         if literal:  # the literal text of this output, charged once per execution
             children.insert(0, self._wrap(nodes.Const(literal, lineno=node.lineno), "_jw_lit"))
         node.nodes = children
@@ -122,17 +168,29 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def __init__(self, limits: Limits | None = None, loader: BaseLoader | None = None,
-                 filters: Mapping[str, Callable[..., Any]] | None = None,
-                 globals: Mapping[str, Any] | None = None) -> None:
-        super().__init__(loader=loader, undefined=StrictUndefined, autoescape=False,
-                         optimized=False, keep_trailing_newline=True, auto_reload=True)
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        loader: BaseLoader | None = None,
+        filters: Mapping[str, Callable[..., Any]] | None = None,
+        globals: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            loader=loader,
+            undefined=StrictUndefined,
+            autoescape=False,
+            optimized=False,
+            keep_trailing_newline=True,
+            auto_reload=True,
+        )
         self.limits = limits or Limits()
         own = {"join": _join, **(filters or {})}
-        self.filters = {name: _guarded_filter(name, f, self.limits)
-                        for name, f in {**FILTERS, **own}.items()}
-        self.filters.update(_jw_iter=_jw_iter, _jw_concat=_jw_concat, _jw_emit=_jw_emit,
-                            _jw_lit=_jw_lit)
+        self.filters = {
+            name: _guarded_filter(name, f, self.limits) for name, f in {**FILTERS, **own}.items()
+        }
+        self.filters.update(
+            _jw_iter=_jw_iter, _jw_concat=_jw_concat, _jw_emit=_jw_emit, _jw_lit=_jw_lit
+        )
         self.globals.pop("lipsum", None)
         self.globals["range"] = self._range
         self.globals.update(globals or {})
@@ -140,8 +198,11 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
     # -- the rewrite before compiling ------------------------------------------------------
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        check_size(len(source), Limits(max_output_chars=self.limits.max_template_chars),
-                   f"template {name or '<inline>'}")
+        check_size(
+            len(source),
+            Limits(max_output_chars=self.limits.max_template_chars),
+            f"template {name or '<inline>'}",
+        )
         tree = super()._parse(source, name, filename)
         return _Guard().visit(tree)  # type: ignore[no-any-return]
 
@@ -153,7 +214,9 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
             raise TemplateLimitExceeded(
                 f"range() of {len(rng)} items is over the limit of "
                 f"{self.limits.max_loop_iterations}",
-                limit="max_loop_iterations", maximum=self.limits.max_loop_iterations)
+                limit="max_loop_iterations",
+                maximum=self.limits.max_loop_iterations,
+            )
         return rng
 
     def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
@@ -172,17 +235,29 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
             guards.check_percent_format(left, self.limits, right)
         return sized(self.binop_table[operator](left, right), self.limits, f"'{operator}'")
 
-    def call(self, context: Context, obj: Any, /, *args: Any,  # type: ignore[override]
-             **kwargs: Any) -> Any:
+    def call(
+        self,
+        context: Context,
+        obj: Any,
+        /,
+        *args: Any,  # type: ignore[override]
+        **kwargs: Any,
+    ) -> Any:
         limits = self.limits
         guards.budget(limits).call()
         inner = getattr(obj, "__wrapped__", obj)
         if isinstance(inner, _BUILTIN_CALLABLES):
             for value in (*args, *kwargs.values()):
-                if (isinstance(value, int) and not isinstance(value, bool)
-                        and abs(value) > limits.max_output_chars):
-                    raise too_big(f"an argument of {getattr(inner, '__name__', 'a call')}()",
-                                  abs(value), limits)
+                if (
+                    isinstance(value, int)
+                    and not isinstance(value, bool)
+                    and abs(value) > limits.max_output_chars
+                ):
+                    raise too_big(
+                        f"an argument of {getattr(inner, '__name__', 'a call')}()",
+                        abs(value),
+                        limits,
+                    )
             owner = getattr(inner, "__self__", None)
             if isinstance(owner, str):
                 if inner.__name__ == "join" and len(args) == 1 and not kwargs:
@@ -192,8 +267,9 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         return sized(result, limits, f"the result of {getattr(inner, '__name__', 'a call')}()")
 
 
-def _check_str_call(text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                    limits: Limits) -> None:
+def _check_str_call(
+    text: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any], limits: Limits
+) -> None:
     if name == "replace" and len(args) >= 2 and all(isinstance(a, str) for a in args[:2]):
         count = args[2] if len(args) > 2 else kwargs.get("count", -1)
         guards.check_replace(text, args[0], args[1], count, limits)
@@ -220,11 +296,15 @@ def _guarded_filter(name: str, func: Callable[..., Any], limits: Limits) -> Call
     def guarded(*args: Any, **kwargs: Any) -> Any:
         value, rest = _split_args(func, args)
         if stringifies and (isinstance(value, _CONTAINER_TYPES) or rest or kwargs):
-            containers = [a for a in (value, *rest, *kwargs.values())
-                          if isinstance(a, _CONTAINER_TYPES)]
+            containers = [
+                a for a in (value, *rest, *kwargs.values()) if isinstance(a, _CONTAINER_TYPES)
+            ]
             if containers:
-                check_size(sum(guards.text_size(c, limits.max_output_chars)
-                               for c in containers), limits, f"the {name} filter's input")
+                check_size(
+                    sum(guards.text_size(c, limits.max_output_chars) for c in containers),
+                    limits,
+                    f"the {name} filter's input",
+                )
         if pre is not None:
             pre(limits, value, *rest, **kwargs)
         return sized(func(*args, **kwargs), limits, f"the result of the {name} filter")
@@ -235,13 +315,15 @@ def _guarded_filter(name: str, func: Callable[..., Any], limits: Limits) -> Call
 def _split_args(func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
     """The filtered value and the filter's own arguments (dropping a passed context/env)."""
     skip = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0
-    return args[skip] if len(args) > skip else None, args[skip + 1:]
+    return args[skip] if len(args) > skip else None, args[skip + 1 :]
 
 
-def _pre_replace(limits: Limits, value: Any, old: Any = "", new: Any = "",
-                 count: Any = None) -> None:
-    guards.check_replace(str(value), str(old), str(new),
-                         count if isinstance(count, int) else -1, limits)
+def _pre_replace(
+    limits: Limits, value: Any, old: Any = "", new: Any = "", count: Any = None
+) -> None:
+    guards.check_replace(
+        str(value), str(old), str(new), count if isinstance(count, int) else -1, limits
+    )
 
 
 @pass_environment
@@ -259,13 +341,21 @@ def _pre_indent(limits: Limits, value: Any, width: Any = 4, *_: Any, **kw: Any) 
     check_size(len(text) + pad * (text.count("\n") + 1), limits, "indent")
 
 
-def _pre_wordwrap(limits: Limits, value: Any, width: Any = 79, break_long_words: Any = True,
-                  wrapstring: Any = None, *_: Any, **kw: Any) -> None:
+def _pre_wordwrap(
+    limits: Limits,
+    value: Any,
+    width: Any = 79,
+    break_long_words: Any = True,
+    wrapstring: Any = None,
+    *_: Any,
+    **kw: Any,
+) -> None:
     width = max(int(kw.get("width", width)), 1)
     wrap = kw.get("wrapstring", wrapstring) or "\n"
     text = str(value)
-    check_size(len(text) + len(wrap) * (len(text) // width + text.count("\n") + 1),
-               limits, "wordwrap")
+    check_size(
+        len(text) + len(wrap) * (len(text) // width + text.count("\n") + 1), limits, "wordwrap"
+    )
 
 
 def _pre_format(limits: Limits, value: Any, *args: Any, **kwargs: Any) -> None:
@@ -282,8 +372,7 @@ def _pre_count(limits: Limits, value: Any, count: Any = 1, *_: Any, **kw: Any) -
     check_size(int(count), limits, "batch/slice")
 
 
-def _pre_sum(limits: Limits, value: Any, attribute: Any = None, start: Any = 0,
-             **kw: Any) -> None:
+def _pre_sum(limits: Limits, value: Any, attribute: Any = None, start: Any = 0, **kw: Any) -> None:
     if not isinstance(kw.get("start", start), (int, float)):
         raise TemplateForbidden("the sum filter adds numbers only")
 
@@ -297,24 +386,56 @@ def _pre_tojson(limits: Limits, value: Any, indent: Any = None, **kw: Any) -> No
 _CONTAINER_TYPES = (list, tuple, dict, set, frozenset)
 
 #: Filters that work on containers without turning them into text.
-_CONTAINER_SAFE = frozenset({
-    "attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items", "join",
-    "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr", "reverse",
-    "select", "selectattr", "slice", "sort", "sum", "unique",
-})
+_CONTAINER_SAFE = frozenset(
+    {
+        "attr",
+        "batch",
+        "count",
+        "d",
+        "default",
+        "dictsort",
+        "first",
+        "groupby",
+        "items",
+        "join",
+        "last",
+        "length",
+        "list",
+        "map",
+        "max",
+        "min",
+        "random",
+        "reject",
+        "rejectattr",
+        "reverse",
+        "select",
+        "selectattr",
+        "slice",
+        "sort",
+        "sum",
+        "unique",
+    }
+)
 
 _PRE_CHECKS: dict[str, Callable[..., None]] = {
-    "replace": _pre_replace, "indent": _pre_indent,
-    "wordwrap": _pre_wordwrap, "format": _pre_format, "center": _pre_center,
-    "batch": _pre_count, "slice": _pre_count, "sum": _pre_sum, "tojson": _pre_tojson,
+    "replace": _pre_replace,
+    "indent": _pre_indent,
+    "wordwrap": _pre_wordwrap,
+    "format": _pre_format,
+    "center": _pre_center,
+    "batch": _pre_count,
+    "slice": _pre_count,
+    "sum": _pre_sum,
+    "tojson": _pre_tojson,
 }
 
 
 # -- rendering -------------------------------------------------------------------------------
 
 
-def render(env: SafeEnvironment, template: str, variables: Mapping[str, Any], *,
-           inline: bool = False) -> str:
+def render(
+    env: SafeEnvironment, template: str, variables: Mapping[str, Any], *, inline: bool = False
+) -> str:
     """Render the template named ``template`` (or, with ``inline``, the source ``template``).
 
     :raises TemplateNotFound, TemplateSyntaxError, TemplateError, TemplateForbidden,
@@ -333,7 +454,9 @@ def render(env: SafeEnvironment, template: str, variables: Mapping[str, Any], *,
             if total > limits.max_output_chars:
                 raise TemplateLimitExceeded(
                     f"the rendered output is longer than {limits.max_output_chars} characters",
-                    limit="max_output_chars", maximum=limits.max_output_chars)
+                    limit="max_output_chars",
+                    maximum=limits.max_output_chars,
+                )
             parts.append(chunk)
             if not len(parts) & 63:
                 budget.check_time()
@@ -341,29 +464,37 @@ def render(env: SafeEnvironment, template: str, variables: Mapping[str, Any], *,
     except JobFailure:
         raise
     except jexc.TemplateSyntaxError as exc:
-        raise TemplateSyntaxError(f"syntax error in {exc.name or label}, line {exc.lineno}: "
-                                  f"{exc.message}",
-                                  details={"template": exc.name or label,
-                                           "line": exc.lineno}) from None
+        raise TemplateSyntaxError(
+            f"syntax error in {exc.name or label}, line {exc.lineno}: {exc.message}",
+            details={"template": exc.name or label, "line": exc.lineno},
+        ) from None
     except jexc.TemplateNotFound as exc:
         registry = getattr(env.loader, "registry", None)
         if registry is not None:
             raise registry.not_found(str(exc.name)) from None
-        raise TemplateNotFound(f"template {exc.name!r} not found (from {label})",
-                               details={"template": str(exc.name)}) from None
+        raise TemplateNotFound(
+            f"template {exc.name!r} not found (from {label})", details={"template": str(exc.name)}
+        ) from None
     except jexc.SecurityError as exc:
         raise TemplateForbidden(f"{label}: refused by the sandbox: {exc}") from None
     except jexc.UndefinedError as exc:
         raise TemplateError(f"{label}: {exc}", details={"kind": "undefined"}) from None
     except RecursionError:
-        raise TemplateLimitExceeded(f"{label} recursed too deeply (macros or includes)",
-                                    limit="recursion", maximum=None) from None
+        raise TemplateLimitExceeded(
+            f"{label} recursed too deeply (macros or includes)", limit="recursion", maximum=None
+        ) from None
     except MemoryError:
-        raise TemplateLimitExceeded(f"{label} ran out of memory", limit="memory",
-                                    maximum=None) from None
-    except (jexc.TemplateError, TypeError, ValueError, ArithmeticError, LookupError,
-            AttributeError) as exc:
+        raise TemplateLimitExceeded(
+            f"{label} ran out of memory", limit="memory", maximum=None
+        ) from None
+    except (
+        jexc.TemplateError,
+        TypeError,
+        ValueError,
+        ArithmeticError,
+        LookupError,
+        AttributeError,
+    ) as exc:
         raise TemplateError(f"{label}: {type(exc).__name__}: {exc}") from None
     finally:
         guards.deactivate(token)
-

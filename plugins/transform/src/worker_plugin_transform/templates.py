@@ -77,9 +77,13 @@ def registered_templates() -> tuple[tuple[str, str], ...]:
 class TemplateRegistry:
     """The templates one job can use, by name."""
 
-    def __init__(self, dirs: Iterable[str | os.PathLike[str]] = (),
-                 registered: Iterable[tuple[str, str]] | Mapping[str, str] = (),
-                 *, builtins: bool = True) -> None:
+    def __init__(
+        self,
+        dirs: Iterable[str | os.PathLike[str]] = (),
+        registered: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+        *,
+        builtins: bool = True,
+    ) -> None:
         self.dirs = tuple(Path(d) for d in dirs)
         items = registered.items() if isinstance(registered, Mapping) else registered
         self.registered = dict(items)
@@ -110,9 +114,10 @@ class TemplateRegistry:
         names = self.names()
         close = [n for n in names if n.lower() == str(name).lower()]
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return TemplateNotFound(f"no template named {name!r}{hint}; available: "
-                                f"{', '.join(names) or 'none'}",
-                                details={"template": str(name), "available": names})
+        return TemplateNotFound(
+            f"no template named {name!r}{hint}; available: {', '.join(names) or 'none'}",
+            details={"template": str(name), "available": names},
+        )
 
 
 def _mtime(path: Path) -> float | None:
@@ -128,8 +133,9 @@ class RegistryLoader(BaseLoader):
     def __init__(self, registry: TemplateRegistry) -> None:
         self.registry = registry
 
-    def get_source(self, environment: Any, template: str
-                   ) -> tuple[str, str | None, Callable[[], bool]]:
+    def get_source(
+        self, environment: Any, template: str
+    ) -> tuple[str, str | None, Callable[[], bool]]:
         try:
             source, uptodate = self.registry.source(template)
         except TemplateNotFound:
@@ -143,8 +149,11 @@ class RegistryLoader(BaseLoader):
 _ENVIRONMENTS: dict[tuple[Any, ...], SafeEnvironment] = {}
 
 
-def environment_for(limits: Limits, dirs: Sequence[str | os.PathLike[str]] = (),
-                    registered: Iterable[tuple[str, str]] | None = None) -> SafeEnvironment:
+def environment_for(
+    limits: Limits,
+    dirs: Sequence[str | os.PathLike[str]] = (),
+    registered: Iterable[tuple[str, str]] | None = None,
+) -> SafeEnvironment:
     """A cached environment for these limits and template sources (compiled templates are
     reused across jobs in a process). ``registered=None`` means the installed plugins'."""
     reg = tuple(registered_templates() if registered is None else registered)
@@ -153,8 +162,12 @@ def environment_for(limits: Limits, dirs: Sequence[str | os.PathLike[str]] = (),
     if env is None:
         from .tools import template_filters, template_globals
 
-        env = SafeEnvironment(limits, RegistryLoader(TemplateRegistry(dirs, reg)),
-                              filters=template_filters(), globals=template_globals())
+        env = SafeEnvironment(
+            limits,
+            RegistryLoader(TemplateRegistry(dirs, reg)),
+            filters=template_filters(),
+            globals=template_globals(),
+        )
         if len(_ENVIRONMENTS) > 16:
             _ENVIRONMENTS.clear()
         _ENVIRONMENTS[key] = env

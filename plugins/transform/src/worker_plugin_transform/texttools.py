@@ -99,8 +99,9 @@ def summarize(text: str, sentences: int = 3, *, max_chars: int | None = None) ->
     count = max(int(sentences), 0)
     if len(parts) <= count:
         return " ".join(parts)
-    words = [[w for w in (m.lower() for m in _WORD.findall(s)) if w not in _STOPWORDS]
-             for s in parts]
+    words = [
+        [w for w in (m.lower() for m in _WORD.findall(s)) if w not in _STOPWORDS] for s in parts
+    ]
     freq = Counter(w for ws in words for w in ws)
     top = max(freq.values(), default=1)
     scores = []
@@ -119,8 +120,10 @@ def summarize(text: str, sentences: int = 3, *, max_chars: int | None = None) ->
 
 # -- front matter ----------------------------------------------------------------------------
 
-_FRONT = re.compile(r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
-                    re.DOTALL | re.MULTILINE)
+_FRONT = re.compile(
+    r"\A\ufeff?---[ \t]*\r?\n(.*?)(?:\r?\n)?^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)",
+    re.DOTALL | re.MULTILINE,
+)
 
 
 def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
@@ -137,8 +140,9 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     raw = match.group(1)
     if len(raw) > MAX_FRONT_MATTER_CHARS:
-        raise UnsupportedInput(f"front matter is {len(raw)} characters, over the limit of "
-                               f"{MAX_FRONT_MATTER_CHARS}")
+        raise UnsupportedInput(
+            f"front matter is {len(raw)} characters, over the limit of {MAX_FRONT_MATTER_CHARS}"
+        )
     try:
         for token in yaml.scan(raw, Loader=yaml.SafeLoader):
             if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
@@ -150,7 +154,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
         data = {}
     if not isinstance(data, dict):
         raise UnsupportedInput(f"front matter must be a mapping, not {type(data).__name__}")
-    return _plain(data), text[match.end():]
+    return _plain(data), text[match.end() :]
 
 
 def _plain(value: Any) -> Any:
@@ -168,8 +172,9 @@ def _plain(value: Any) -> Any:
 def to_yaml(value: Any) -> str:
     """``value`` as block-style YAML (safe dumper, Unicode kept, key order kept), no trailing
     newline: for front matter in templates."""
-    return yaml.safe_dump(_plain(value), allow_unicode=True, sort_keys=False,
-                          default_flow_style=False, width=1000).rstrip("\n")
+    return yaml.safe_dump(
+        _plain(value), allow_unicode=True, sort_keys=False, default_flow_style=False, width=1000
+    ).rstrip("\n")
 
 
 def slugify(text: str, max_length: int = 80) -> str:

@@ -17,8 +17,15 @@ __all__ = ["VideoParams", "handle_video", "register_job_handlers"]
 
 @hookimpl
 def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
-    register(JobHandler(
-        "video", handle_video, params=VideoParams, executor="process", concurrency=1,
-        timeout=3600, max_attempts=2,
-        description="video metadata, thumbnails, audio track, transcription and slide OCR",
-    ))
+    register(
+        JobHandler(
+            "video",
+            handle_video,
+            params=VideoParams,
+            executor="process",
+            concurrency=1,
+            timeout=3600,
+            max_attempts=2,
+            description="video metadata, thumbnails, audio track, transcription and slide OCR",
+        )
+    )

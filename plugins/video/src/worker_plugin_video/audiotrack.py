@@ -56,8 +56,10 @@ def extract_audio(
     tmp = dest.with_name(dest.name + ".part")
     with open_video(path) as src:
         if not src.streams.audio:
-            raise UnsupportedInput(f"{Path(path).name} has no audio track",
-                                   details={"path": str(path), "reason": "no_audio_stream"})
+            raise UnsupportedInput(
+                f"{Path(path).name} has no audio track",
+                details={"path": str(path), "reason": "no_audio_stream"},
+            )
         stream = src.streams.audio[0]
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
@@ -66,31 +68,46 @@ def extract_audio(
         natural = 48000 if fmt == "opus" else int(ctx.sample_rate or 48000)
         rate = _rate(codec, int(sample_rate or natural))
         try:
-            samples = _transcode(src, stream, tmp, fmt, rate, out_channels, bitrate,
-                                 max_duration, on_progress)
+            samples = _transcode(
+                src, stream, tmp, fmt, rate, out_channels, bitrate, max_duration, on_progress
+            )
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     if samples == 0:
         tmp.unlink(missing_ok=True)
-        raise UnsupportedInput(f"{Path(path).name}: its audio track holds no decodable audio",
-                               details={"path": str(path), "reason": "zero_length"})
+        raise UnsupportedInput(
+            f"{Path(path).name}: its audio track holds no decodable audio",
+            details={"path": str(path), "reason": "zero_length"},
+        )
     os.replace(tmp, dest)
-    return {"path": str(dest), "format": fmt, "duration": round(samples / rate, 3),
-            "sample_rate": rate, "channels": out_channels}
+    return {
+        "path": str(dest),
+        "format": fmt,
+        "duration": round(samples / rate, 3),
+        "sample_rate": rate,
+        "channels": out_channels,
+    }
 
 
-def _transcode(src: Any, stream: Any, tmp: Path, fmt: str, rate: int, out_channels: int,
-               bitrate: int, max_duration: float | None,
-               on_progress: Callable[[float], None] | None) -> int:
+def _transcode(
+    src: Any,
+    stream: Any,
+    tmp: Path,
+    fmt: str,
+    rate: int,
+    out_channels: int,
+    bitrate: int,
+    max_duration: float | None,
+    on_progress: Callable[[float], None] | None,
+) -> int:
     """Decode ``stream`` and encode it into ``tmp``; returns the samples written (output rate)."""
     container_fmt, codec, _suffix = AUDIO_FORMATS[fmt]
     in_rate = float(stream.codec_context.sample_rate or rate)
     samples = 0
     next_report = 10.0
     with av.open(str(tmp), "w", format=container_fmt) as out:
-        ostream = out.add_stream(codec, rate=rate,
-                                 layout="mono" if out_channels == 1 else "stereo")
+        ostream = out.add_stream(codec, rate=rate, layout="mono" if out_channels == 1 else "stereo")
         if fmt == "opus":
             ostream.bit_rate = bitrate
         for packet in src.demux(stream):
@@ -104,8 +121,10 @@ def _transcode(src: Any, stream: Any, tmp: Path, fmt: str, rate: int, out_channe
                 out.mux(ostream.encode(frame))
             seconds = samples / in_rate
             if max_duration is not None and seconds > max_duration + 1:
-                raise InputTooLarge(f"the audio track runs past the limit of {max_duration:g} s",
-                                    details={"limit": max_duration})
+                raise InputTooLarge(
+                    f"the audio track runs past the limit of {max_duration:g} s",
+                    details={"limit": max_duration},
+                )
             if on_progress is not None and seconds >= next_report:
                 on_progress(seconds)
                 next_report = seconds + 10.0

@@ -29,8 +29,8 @@ def _import(module: str, install: str, purpose: str) -> ModuleType:
         raise DependencyMissing(
             f"{purpose} needs {install.split('[')[0]}, which is not installed: "
             f"pip install '{install}'",
-            details={"install": f"pip install '{install}'", "missing": module,
-                     "error": str(exc)}) from None
+            details={"install": f"pip install '{install}'", "missing": module, "error": str(exc)},
+        ) from None
 
 
 def audio_api() -> ModuleType:
@@ -47,8 +47,9 @@ def _norm(text: str) -> str:
     return " ".join(text.split()).lower()
 
 
-def slide_texts(frames: Iterable[Thumbnail], languages: str = "eng", *,
-                similarity: float = 0.9, ocr: Any = None) -> list[dict[str, Any]]:
+def slide_texts(
+    frames: Iterable[Thumbnail], languages: str = "eng", *, similarity: float = 0.9, ocr: Any = None
+) -> list[dict[str, Any]]:
     """OCR each frame; consecutive frames with (nearly) the same text become one slide.
 
     :returns: ``[{"time", "text", "confidence", "frames"}]``, frames without text left out.
@@ -60,10 +61,14 @@ def slide_texts(frames: Iterable[Thumbnail], languages: str = "eng", *,
         text = page.text.strip()
         if not text:
             continue
-        if slides and difflib.SequenceMatcher(
-                None, _norm(slides[-1]["text"]), _norm(text)).ratio() >= similarity:
+        if (
+            slides
+            and difflib.SequenceMatcher(None, _norm(slides[-1]["text"]), _norm(text)).ratio()
+            >= similarity
+        ):
             slides[-1]["frames"] += 1
             continue
-        slides.append({"time": frame.time, "text": text, "confidence": page.confidence,
-                       "frames": 1})
+        slides.append(
+            {"time": frame.time, "text": text, "confidence": page.confidence, "frames": 1}
+        )
     return slides

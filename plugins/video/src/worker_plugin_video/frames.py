@@ -61,8 +61,9 @@ def _frames(container: Any, stream: Any) -> Iterator[Any]:
             continue
 
 
-def iter_frames_at(path: PathLike, times: Iterable[float], *,
-                   width: int | None = None) -> Iterator[Thumbnail]:
+def iter_frames_at(
+    path: PathLike, times: Iterable[float], *, width: int | None = None
+) -> Iterator[Thumbnail]:
     """The frame shown at each time (seconds from the start), in ascending time order.
 
     A time past the end gives the last frame. Seeks to the keyframe before each time and
@@ -79,10 +80,15 @@ def iter_frames_at(path: PathLike, times: Iterable[float], *,
         last: Any = None
         for t in wanted:
             target = base + t
-            if frames is None or last is None or target < last.time or \
-                    target - last.time > _SEEK_AHEAD:
-                container.seek(int(target / stream.time_base), stream=stream, backward=True,
-                               any_frame=False)
+            if (
+                frames is None
+                or last is None
+                or target < last.time
+                or target - last.time > _SEEK_AHEAD
+            ):
+                container.seek(
+                    int(target / stream.time_base), stream=stream, backward=True, any_frame=False
+                )
                 frames, last = _frames(container, stream), None
             chosen = None
             for frame in frames:
@@ -96,12 +102,14 @@ def iter_frames_at(path: PathLike, times: Iterable[float], *,
             if chosen is None:
                 continue
             last = chosen
-            yield Thumbnail(t, round(chosen.time - base, 3), _image(chosen, width),
-                            bool(chosen.key_frame))
+            yield Thumbnail(
+                t, round(chosen.time - base, 3), _image(chosen, width), bool(chosen.key_frame)
+            )
 
 
-def iter_keyframes(path: PathLike, *, width: int | None = None,
-                   limit: int | None = None) -> Iterator[Thumbnail]:
+def iter_keyframes(
+    path: PathLike, *, width: int | None = None, limit: int | None = None
+) -> Iterator[Thumbnail]:
     """Every keyframe (the decoder skips all other frames), at most ``limit``."""
     with open_video(path) as container:
         stream = video_stream(container, path)
@@ -132,16 +140,18 @@ def thumbnails(
     if rules != 1:
         raise InvalidParameters("give exactly one of at=[...], count=N or keyframes=True")
     if at is not None or count is not None:
-        times = list(at) if at is not None else even_times(probe(path).duration or 0.0,
-                                                             int(count or 0))
+        times = (
+            list(at) if at is not None else even_times(probe(path).duration or 0.0, int(count or 0))
+        )
         if limit is not None and len(times) > limit:
             raise InvalidParameters(f"{len(times)} thumbnails asked, the limit is {limit}")
         return list(iter_frames_at(path, times, width=width))
     return list(iter_keyframes(path, width=width, limit=limit))
 
 
-def save_thumbnails(thumbs: Iterable[Thumbnail], directory: Path, fmt: str = "jpeg",
-                    stem: str = "thumb") -> list[dict[str, Any]]:
+def save_thumbnails(
+    thumbs: Iterable[Thumbnail], directory: Path, fmt: str = "jpeg", stem: str = "thumb"
+) -> list[dict[str, Any]]:
     """Write each thumbnail as ``<stem>-<nnnn>.<png|jpg>``; returns path, time, size per file."""
     fmt = "jpeg" if fmt == "jpg" else fmt
     if fmt not in IMAGE_FORMATS:
@@ -152,7 +162,14 @@ def save_thumbnails(thumbs: Iterable[Thumbnail], directory: Path, fmt: str = "jp
         target = directory / f"{stem}-{i:04d}{IMAGE_FORMATS[fmt]}"
         options = {"quality": 85} if fmt == "jpeg" else {"compress_level": 3}
         thumb.image.save(target, format=fmt.upper(), **options)
-        out.append({"path": str(target), "time": thumb.time, "requested": thumb.requested,
-                    "width": thumb.image.width, "height": thumb.image.height,
-                    "keyframe": thumb.keyframe})
+        out.append(
+            {
+                "path": str(target),
+                "time": thumb.time,
+                "requested": thumb.requested,
+                "width": thumb.image.width,
+                "height": thumb.image.height,
+                "keyframe": thumb.keyframe,
+            }
+        )
     return out

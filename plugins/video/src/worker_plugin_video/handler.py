@@ -23,8 +23,12 @@ from .probing import VideoInfo, check_limits, probe
 __all__ = ["OPERATIONS", "VideoParams", "handle_video"]
 
 OPERATIONS = ("metadata", "thumbnails", "extract_audio", "transcribe", "ocr")
-DEFAULTS = {"max_duration_seconds": 4 * 3600.0, "max_pixels": 4096 * 2304,
-            "max_thumbnails": 100, "max_ocr_frames": 200}
+DEFAULTS = {
+    "max_duration_seconds": 4 * 3600.0,
+    "max_pixels": 4096 * 2304,
+    "max_thumbnails": 100,
+    "max_ocr_frames": 200,
+}
 
 
 def _operations(value: Any) -> list[str]:
@@ -54,21 +58,31 @@ class VideoParams:
 
     file_path: str | None = None
     filename: str | None = None
-    operations: list[str] = attrs.field(factory=lambda: ["metadata", "transcribe"],
-                                        converter=_operations, validator=_check_operations)
+    operations: list[str] = attrs.field(
+        factory=lambda: ["metadata", "transcribe"],
+        converter=_operations,
+        validator=_check_operations,
+    )
     thumbnail_mode: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(
-            attrs.validators.in_(("at", "count", "keyframes"))))
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.in_(("at", "count", "keyframes"))),
+    )
     thumbnail_at: list[float] = attrs.field(factory=list, validator=_non_negative)
-    thumbnail_count: int = attrs.field(default=5, validator=[attrs.validators.ge(1),
-                                                             attrs.validators.le(1000)])
-    thumbnail_format: str = attrs.field(default="jpeg", converter=_image_format,
-                                        validator=attrs.validators.in_(tuple(IMAGE_FORMATS)))
+    thumbnail_count: int = attrs.field(
+        default=5, validator=[attrs.validators.ge(1), attrs.validators.le(1000)]
+    )
+    thumbnail_format: str = attrs.field(
+        default="jpeg",
+        converter=_image_format,
+        validator=attrs.validators.in_(tuple(IMAGE_FORMATS)),
+    )
     thumbnail_width: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(
-            [attrs.validators.ge(16), attrs.validators.le(4096)]))
-    audio_format: str = attrs.field(default="wav",
-                                    validator=attrs.validators.in_(tuple(AUDIO_FORMATS)))
+        default=None,
+        validator=attrs.validators.optional([attrs.validators.ge(16), attrs.validators.le(4096)]),
+    )
+    audio_format: str = attrs.field(
+        default="wav", validator=attrs.validators.in_(tuple(AUDIO_FORMATS))
+    )
     engine: str | None = None
     language: str | None = None
     ocr_languages: str = "eng"
@@ -119,8 +133,10 @@ def handle_video(ctx: JobContext) -> dict[str, Any]:
     max_duration = float(_setting(ctx, "max_duration_seconds"))
     check_limits(info, max_duration=max_duration, max_pixels=int(_setting(ctx, "max_pixels")))
     if ops & {"extract_audio", "transcribe"} and not info.has_audio:
-        raise UnsupportedInput(f"{path.name} has no audio track to extract or transcribe",
-                               details={"reason": "no_audio_stream"})
+        raise UnsupportedInput(
+            f"{path.name} has no audio track to extract or transcribe",
+            details={"reason": "no_audio_stream"},
+        )
     steps = _Steps(ctx, ops)
     results: dict[str, Any] = {"metadata": info.as_dict(), "assets": []}
     out = ctx.output_dir
@@ -128,14 +144,20 @@ def handle_video(ctx: JobContext) -> dict[str, Any]:
     if "thumbnails" in ops:
         results["thumbnails"] = save_thumbnails(
             _reporting(_thumbnail_frames(ctx, p, info), steps, "thumbnails", _planned(p)),
-            out / "thumbnails", p.thumbnail_format)
+            out / "thumbnails",
+            p.thumbnail_format,
+        )
         results["assets"] += [t["path"] for t in results["thumbnails"]]
     if "extract_audio" in ops:
         steps.report("extract_audio", 0, f"writing {p.audio_format}")
         total = info.duration or 1.0
-        track = extract_audio(path, out / f"audio{AUDIO_FORMATS[p.audio_format][2]}",
-                              p.audio_format, max_duration=max_duration,
-                              on_progress=lambda s: steps.report("extract_audio", s / total))
+        track = extract_audio(
+            path,
+            out / f"audio{AUDIO_FORMATS[p.audio_format][2]}",
+            p.audio_format,
+            max_duration=max_duration,
+            on_progress=lambda s: steps.report("extract_audio", s / total),
+        )
         results["audio"] = track
         results["assets"].append(track["path"])
     if audio is not None:
@@ -167,33 +189,48 @@ def _thumbnail_frames(ctx: JobContext, p: VideoParams, info: VideoInfo) -> Itera
         return iter_keyframes(path=info.path, width=p.thumbnail_width, limit=limit)
     if mode == "at" and not p.thumbnail_at:
         raise InvalidParameters("thumbnail_mode 'at' needs thumbnail_at: [seconds, ...]")
-    times = p.thumbnail_at if mode == "at" else even_times(info.duration or 0.0,
-                                                           p.thumbnail_count)
+    times = p.thumbnail_at if mode == "at" else even_times(info.duration or 0.0, p.thumbnail_count)
     if len(times) > limit:
-        raise InvalidParameters(f"{len(times)} thumbnails asked, the limit is {limit}",
-                                details={"asked": len(times), "limit": limit})
+        raise InvalidParameters(
+            f"{len(times)} thumbnails asked, the limit is {limit}",
+            details={"asked": len(times), "limit": limit},
+        )
     if info.duration is not None and any(t > info.duration for t in times):
         ctx.warning(f"thumbnail times past the end ({info.duration:.2f} s) give the last frame")
     return iter_frames_at(info.path, times, width=p.thumbnail_width)
 
 
-def _reporting(frames: Iterator[Thumbnail], steps: _Steps, op: str,
-               planned: int | None) -> Iterator[Thumbnail]:
+def _reporting(
+    frames: Iterator[Thumbnail], steps: _Steps, op: str, planned: int | None
+) -> Iterator[Thumbnail]:
     steps.report(op, 0)
     for i, frame in enumerate(frames, 1):
         yield frame
         steps.report(op, i / planned if planned else 0.5, f"frame {i} at {frame.time:.2f} s")
 
 
-def _transcribe(ctx: JobContext, audio: Any, p: VideoParams, path: Any, max_duration: float,
-                steps: _Steps, results: dict[str, Any]) -> None:
+def _transcribe(
+    ctx: JobContext,
+    audio: Any,
+    p: VideoParams,
+    path: Any,
+    max_duration: float,
+    steps: _Steps,
+    results: dict[str, Any],
+) -> None:
     settings = dict(ctx.settings or {})
     engine = p.engine or str(settings.get("engine", "whisper"))
     steps.report("transcribe", 0, f"loading engine {engine}")
     result = audio.transcribe(
-        path, engine, settings, language=p.language, max_duration=max_duration,
-        on_progress=lambda done, total: steps.report("transcribe", done / max(total, 0.001),
-                                                     f"{done:.0f} of {total:.0f} s"))
+        path,
+        engine,
+        settings,
+        language=p.language,
+        max_duration=max_duration,
+        on_progress=lambda done, total: steps.report(
+            "transcribe", done / max(total, 0.001), f"{done:.0f} of {total:.0f} s"
+        ),
+    )
     files = audio.write_subtitles(result["segments"], ctx.output_dir, "transcript")
     result["srt"], result["vtt"] = str(files["srt"]), str(files["vtt"])
     results["transcript"] = result

@@ -73,15 +73,17 @@ def open_video(path: PathLike) -> Iterator[Any]:
     if not p.is_file():
         raise UnsupportedInput(f"{p.name}: not a regular file", details={"path": str(p)})
     if p.stat().st_size == 0:
-        raise UnsupportedInput(f"{p.name} is empty (0 bytes)",
-                               details={"path": str(p), "reason": "empty"})
+        raise UnsupportedInput(
+            f"{p.name} is empty (0 bytes)", details={"path": str(p), "reason": "empty"}
+        )
     try:
         container = av.open(str(p), metadata_errors="ignore")
     except av.error.FFmpegError as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise UnsupportedInput(
             f"{p.name} is not a video FFmpeg can read, or its container is corrupt ({reason})",
-            details={"path": str(p), "reason": "unreadable"}) from None
+            details={"path": str(p), "reason": "unreadable"},
+        ) from None
     try:
         yield container
     finally:
@@ -97,13 +99,16 @@ def video_stream(container: Any, path: PathLike) -> Any:
     name = Path(path).name
     streams = [s for s in container.streams.video if not _is_cover_art(s)]
     if not streams:
-        raise UnsupportedInput(f"{name} has no video stream",
-                               details={"path": str(path), "reason": "no_video_stream"})
+        raise UnsupportedInput(
+            f"{name} has no video stream", details={"path": str(path), "reason": "no_video_stream"}
+        )
     stream = streams[0]
     fmt = container.format.name
     if fmt in _STILL_FORMATS or fmt.endswith("_pipe"):
-        raise UnsupportedInput(f"{name} is a still image ({fmt}), not a video",
-                               details={"path": str(path), "reason": "still_image"})
+        raise UnsupportedInput(
+            f"{name} is a still image ({fmt}), not a video",
+            details={"path": str(path), "reason": "still_image"},
+        )
     return stream
 
 
@@ -115,12 +120,21 @@ def _seconds(stream: Any) -> float | None:
 
 def _stream_info(stream: Any) -> StreamInfo:
     ctx = stream.codec_context
-    common = {"index": stream.index, "type": stream.type, "codec": ctx.name if ctx else None,
-              "duration": _seconds(stream), "language": stream.language}
+    common = {
+        "index": stream.index,
+        "type": stream.type,
+        "codec": ctx.name if ctx else None,
+        "duration": _seconds(stream),
+        "language": stream.language,
+    }
     if stream.type == "video":
         rate = stream.average_rate or stream.guessed_rate
-        return StreamInfo(**common, width=ctx.width, height=ctx.height,
-                          fps=round(float(rate), 3) if rate else None)
+        return StreamInfo(
+            **common,
+            width=ctx.width,
+            height=ctx.height,
+            fps=round(float(rate), 3) if rate else None,
+        )
     if stream.type == "audio":
         return StreamInfo(**common, sample_rate=ctx.sample_rate, channels=ctx.channels)
     return StreamInfo(**common)
@@ -171,24 +185,32 @@ def _first_frame(container: Any, stream: Any, path: PathLike) -> None:
                 break
     raise UnsupportedInput(
         f"{Path(path).name}: no video frame could be decoded (corrupt or empty video)",
-        details={"path": str(path), "reason": "corrupt" if bad else "zero_length",
-                 "packets": packets, "bad_packets": bad})
+        details={
+            "path": str(path),
+            "reason": "corrupt" if bad else "zero_length",
+            "packets": packets,
+            "bad_packets": bad,
+        },
+    )
 
 
-def check_limits(info: VideoInfo, *, max_duration: float | None = None,
-                 max_pixels: int | None = None) -> None:
+def check_limits(
+    info: VideoInfo, *, max_duration: float | None = None, max_pixels: int | None = None
+) -> None:
     """Refuse a video longer than ``max_duration`` seconds or larger than ``max_pixels``.
 
     :raises InputTooLarge: with the measured value and the limit in ``details``.
     """
     name = Path(info.path).name
     if max_duration is not None and info.duration is not None and info.duration > max_duration:
-        raise InputTooLarge(f"{name} lasts {info.duration:.1f} s, over the limit of "
-                            f"{max_duration:g} s",
-                            details={"duration": info.duration, "limit": max_duration})
+        raise InputTooLarge(
+            f"{name} lasts {info.duration:.1f} s, over the limit of {max_duration:g} s",
+            details={"duration": info.duration, "limit": max_duration},
+        )
     pixels = info.width * info.height
     if max_pixels is not None and pixels > max_pixels:
-        raise InputTooLarge(f"{name} is {info.width}x{info.height} ({pixels} pixels per frame), "
-                            f"over the limit of {max_pixels}",
-                            details={"width": info.width, "height": info.height,
-                                     "limit": max_pixels})
+        raise InputTooLarge(
+            f"{name} is {info.width}x{info.height} ({pixels} pixels per frame), "
+            f"over the limit of {max_pixels}",
+            details={"width": info.width, "height": info.height, "limit": max_pixels},
+        )

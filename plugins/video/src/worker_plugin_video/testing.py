@@ -27,7 +27,8 @@ def slide_image(text: str, size: tuple[int, int] = (640, 360), index: int = 0) -
     draw = ImageDraw.Draw(image)
     try:
         font: ImageFont.ImageFont | ImageFont.FreeTypeFont = ImageFont.truetype(
-            _FONT, max(12, size[1] // 9))
+            _FONT, max(12, size[1] // 9)
+        )
     except OSError:
         font = ImageFont.load_default()
     box = draw.multiline_textbbox((0, 0), text, font=font, align="center")
@@ -60,8 +61,11 @@ def make_video(
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         if codec == "libx264":
-            vs.options = {"preset": "ultrafast", "g": str(int(fps * seconds_per_slide)),
-                          "sc_threshold": "0"}
+            vs.options = {
+                "preset": "ultrafast",
+                "g": str(int(fps * seconds_per_slide)),
+                "sc_threshold": "0",
+            }
         src = av.open(str(audio)) if audio is not None else None
         astream = None
         if src is not None:
@@ -75,11 +79,12 @@ def make_video(
                 pixels = base.copy()
                 if moving:
                     x = (i * 7) % max(1, width - 24)
-                    pixels[8:24, x:x + 16] = (200, 30, 30)
+                    pixels[8:24, x : x + 16] = (200, 30, 30)
                 frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
                 frame.pts = index
-                frame.pict_type = av.video.frame.PictureType.I if i == 0 else \
-                    av.video.frame.PictureType.NONE
+                frame.pict_type = (
+                    av.video.frame.PictureType.I if i == 0 else av.video.frame.PictureType.NONE
+                )
                 index += 1
                 out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
