@@ -15,4 +15,5 @@ trap '[ -n "$started" ] && bash scripts/mongo-wire.sh stop >/dev/null 2>&1 || tr
 echo "test: MongoDB tests against $MONGO_URI"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 .venv/bin/python -m pytest "$@"

@@ -1,4 +1,4 @@
-"""Documents written by the old system (shared/legacy-schema.md), inserted raw with pymongo into
+"""Documents written by the old system (docs/legacy-schema.md), inserted raw with pymongo into
 ``event_jobs``/``event_batches`` and ``jobs``/``batches``: the MongoDB store claims and finishes
 them, and every document it writes back still passes the old readers' rules
 (:func:`legacy_problems`)."""

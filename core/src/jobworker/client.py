@@ -177,8 +177,9 @@ class Client:
             batch_name=batch_name,
             user_id=user_id,
             access_control=AccessControl.for_user(user_id),
-            **({"batch_id": batch_id} if batch_id else {}),
         )
+        if batch_id:
+            batch.batch_id = batch_id
         if batch_hook is not None:
             batch.unknown["webhook"] = batch_hook
         stored = self.store.enqueue(built, batch)

@@ -27,7 +27,7 @@ is reached; after that the job fails with that code. A plugin may use its own co
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 __all__ = [
     "CANCELLED",
@@ -37,7 +37,6 @@ __all__ = [
     "INPUT_NOT_FOUND",
     "INPUT_TOO_LARGE",
     "INVALID_PARAMETERS",
-    "RETRIED_CODES",
     "TIMEOUT",
     "UNKNOWN_JOB_TYPE",
     "UNSUPPORTED_INPUT",
@@ -65,14 +64,13 @@ TIMEOUT = "TIMEOUT"
 WORKER_LOST = "WORKER_LOST"
 HANDLER_ERROR = "HANDLER_ERROR"
 
-RETRIED_CODES = frozenset({TIMEOUT, WORKER_LOST, HANDLER_ERROR})
-
 
 class JobFailure(Exception):
     """An expected failure of a job, stored as ``error = {code, message, details}``."""
 
-    code: ClassVar[str] = HANDLER_ERROR
-    retryable: ClassVar[bool] = False
+    #: Class defaults; an instance may override either through the constructor.
+    code: str = HANDLER_ERROR
+    retryable: bool = False
 
     def __init__(
         self,
@@ -85,9 +83,9 @@ class JobFailure(Exception):
         super().__init__(message)
         self.message = message
         if code is not None:
-            self.code = code  # type: ignore[misc]
+            self.code = code
         if retryable is not None:
-            self.retryable = retryable  # type: ignore[misc]
+            self.retryable = retryable
         self.details = details
 
     def __reduce__(self) -> Any:  # keep code/details across the process executor's pipe
@@ -130,8 +128,3 @@ class DependencyMissing(JobFailure):
 
 class Cancelled(JobFailure):
     code = CANCELLED
-
-
-class Timeout(JobFailure):
-    code = TIMEOUT
-    retryable = True

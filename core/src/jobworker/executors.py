@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -236,7 +236,7 @@ class _Child:
                 if not done.done():
                     done.set_result(("died", [self.process.exitcode]))
 
-        payload = attrs.evolve(ctx, reporter=None)  # the reporter stays in this process
+        payload = attrs.evolve(ctx, reporter=_InTransit())  # the reporter stays in this process
         self.conn.send(("run", func, payload))
         fd = self.conn.fileno()
         loop.add_reader(fd, readable)
@@ -253,6 +253,22 @@ class _Child:
         raise RemoteError(
             "WorkerProcessDied", f"the child process died (exit code {result[0]})", ""
         )
+
+
+class _InTransit:
+    """The reporter of a context on its way to the child process, which attaches its own."""
+
+    def _detached(self) -> NoReturn:
+        raise RuntimeError("this context's reporter is attached in the child process")
+
+    def progress(self, percent: int, step: str | None, message: str | None) -> None:
+        self._detached()
+
+    def log(self, level: str, message: str) -> None:
+        self._detached()
+
+    def is_cancelled(self) -> bool:
+        self._detached()
 
 
 class _PipeReporter:

@@ -1,7 +1,7 @@
 """The job model: jobs, batches and their parts, in the legacy document shape.
 
 Every class here is an attrs class that (un)structures to exactly the documents described in
-``shared/legacy-schema.md`` (``event_jobs``/``jobs`` and ``event_batches``/``batches``), so a
+``docs/legacy-schema.md`` (``event_jobs``/``jobs`` and ``event_batches``/``batches``), so a
 document written by the old system can be read, processed and written back without an old reader
 noticing. Three rules keep that promise:
 
@@ -86,9 +86,9 @@ class LogLevel(str, enum.Enum):
             return cls.INFO
 
 
-def _percent(value: object) -> int:
+def _percent(value: Any) -> int:
     try:
-        number = int(value)  # type: ignore[call-overload]
+        number = int(value)
     except (TypeError, ValueError):
         return 0
     return max(0, min(100, number))

@@ -282,15 +282,12 @@ async def _open(
 ) -> AsyncIterator[tuple[httpx.Response, httpx.URL]]:
     """The checked response (headers read, body not yet), after checked redirects."""
     u = _parse(url, allowed_hosts)
-    options = {
-        "timeout": httpx.Timeout(timeout),
-        "trust_env": False,
-        "follow_redirects": False,
-        "limits": httpx.Limits(max_keepalive_connections=0),
-    }
+    limits = httpx.Limits(max_keepalive_connections=0)
     for _hop in range(max_redirects + 1):
         target = await _resolve(u, allow_private, timeout)
-        async with httpx.AsyncClient(**options) as client:  # type: ignore[arg-type]
+        async with httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout), trust_env=False, follow_redirects=False, limits=limits
+        ) as client:
             resp = None
             for ip in target.addresses:
                 try:

@@ -39,8 +39,10 @@ def _plain(value: Any) -> Any:
 def job_view(job: Job) -> dict[str, Any]:
     doc = job.to_dict()
     doc["parameters"] = redact(doc["parameters"])
-    return _plain(doc)
+    plain: dict[str, Any] = _plain(doc)
+    return plain
 
 
 def batch_view(batch: Batch) -> dict[str, Any]:
-    return _plain(redact(batch.to_dict()))
+    plain: dict[str, Any] = _plain(redact(batch.to_dict()))
+    return plain

@@ -196,12 +196,14 @@ def _recall(
 
 def _batch_config(store: Store, batch_id: str) -> WebhookConfig | None:
     missing = object()
-    config = _recall(_batch_hooks, batch_id, missing)
-    if config is missing:
-        batch = store.get_batch(batch_id)
-        config = batch_webhook(batch)[0] if batch is not None else None
-        _remember(_batch_hooks, batch_id, config)
-    return config  # type: ignore[no-any-return]
+    cached = _recall(_batch_hooks, batch_id, missing)
+    if cached is not missing:
+        config: WebhookConfig | None = cached
+        return config
+    batch = store.get_batch(batch_id)
+    config = batch_webhook(batch)[0] if batch is not None else None
+    _remember(_batch_hooks, batch_id, config)
+    return config
 
 
 @hookimpl

@@ -332,6 +332,8 @@ def watch(state: State, job_id: str | None, batch_id: str | None, interval: floa
             time.sleep(interval)
     if batch_id:
         b = state.client.batch(batch_id)
+        if b is None:
+            raise click.ClickException(f"no batch {batch_id}")
         click.echo(f"batch {batch_id}: {b.completed_jobs} completed, {b.failed_jobs} failed")
 
 

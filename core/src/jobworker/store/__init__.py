@@ -19,7 +19,7 @@ DEFAULT_URL = "sqlite:///jobworker.db"
 
 def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
     """Open (and initialise) the store that ``url`` names. ``options`` are backend settings,
-    e.g. from the config file's ``[store]`` table; query parameters in the URL win."""
+    e.g. from the config file's ``[store_options]`` table; query parameters in the URL win."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from .sqlite import SQLiteStore

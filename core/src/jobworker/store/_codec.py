@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, overload
 
 __all__ = ["dumps", "from_ms", "loads", "to_ms"]
 
@@ -31,12 +31,20 @@ def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text, object_hook=_hook)
 
 
+@overload
+def to_ms(value: datetime) -> int: ...
+@overload
+def to_ms(value: datetime | None) -> int | None: ...
 def to_ms(value: datetime | None) -> int | None:
     if value is None:
         return None
     return int(value.timestamp() * 1000 + (0.5 if value.timestamp() >= 0 else -0.5))
 
 
+@overload
+def from_ms(value: int) -> datetime: ...
+@overload
+def from_ms(value: int | None) -> datetime | None: ...
 def from_ms(value: int | None) -> datetime | None:
     if value is None:
         return None

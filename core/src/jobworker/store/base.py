@@ -1,10 +1,10 @@
 """The store contract: every storage operation the client and the worker use.
 
-A backend implements :class:`Store`; ``tests/store_contract.py`` proves each backend with the same
-tests. All operations are synchronous and thread-safe; the worker calls them from one I/O thread.
-Times are aware UTC datetimes. Every state change that matters (claims, terminal transitions,
-batch counters) is one atomic operation of the backend, so many workers on one store never hold
-one job at once and batch counters never drift.
+A backend implements :class:`Store`; ``tests/test_store_contract.py`` proves each backend with
+the same tests. All operations are synchronous and thread-safe; the worker calls them from one I/O
+thread. Times are aware UTC datetimes. Every state change that matters (claims, terminal
+transitions, batch counters) is one atomic operation of the backend, so many workers on one store
+never hold one job at once and batch counters never drift.
 
 Batch counters: ``pending_jobs``, ``processing_jobs``, ``completed_jobs`` and ``failed_jobs`` are
 adjusted by the same atomic operation that moves a job between those states, never by recounting.
@@ -106,7 +106,7 @@ class Store(abc.ABC):
     """One job store. Chosen by URL with :func:`jobworker.store.open_store`."""
 
     url: str
-    #: True when the store can wake idle workers on a new job (see :meth:`wait_for_jobs`).
+    #: Most log entries kept per job; older ones are dropped as new ones arrive.
     log_cap: int = 1000
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Documents and update operators of the MongoDB store (no I/O except :class:`ResultsSpill`).
 
-Job documents keep the legacy shape of ``shared/legacy-schema.md``: the store never replaces a
+Job documents keep the legacy shape of ``docs/legacy-schema.md``: the store never replaces a
 whole document after insert, it only ``$set``s/``$unset``s the fields a transition changes, so
 keys it does not know (legacy ``started_at``, ``batch_id: "undefined"``, ...) stay untouched.
 Fields cleared by a transition (lease, error, ...) are ``$unset``, as the legacy writers only
@@ -47,7 +47,7 @@ COUNTER = {
 #: A legacy ``job_type`` that is empty or missing means ``session``.
 SESSION_ALIASES: tuple[Any, ...] = ("session", "", None)
 
-_CODEC = CodecOptions(tz_aware=True)
+_CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 _JSON = json_util.JSONOptions(tz_aware=True, json_mode=json_util.JSONMode.CANONICAL)
 
 

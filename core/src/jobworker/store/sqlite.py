@@ -332,7 +332,7 @@ class SQLiteStore(Store):
         logs = None
         if with_logs:
             logs = [
-                LogEntry(from_ms(ts), LogLevel.parse(level), msg)  # type: ignore[arg-type]
+                LogEntry(from_ms(ts), LogLevel.parse(level), msg)
                 for ts, level, msg in self._query(
                     "SELECT ts, level, message FROM logs WHERE job_id = ? ORDER BY id", (job_id,)
                 )
@@ -396,7 +396,7 @@ class SQLiteStore(Store):
         if claim.limit <= 0:
             return []
         now_ms = to_ms(now)
-        lease_ms = now_ms + int(claim.lease_seconds * 1000)  # type: ignore[operator]
+        lease_ms = now_ms + int(claim.lease_seconds * 1000)
         progress = dumps({"step": "initializing", "percent": 0, "message": None})
         claimed: list[Job] = []
         with self._tx() as db:
@@ -471,7 +471,7 @@ class SQLiteStore(Store):
                 f"UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ? WHERE job_id IN "
                 f"({marks}) AND lease_owner = ? AND status = 'processing' "
                 f"RETURNING job_id, cancel_requested",
-                (now_ms + int(lease_seconds * 1000), now_ms, *job_ids, worker_id),  # type: ignore[operator]
+                (now_ms + int(lease_seconds * 1000), now_ms, *job_ids, worker_id),
             ).fetchall()
         held = {r[0] for r in rows}
         return {r[0] for r in rows if r[1]}, set(job_ids) - held
@@ -519,7 +519,7 @@ class SQLiteStore(Store):
         with self._tx() as db:
             moves: list[tuple[str | None, str, str]] = []
             for out in outcomes:
-                sets, args, target = outcome_update(out, now_ms)  # type: ignore[arg-type]
+                sets, args, target = outcome_update(out, now_ms)
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
                     f"AND status = 'processing' RETURNING {_SELECT}",
@@ -569,7 +569,7 @@ class SQLiteStore(Store):
                         error=error,
                         available_at=from_ms(now_ms + int(delay * 1000)),
                     )
-                sets, args, target = outcome_update(out, now_ms)  # type: ignore[arg-type]
+                sets, args, target = outcome_update(out, now_ms)
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}", (*args, job_id)
                 ).fetchone()
@@ -635,7 +635,7 @@ class SQLiteStore(Store):
                 result = Transition(self._get_in(db, job_id))
             else:
                 error = JobError(errors.CANCELLED, "cancelled before it started", None)
-                sets, args, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now_ms)  # type: ignore[arg-type]
+                sets, args, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now_ms)
                 db.execute(
                     f"UPDATE jobs SET {sets}, cancel_requested = 1 WHERE job_id = ?",
                     (*args, job_id),

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from jobworker import JobHandler, hookimpl
 
-from .handler import PdfParams, handle_pdf
+from .handler import VERSION, PdfParams, handle_pdf
 
 __all__ = ["PdfParams", "handle_pdf", "register_job_handlers"]
-__version__ = "0.1.0"
+__version__ = VERSION
 
 
 @hookimpl

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import time
 from collections.abc import Mapping
@@ -23,7 +24,8 @@ from .reader import open_pdf, pdf_metadata
 
 __all__ = ["DEFAULT_SETTINGS", "PdfParams", "handle_pdf", "setting"]
 
-VERSION = "0.1.0"
+#: The installed distribution's version (written once, in pyproject.toml).
+VERSION = importlib.metadata.version("worker-plugin-pdf")
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "max_bytes": 100 * 1024 * 1024,  # input PDF size limit (bytes)
