@@ -117,8 +117,18 @@ def test_store_init_command_creates_every_index_idempotently():
             "jobworker_available",
         } <= set(jobs)
         assert store.batches.index_information()["batch_id_1"]["unique"] is True
+        # The worker registry is a collection beside the jobs, created by `store init` too.
+        workers = store.registry.collection
+        assert workers.name == "event_jobs_workers"
+        assert workers.name in store.db.list_collection_names()
         assert sorted(store.create_indexes()) == sorted(
-            n for n in [*jobs, *store.batches.index_information()] if n != "_id_"
+            n
+            for n in [
+                *jobs,
+                *store.batches.index_information(),
+                *workers.index_information(),
+            ]
+            if n != "_id_"
         )
         # Jobs without a key do not collide in the partial unique index.
         store.enqueue([job(), job()])

@@ -84,11 +84,13 @@ def test_job_failure_is_final_and_keeps_its_code(harness):
 
 
 def test_unknown_type_fails_listing_installed_types(harness):
+    # No worker ever served "nope": the burst worker's sweep fails it without an attempt.
     job = harness.client.submit("nope", {}, allow_unknown_type=True)
     harness.run_burst()
     done = harness.client.get(job.job_id)
-    assert done.error.code == errors.UNKNOWN_JOB_TYPE and done.attempts == 1
-    assert "async, cpu, noop, thread" in done.error.message
+    assert done.error.code == errors.UNKNOWN_JOB_TYPE and done.attempts == 0
+    assert "no worker has served it" in done.error.message
+    assert "live workers serve: async, cpu, noop, thread" in done.error.message
 
 
 def test_submit_refuses_unknown_type_and_bad_parameters(harness):

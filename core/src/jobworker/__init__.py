@@ -15,6 +15,7 @@ from .errors import (
     UnknownJobType,
     UnsupportedInput,
 )
+from .fleet import PluginRecord, WorkerRecord
 from .handler import JobContext, JobHandler, resolve_under
 from .model import Batch, Job, JobError, JobParameters, JobProgress, JobStatus, LogEntry
 from .net import NetworkError, download, safe_request
@@ -41,8 +42,10 @@ __all__ = [
     "JobStatus",
     "LogEntry",
     "NetworkError",
+    "PluginRecord",
     "UnknownJobType",
     "UnsupportedInput",
+    "WorkerRecord",
     "active_plugins",
     "connect",
     "download",

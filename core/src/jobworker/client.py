@@ -16,6 +16,7 @@ installed in the submitting process; unknown types are refused unless ``allow_un
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from .builtin.webhook_config import check_webhook, parse_webhook
 from .builtin.webhook_signing import verify_webhook
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
+from .fleet import WorkerRecord, unserved_reason
 from .model import AccessControl, Batch, Job, JobParameters, JobStatus, utcnow
 from .plugins import Plugins
 from .store import Store, open_store
@@ -211,6 +213,24 @@ class Client:
 
     def batch(self, batch_id: str) -> Batch | None:
         return self.store.get_batch(batch_id)
+
+    # -- the fleet ---------------------------------------------------------------------------
+
+    def workers(self, *, include_gone: bool = False) -> builtins.list[WorkerRecord]:
+        """The workers on this store, from its registry: the live ones (with
+        ``include_gone``, also those stopped or dead but still remembered), oldest first.
+
+        Each :class:`~jobworker.fleet.WorkerRecord` says what the worker serves
+        (``types``), runs (``running``), its counts, versions and plugins;
+        ``record.state(now)`` and ``record.heartbeat_age(now)`` give its liveness.
+        """
+        now = utcnow()
+        return [r for r in self.store.workers() if include_gone or r.alive(now)]
+
+    def unserved(self, job_type: str) -> str | None:
+        """Why jobs of ``job_type`` are not being claimed (no live worker serves the type), or
+        ``None`` if a live worker serves it."""
+        return unserved_reason(job_type, self.store.workers(), utcnow())
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.05) -> Job:
         """Block until the job is completed or failed; raise ``TimeoutError`` after

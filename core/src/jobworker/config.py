@@ -16,6 +16,9 @@ file::
     lease_seconds = 30                 # a silent worker's jobs are reclaimed after this
     poll_interval = 1.0                # idle poll (wake-ups make pickup immediate where supported)
     shutdown_grace = 30                # seconds running jobs get to finish on SIGTERM
+    unknown_type_grace = 600           # pending jobs of a type no live worker serves fail after
+                                       # this many seconds without one (at once if never served)
+    plugin_check_interval = 10         # look for installed/removed plugins this often (0: never)
     max_concurrent_per_type = { ocr = 2 }          # per worker process
     cluster_max_concurrent_per_type = { video = 4 } # across all workers sharing the store
 
@@ -57,6 +60,8 @@ class Settings:
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
     shutdown_grace: float = 30.0
+    unknown_type_grace: float = 600.0
+    plugin_check_interval: float = 10.0
     max_concurrent_per_type: dict[str, int] = attrs.Factory(dict)
     cluster_max_concurrent_per_type: dict[str, int] = attrs.Factory(dict)
     input_roots: list[Path] = attrs.Factory(lambda: [Path.cwd()])
@@ -108,6 +113,8 @@ def _from_mapping(data: Mapping[str, Any], base: Path) -> Settings:
         "lease_seconds",
         "poll_interval",
         "shutdown_grace",
+        "unknown_type_grace",
+        "plugin_check_interval",
         "max_concurrent_per_type",
         "cluster_max_concurrent_per_type",
         "retry_backoff",

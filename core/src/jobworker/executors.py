@@ -142,6 +142,7 @@ class ProcessPool:
         self.size = max(1, size)
         self._idle: list[_Child] = []
         self._count = 0
+        self._generation = 0  # children of an older generation run old plugin code
         self._freed = asyncio.Condition()
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -153,17 +154,32 @@ class ProcessPool:
                 return self._idle.pop()
             self._count += 1
         try:
-            return await asyncio.to_thread(_Child.spawn)
+            child = await asyncio.to_thread(_Child.spawn)
+            child.generation = self._generation
+            return child
         except BaseException:
             self._count -= 1
             raise
 
     def release(self, child: _Child) -> None:
-        if child.alive():
+        if child.alive() and child.generation == self._generation:
             self._idle.append(child)
         else:
+            if child.alive():
+                child.conn.close()  # it exits on its own
             self._count -= 1
         self._spawn_notify()
+
+    def recycle(self) -> None:
+        """Plugins were reloaded: idle children exit now, busy ones after their attempt, and
+        new ones are spawned (with the new plugins) on demand."""
+        self._generation += 1
+        idle, self._idle = self._idle, []
+        for child in idle:
+            child.conn.close()
+            self._count -= 1
+        if idle:
+            self._spawn_notify()
 
     def kill(self, child: _Child) -> None:
         child.kill()
@@ -194,6 +210,7 @@ class ProcessPool:
 class _Child:
     def __init__(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
         self.process, self.conn = process, conn
+        self.generation = 0
 
     @classmethod
     def spawn(cls) -> _Child:

@@ -35,6 +35,7 @@ import structlog
 from . import errors
 from .config import Settings
 from .executors import AttemptStopped, Executors, RemoteError, StopSignal
+from .fleet import WorkerRecord
 from .handler import JobContext, JobHandler
 from .model import (
     Batch,
@@ -46,7 +47,8 @@ from .model import (
     normalise_results,
     utcnow,
 )
-from .plugins import Plugins, activate, module_names
+from .plugins import Plugins, activate, core_version, module_names
+from .serving import PluginWatcher, Serving, reload_plugins
 from .store import Claim, Outcome, Store, Transition
 from .validation import params_for
 
@@ -89,9 +91,15 @@ class _Reporter:
 class Worker:
     """Process jobs from ``store`` with the handlers of ``plugins``.
 
-    :param types: serve only these job types (``--types``); ``None`` serves all, and fails jobs
-        of types no plugin handles with ``UNKNOWN_JOB_TYPE``.
+    :param types: serve only these job types (``--types``); ``None`` serves every type with a
+        working handler. A worker claims only what it serves; pending jobs of types no live
+        worker serves are failed with ``UNKNOWN_JOB_TYPE`` by the sweep (:mod:`jobworker.fleet`).
     :param burst: return once nothing is claimable and nothing runs.
+
+    The worker records itself in the store's worker registry when it starts, refreshes that
+    record with every heartbeat, and marks it stopped when it exits. It reloads its plugins
+    between jobs when installed plugins change (checked every ``plugin_check_interval`` and
+    on SIGHUP); running jobs keep the handlers they started with.
     """
 
     flush_interval = 0.2
@@ -131,6 +139,13 @@ class Worker:
         self.log = log.bind(worker_id=self.worker_id)
         self._scratch_root = Path(tempfile.gettempdir()) / f"jobworker-{self.worker_id}"
         self.processed = 0
+        self.failed = 0
+        self.serving = Serving.of(plugins, settings, self.types)
+        self.record = WorkerRecord.here(
+            self.worker_id, core_version(), utcnow(), settings.lease_seconds, settings.concurrency
+        )
+        self._watcher: PluginWatcher | None = None
+        self._reload_wanted = False
 
     # -- public ----------------------------------------------------------------------------
 
@@ -147,13 +162,22 @@ class Worker:
         if notifier is not None:
             loop.add_reader(notifier.fileno(), self._on_wake, notifier)
         self._install_signals(loop)
+        if self.settings.plugin_check_interval > 0:
+            self._watcher = await self._call(PluginWatcher)
+        await self._heartbeat()  # in the registry before the first claim
         background = [
             asyncio.ensure_future(f())
-            for f in (self._heartbeat_loop, self._recovery_loop, self._flush_loop)
+            for f in (
+                self._heartbeat_loop,
+                self._recovery_loop,
+                self._flush_loop,
+                self._plugin_check_loop,
+            )
         ]
         self.log.info(
             "worker started",
-            types=self.types or "all",
+            types=sorted(self.serving.types),
+            unavailable=self.serving.unavailable or None,
             store=self.store.url,
             concurrency=self.settings.concurrency,
         )
@@ -165,6 +189,9 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
             await self._flush()
+            with contextlib.suppress(Exception):  # a dead store cannot be told; expiry will do
+                self.record.stopped_at = utcnow()
+                await self._call(self.store.register_worker, self._current_record())
             if notifier is not None:
                 loop.remove_reader(notifier.fileno())
                 notifier.close()
@@ -189,6 +216,8 @@ class Worker:
         failures = 0
         while not self._stopping:
             self._kick.clear()
+            if self._reload_wanted:
+                await self._reload_plugins()
             try:
                 claimed = await self._exchange(claim=True)
                 failures = 0
@@ -213,6 +242,8 @@ class Worker:
                     )
                 )
                 await self._announce_again()
+                if await self._sweep_unserved():
+                    idle_since_empty = False  # more of them may be left
                 continue
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())
@@ -257,6 +288,7 @@ class Worker:
                 )
         self._announce(done)
         self.processed += len(outcomes)
+        self.failed += sum(o.kind == "failed" for o in outcomes)
         return claimed
 
     async def _wait_stop(self) -> None:
@@ -268,7 +300,7 @@ class Worker:
         timeout = self.settings.poll_interval
         if self.running:
             return timeout
-        due = await self._call(self.store.next_available_at)
+        due = await self._call(self.store.next_available_at, self.serving.claim_types, utcnow())
         if due is not None:
             timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()) + 0.005)
         return timeout
@@ -278,7 +310,7 @@ class Worker:
 
     def _claim_request(self) -> Claim | None:
         free = self._free_slots()
-        if free <= 0 or self._stopping:
+        if free <= 0 or self._stopping or not self.serving.types:
             return None
         slots: dict[str, int] = {}
         for job_type, limit in self._type_limits().items():
@@ -289,7 +321,7 @@ class Worker:
             self.worker_id,
             self.settings.lease_seconds,
             free,
-            self.types,
+            self.serving.claim_types,
             slots,
             dict(self.settings.cluster_max_concurrent_per_type),
         )
@@ -472,16 +504,34 @@ class Worker:
             except Exception:
                 self.log.exception("heartbeat failed")
 
-    async def _heartbeat(self) -> None:
-        if not self.running:
+    def _current_record(self) -> WorkerRecord:
+        record = self.record
+        record.heartbeat_at = utcnow()
+        record.types = dict(self.serving.types)
+        record.aliases = dict(self.serving.aliases)
+        record.unavailable = dict(self.serving.unavailable)
+        record.plugins = list(self.serving.plugins)
+        record.running = list(self.running)
+        record.processed, record.failed = self.processed, self.failed
+        return attrs.evolve(record)
+
+    async def _heartbeat(self, registry: bool = True) -> None:
+        """Renew the leases of the running jobs and (``registry``) the worker's record, in
+        one round trip; stop attempts whose job was cancelled or lost."""
+        if registry:
+            cancelled, lost = await self._call(
+                self.store.beat, self._current_record(), list(self.running), utcnow()
+            )
+        elif self.running:
+            cancelled, lost = await self._call(
+                self.store.heartbeat,
+                self.worker_id,
+                list(self.running),
+                self.settings.lease_seconds,
+                utcnow(),
+            )
+        else:
             return
-        cancelled, lost = await self._call(
-            self.store.heartbeat,
-            self.worker_id,
-            list(self.running),
-            self.settings.lease_seconds,
-            utcnow(),
-        )
         for job_id in cancelled:
             if job_id in self.running:
                 self.log.info("cancel requested", job_id=job_id)
@@ -509,6 +559,70 @@ class Worker:
                 )
             self._announce(done)
             await self._announce_again()
+            await self._sweep_unserved()
+
+    async def _sweep_unserved(self) -> int:
+        """Fail pending jobs of types the fleet does not serve (see :mod:`jobworker.fleet`)."""
+        try:
+            done = await self._call(
+                self.store.sweep_unserved, utcnow(), self.settings.unknown_type_grace
+            )
+        except Exception:
+            self.log.exception("unknown-type sweep failed")
+            return 0
+        if done:
+            self.log.warning(
+                "failed jobs of types no live worker serves",
+                jobs=len(done),
+                types=sorted({t.job.job_type for t in done}),
+            )
+        self._announce(done)
+        return len(done)
+
+    # -- plugins installed or removed while running ----------------------------------------
+
+    def request_reload(self) -> None:
+        """Reload the plugins before the next claim (SIGHUP, ``jobworker install``)."""
+        self._reload_wanted = True
+        self._kick.set()
+
+    async def _plugin_check_loop(self) -> None:
+        if self._watcher is None:
+            return
+        while True:
+            await asyncio.sleep(self.settings.plugin_check_interval)
+            try:
+                if await self._call(self._watcher.changed):
+                    self.request_reload()
+            except Exception:
+                self.log.exception("plugin check failed")
+
+    async def _reload_plugins(self) -> None:
+        """Load the plugins again, between jobs: running attempts keep the handlers they
+        started with; claims from now on are for what the new plugins serve."""
+        self._reload_wanted = False
+        if self._watcher is None:
+            self._watcher = await self._call(PluginWatcher)
+        await self._call(self._watcher.prepare)
+        try:
+            plugins = await self._call(reload_plugins, self.plugins)
+        except Exception:
+            self.log.exception("plugin reload failed; keeping the loaded plugins")
+            return
+        before = self.serving
+        self.plugins = plugins
+        self.serving = Serving.of(plugins, self.settings, self.types)
+        activate(plugins)
+        self._plugin_modules = module_names(plugins)
+        self.executors.processes.recycle()
+        self.log.info(
+            "plugins reloaded",
+            types=sorted(self.serving.types),
+            added=sorted(set(self.serving.types) - set(before.types)) or None,
+            removed=sorted(set(before.types) - set(self.serving.types)) or None,
+            problems=[f"{p.plugin}: {p.message}" for p in plugins.problems] or None,
+        )
+        await self._heartbeat()  # the fleet learns the new types now
 
     async def _announce_again(self) -> None:
         """Run ``job_finished`` for transitions whose worker died before it could (it would
@@ -534,7 +648,7 @@ class Worker:
         notifier.drain()
         self._kick.set()
         if self.running and not self._stopping:  # may be a cancel request: look at once
-            task = asyncio.ensure_future(self._heartbeat())
+            task = asyncio.ensure_future(self._heartbeat(registry=False))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -562,10 +676,11 @@ class Worker:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, self._on_signal, sig)
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
 
     def _remove_signals(self, loop: asyncio.AbstractEventLoop) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
 
     def _on_signal(self, sig: signal.Signals) -> None:

@@ -14,6 +14,7 @@ import click
 from ..config import load_settings
 from ..plugins import Plugins
 from .common import State
+from .fleet_commands import register_fleet_commands
 from .jobs import register_job_commands
 from .plugin_commands import register_plugin_commands
 from .run import run
@@ -60,6 +61,7 @@ def cli(
 cli.add_command(run)
 register_job_commands(cli)
 register_plugin_commands(cli)
+register_fleet_commands(cli)
 
 
 def main() -> None:

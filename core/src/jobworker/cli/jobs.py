@@ -227,6 +227,10 @@ def status(state: State, job_id: str, as_json: bool) -> None:
     )
     if job.error:
         click.echo(f"error: {job.error.code}: {job.error.message}")
+    if job.status is JobStatus.PENDING:
+        reason = state.client.unserved(job.job_type)
+        if reason:
+            click.echo(f"waiting: {reason}")
     if job.results:
         keys = [k for k, v in job.results.items() if v not in (None, [], {})]
         click.echo(f"results: {', '.join(keys) or '(empty)'}")

@@ -32,6 +32,12 @@ from .common import State, pass_state
 @click.option("--lease-seconds", type=click.FloatRange(0.5), help="Lease length.")
 @click.option("--poll-interval", type=click.FloatRange(0.01), help="Idle poll interval.")
 @click.option("--shutdown-grace", type=click.FloatRange(0), help="Seconds to let jobs finish.")
+@click.option(
+    "--unknown-type-grace",
+    type=click.FloatRange(0),
+    help="Seconds pending jobs of a type no live worker serves wait for one (default 600; "
+    "a type no worker ever served fails at once).",
+)
 @click.option("--worker-id", help="Name of this worker (default host-pid-random).")
 @click.option("--log-level", default="info", show_default=True)
 @click.option(
@@ -49,11 +55,17 @@ def run(
     lease_seconds: float | None,
     poll_interval: float | None,
     shutdown_grace: float | None,
+    unknown_type_grace: float | None,
     worker_id: str | None,
     log_level: str,
     log_json: bool | None,
 ) -> None:
-    """Process jobs until stopped (SIGTERM/SIGINT: graceful; a second signal: hand back now)."""
+    """Process jobs until stopped (SIGTERM/SIGINT: graceful; a second signal: hand back now).
+
+    The worker claims only job types it has a working plugin for (narrowed by --types), records
+    itself in the store's worker registry (see `jobworker workers`), and reloads its plugins
+    between jobs when plugins are installed or removed (checked every 10 s, and on SIGHUP).
+    """
     configure_logging(log_level, log_json)
     settings = state.settings
     for key, value in (
@@ -61,6 +73,7 @@ def run(
         ("lease_seconds", lease_seconds),
         ("poll_interval", poll_interval),
         ("shutdown_grace", shutdown_grace),
+        ("unknown_type_grace", unknown_type_grace),
     ):
         if value is not None:
             setattr(settings, key, value)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import attrs
 
+from ..fleet import KEEP_RECORDS, WorkerRecord, unserved_types
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 
 __all__ = ["Claim", "Outcome", "Store", "StoreError", "Transition"]
@@ -168,8 +169,13 @@ class Store(abc.ABC):
         """``{status: count}`` over all jobs (or one batch's)."""
 
     @abc.abstractmethod
-    def next_available_at(self) -> datetime | None:
-        """The earliest ``available_at`` of a pending job scheduled in the future, if any."""
+    def next_available_at(
+        self, types: Collection[str] | None = None, now: datetime | None = None
+    ) -> datetime | None:
+        """The earliest ``available_at`` of a pending job (of ``types``, if given), if any.
+
+        With ``now``, only times after ``now`` count (jobs already due but not claimable,
+        e.g. held back by a limit, must not make an idle worker spin)."""
 
     # -- the worker's operations -----------------------------------------------------------
 
@@ -261,6 +267,52 @@ class Store(abc.ABC):
         done = self.finish(outcomes, now) if outcomes else []
         claimed = self.claim(claim, now) if claim is not None else []
         return done, claimed
+
+    # -- the worker registry (records and rules in :mod:`jobworker.fleet`) ----------------
+
+    @abc.abstractmethod
+    def register_worker(self, record: WorkerRecord) -> None:
+        """Insert or replace the record of ``record.worker_id``."""
+
+    @abc.abstractmethod
+    def workers(self) -> list[WorkerRecord]:
+        """Every record (live, stopped and dead), oldest start first."""
+
+    @abc.abstractmethod
+    def prune_workers(self, before: datetime) -> int:
+        """Delete records last seen (heartbeat or stop) before ``before``; return count."""
+
+    @abc.abstractmethod
+    def pending_types(self) -> set[str]:
+        """The job types of pending jobs (a legacy job without a type counts as ``session``),
+        found through the typed claim index, not by reading every pending job."""
+
+    @abc.abstractmethod
+    def fail_pending(
+        self, messages: Mapping[str, str], now: datetime, limit: int = 500
+    ) -> list[Transition]:
+        """Fail up to ``limit`` pending jobs per type named in ``messages`` with
+        ``UNKNOWN_JOB_TYPE`` and that type's message (batch counters adjusted, announcement
+        pending, as every terminal transition). Returns the transitions."""
+
+    def beat(
+        self, record: WorkerRecord, job_ids: Collection[str], now: datetime
+    ) -> tuple[set[str], set[str]]:
+        """A worker's heartbeat: its registry record and its jobs' leases, in one round trip
+        (one transaction on SQLite). Returns what :meth:`heartbeat` returns."""
+        self.register_worker(record)
+        return self.heartbeat(record.worker_id, job_ids, record.lease_seconds, now)
+
+    def sweep_unserved(self, now: datetime, grace: float) -> list[Transition]:
+        """Fail pending jobs whose type the fleet does not serve (:func:`~jobworker.fleet.
+        unserved_types`), and forget records older than the grace and :data:`KEEP_RECORDS`."""
+        records = self.workers()
+        messages = unserved_types(self.pending_types(), records, now, grace)
+        done = self.fail_pending(messages, now) if messages else []
+        keep = max(KEEP_RECORDS, timedelta(seconds=grace))
+        if any(now - r.last_seen > keep for r in records):
+            self.prune_workers(now - keep)
+        return done
 
     # -- users' operations -----------------------------------------------------------------
 

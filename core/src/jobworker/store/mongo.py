@@ -7,6 +7,7 @@ which are taken out of the URL before it goes to pymongo:
 * ``collections=generic|legacy|default``: ``jobs``/``batches`` (generic, the default) or
   ``event_jobs``/``event_batches`` (the old session/event generation);
 * ``jobs_collection=``, ``batches_collection=``: explicit names (win over the preset);
+* ``workers_collection=``: the worker registry (default ``<jobs collection>_workers``);
 * ``log_cap=N``: newest log entries kept per job (``$push`` with ``$slice``);
 * ``gridfs_threshold=BYTES``: results larger than this (BSON size, default 4 MiB) go to GridFS.
 
@@ -44,6 +45,7 @@ from pymongo.errors import (
 )
 
 from .. import errors
+from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 from .base import Claim, Outcome, Store, StoreError, Transition
 from .mongo_batches import BatchCounters, attach_batches
@@ -54,9 +56,11 @@ from .mongo_docs import (
     outcome_update,
     progress_doc,
     type_match,
+    type_values,
 )
 from .mongo_limits import TypeLocks
 from .mongo_notify import ChangeStreamNotifier
+from .mongo_registry import WorkerRegistry
 from .mongo_schema import (
     COLLECTION_PRESETS,
     DEFAULT_GRIDFS_THRESHOLD,
@@ -89,6 +93,7 @@ class MongoStore(Store):
         collections: str = "default",
         jobs_collection: str | None = None,
         batches_collection: str | None = None,
+        workers_collection: str | None = None,
         log_cap: int = 1000,
         gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
         **client_options: Any,
@@ -103,6 +108,9 @@ class MongoStore(Store):
         self.jobs_collection = own.get("jobs_collection") or jobs_collection or jobs_name
         self.batches_collection = (
             own.get("batches_collection") or batches_collection or batches_name
+        )
+        self.workers_collection = (
+            own.get("workers_collection") or workers_collection or f"{self.jobs_collection}_workers"
         )
         self.log_cap = int(own.get("log_cap", log_cap))
         self.url = mask_url(url)
@@ -133,6 +141,9 @@ class MongoStore(Store):
             int(own.get("gridfs_threshold", gridfs_threshold)),
         )
         self.counters = BatchCounters(self.batches)
+        self.registry = WorkerRegistry(
+            self.db.get_collection(self.workers_collection, read_preference=primary)
+        )
         self._normalised_at = float("-inf")
         self._notifiers: list[ChangeStreamNotifier] = []
 
@@ -152,7 +163,7 @@ class MongoStore(Store):
 
     def create_indexes(self) -> list[str]:
         """Create every index the store's queries use (idempotent); return their names."""
-        return create_indexes(self.jobs, self.batches)
+        return create_indexes(self.jobs, self.batches) + self.registry.create_indexes()
 
     def close(self) -> None:
         for n in self._notifiers:
@@ -319,22 +330,30 @@ class MongoStore(Store):
             counts[str(row["_id"])] = int(row["n"])
         return counts
 
-    def next_available_at(self) -> datetime | None:
+    def next_available_at(
+        self, types: Collection[str] | None = None, now: datetime | None = None
+    ) -> datetime | None:
+        if types is not None and not types:
+            return None
         found = []
+        match: dict[str, Any] = {"status": "pending"}
+        if types is not None:
+            match["job_type"] = {"$in": type_values(types)}
         doc = self.jobs.find_one(
-            {"status": "pending", "available_at": {"$ne": None}},
+            {**match, "available_at": {"$ne": None} if now is None else {"$gt": now}},
             {"available_at": 1},
             sort=[("available_at", ASCENDING)],
         )
         if doc:
             found.append(doc["available_at"])
         legacy = self.jobs.find_one(
-            {"status": "pending", "available_at": None},
+            {**match, "available_at": None},
             {"created_at": 1},
             sort=[("created_at", ASCENDING)],
         )
-        if legacy and isinstance(legacy.get("created_at"), datetime):
-            found.append(legacy["created_at"])
+        created = legacy.get("created_at") if legacy else None
+        if isinstance(created, datetime) and (now is None or created > now):
+            found.append(created)
         return min(found) if found else None
 
     # -- the worker's operations -----------------------------------------------------------
@@ -660,6 +679,57 @@ class MongoStore(Store):
             self.results.delete(
                 f for f in (self.results.file_id(r.get("results")) for r in rows) if f is not None
             )
+
+    # -- the worker registry ---------------------------------------------------------------
+
+    def register_worker(self, record: WorkerRecord) -> None:
+        self.registry.put(record)
+
+    def workers(self) -> list[WorkerRecord]:
+        return self.registry.all()
+
+    def prune_workers(self, before: datetime) -> int:
+        return self.registry.prune(before)
+
+    def pending_types(self) -> set[str]:
+        # ``distinct`` over the typed claim index (status, job_type, ...): a DISTINCT_SCAN.
+        return {t or "session" for t in self.jobs.distinct("job_type", {"status": "pending"})}
+
+    def fail_pending(
+        self, messages: Mapping[str, str], now: datetime, limit: int = 500
+    ) -> list[Transition]:
+        done: list[Transition] = []
+        moves: list[tuple[str | None, str, str]] = []
+        for job_type, message in messages.items():
+            error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
+            update, _ = outcome_update(Outcome("", "", "failed", error=error), now)
+            update["$push"] = {
+                "logs": {
+                    "$each": [
+                        {
+                            "timestamp": now,
+                            "level": "error",
+                            "message": f"{errors.UNKNOWN_JOB_TYPE}: {message}",
+                        }
+                    ],
+                    "$slice": -self.log_cap,
+                }
+            }
+            query = {"status": "pending", "job_type": type_match(job_type)}
+            for row in list(self.jobs.find(query, {"_id": 1}).limit(limit)):
+                doc = self.jobs.find_one_and_update(
+                    {"_id": row["_id"], **query},
+                    update,
+                    projection=_NO_LOGS,
+                    return_document=_AFTER,
+                )
+                if doc is None:  # claimed or cancelled meanwhile
+                    continue
+                job = self._job(doc)
+                moves.append((job.batch_id, "pending", "failed"))
+                done.append(Transition(job))
+        attach_batches(done, self.counters.move(moves, now))
+        return done
 
     # -- waking idle workers ---------------------------------------------------------------
 

@@ -15,6 +15,7 @@ jobs ``job_id_1``              unique ``job_id`` (same name as the old system's 
 ``jobworker_created``          listing newest first: created_at desc, _id desc
 batches ``batch_id_1``         unique ``batch_id`` (same name as the old system's index)
 batches ``jobworker_created``  listing newest first
+workers ``jobworker_seen``     the worker registry: pruning records by when last seen
 =============================  ===============================================================
 """
 
@@ -53,6 +54,7 @@ OWN_OPTIONS = (
     "collections",
     "jobs_collection",
     "batches_collection",
+    "workers_collection",
     "log_cap",
     "gridfs_threshold",
 )

@@ -29,10 +29,19 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .. import errors
+from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
 from .sqlite_outcomes import attach_batches, outcome_update
+from .sqlite_registry import (
+    delete_before,
+    next_due_sql,
+    pending_types,
+    select_workers,
+    upsert_worker,
+)
+from .sqlite_schema import DROPPED_INDEXES
 from .sqlite_schema import SCHEMA as _SCHEMA
 from .wake import Waker, WakeSocket
 
@@ -142,6 +151,8 @@ class SQLiteStore(Store):
                         f"announce_pending INTEGER NOT NULL DEFAULT 0",
                     )
             self._retry(self._conn.executescript, _SCHEMA)
+            for index in DROPPED_INDEXES:
+                self._retry(self._conn.execute, f"DROP INDEX IF EXISTS {index}")
 
     def close(self) -> None:
         with self._lock:
@@ -386,8 +397,20 @@ class SQLiteStore(Store):
         counts.update(dict(self._query(sql + " GROUP BY status", args)))
         return counts
 
-    def next_available_at(self) -> datetime | None:
-        rows = self._query("SELECT min(available_at) FROM jobs WHERE status = 'pending'")
+    def next_available_at(
+        self, types: Collection[str] | None = None, now: datetime | None = None
+    ) -> datetime | None:
+        if types is not None:
+            if not types:
+                return None
+            rows = self._query(*next_due_sql(sorted(set(types)), to_ms(now) or 0))
+        elif now is not None:
+            rows = self._query(
+                "SELECT min(available_at) FROM jobs WHERE status = 'pending' AND available_at > ?",
+                (to_ms(now),),
+            )
+        else:
+            rows = self._query("SELECT min(available_at) FROM jobs WHERE status = 'pending'")
         return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None
 
     # -- the worker's operations -----------------------------------------------------------
@@ -413,24 +436,40 @@ class SQLiteStore(Store):
                 for job_type, limit in claim.cluster_limits.items():
                     room = max(0, limit - running.get(job_type, 0))
                     slots[job_type] = min(slots.get(job_type, room), room)
-            groups: list[tuple[str, tuple[Any, ...], int]] = []
             if claim.types is not None:
-                free = [t for t in claim.types if t not in slots]
-                if free:
-                    groups.append(
-                        (f"job_type IN ({', '.join('?' * len(free))})", tuple(free), claim.limit)
-                    )
-            elif slots:
-                groups.append(
-                    (f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots), claim.limit)
+                # One index range per type (jobs_type_claim), merged in priority order.
+                parts, args = [], []
+                for job_type in sorted(set(claim.types)):
+                    n = min(slots.get(job_type, claim.limit), claim.limit)
+                    if n > 0:
+                        parts.append(
+                            "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
+                            "FROM jobs WHERE status = 'pending' AND job_type = ? "
+                            "AND available_at <= ? ORDER BY priority DESC, created_at, rowid "
+                            "LIMIT ?)"
+                        )
+                        args += [job_type, now_ms, n]
+                groups: list[tuple[str, tuple[Any, ...], int]] = (
+                    [
+                        (
+                            f"rowid IN (SELECT r FROM ({' UNION ALL '.join(parts)}) "
+                            f"ORDER BY p DESC, c, r LIMIT ?)",
+                            (*args, claim.limit),
+                            claim.limit,
+                        )
+                    ]
+                    if parts
+                    else []
                 )
+            elif slots:
+                groups = [
+                    (f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots), claim.limit),
+                    *[("job_type = ?", (t,), n) for t, n in slots.items() if n > 0],
+                ]
             else:
-                groups.append(("1", (), claim.limit))
-            if claim.types is not None:
-                slots = {t: n for t, n in slots.items() if t in claim.types}
-            groups += [("job_type = ?", (t,), n) for t, n in slots.items() if n > 0]
-            for condition, args, limit in groups:
-                limit = min(limit, claim.limit - len(claimed))
+                groups = [("1", (), claim.limit)]
+            for condition, cond_args, group_limit in groups:
+                limit = min(group_limit, claim.limit - len(claimed))
                 if limit <= 0:
                     break
                 rows = db.execute(
@@ -448,7 +487,7 @@ class SQLiteStore(Store):
                         now_ms,
                         progress,
                         now_ms,
-                        *args,
+                        *cond_args,
                         limit,
                     ),
                 ).fetchall()
@@ -710,6 +749,71 @@ class SQLiteStore(Store):
                 (*values, to_ms(before)),
             )
             return db.execute(f"DELETE FROM jobs WHERE {cond}", (*values, to_ms(before))).rowcount
+
+    # -- the worker registry ---------------------------------------------------------------
+
+    def register_worker(self, record: WorkerRecord) -> None:
+        with self._tx() as db:
+            upsert_worker(db, record)
+
+    def workers(self) -> list[WorkerRecord]:
+        with self._lock:
+            return self._retry(select_workers, self._conn)
+
+    def prune_workers(self, before: datetime) -> int:
+        with self._tx() as db:
+            return delete_before(db, to_ms(before) or 0)
+
+    def pending_types(self) -> set[str]:
+        with self._lock:
+            return self._retry(pending_types, self._conn)
+
+    def beat(
+        self, record: WorkerRecord, job_ids: Collection[str], now: datetime
+    ) -> tuple[set[str], set[str]]:
+        with self._tx():  # one commit for the record and the leases
+            return super().beat(record, job_ids, now)
+
+    def sweep_unserved(self, now: datetime, grace: float) -> list[Transition]:
+        with self._tx():  # a worker registering meanwhile waits for the verdict, or prevents it
+            return super().sweep_unserved(now, grace)
+
+    def fail_pending(
+        self, messages: Mapping[str, str], now: datetime, limit: int = 500
+    ) -> list[Transition]:
+        now_ms = to_ms(now) or 0
+        done: list[Transition] = []
+        batch_of: list[str | None] = []
+        logs: list[tuple[str, LogEntry]] = []
+        with self._tx() as db:
+            for job_type, message in messages.items():
+                error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
+                sets, args, _ = outcome_update(Outcome("", "", "failed", error=error), now_ms)  # type: ignore[arg-type]
+                rows = db.execute(
+                    f"UPDATE jobs SET {sets} WHERE rowid IN (SELECT rowid FROM jobs "
+                    f"WHERE status = 'pending' AND job_type = ? LIMIT ?) RETURNING {_SELECT}",
+                    (*args, job_type, limit),
+                ).fetchall()
+                for row in rows:
+                    job_id, batch_id = row[0], row[_JOB_COLS.index("batch_id")]
+                    done.append(
+                        Transition(
+                            functools.partial(self._job_from_row, row),
+                            status=JobStatus.FAILED,
+                            job_id=job_id,
+                        )
+                    )
+                    batch_of.append(batch_id)
+                    logs.append(
+                        (
+                            job_id,
+                            LogEntry(now, LogLevel.ERROR, f"{errors.UNKNOWN_JOB_TYPE}: {message}"),
+                        )
+                    )
+            self.append_logs(logs)
+            finished = self._move_counters(db, [(b, "pending", "failed") for b in batch_of], now_ms)
+        attach_batches(done, batch_of, finished)
+        return done
 
     # -- waking idle workers ---------------------------------------------------------------
 

@@ -1,7 +1,16 @@
 """The SQLite store's tables and indexes. Queryable fields are columns; the rest of a job or
-batch document is JSON in ``doc``."""
+batch document is JSON in ``doc``.
 
-SCHEMA = """
+Claims are always by type (a worker claims only the types it serves): ``jobs_type_claim`` serves
+each type's claim with one index range, however many jobs of other types are pending. It
+replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``)."""
+
+from .sqlite_registry import REGISTRY_SCHEMA
+
+DROPPED_INDEXES = ("jobs_claim",)
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     job_type TEXT NOT NULL,
@@ -26,7 +35,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     doc TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (status, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_type_claim ON jobs (status, job_type, priority DESC, created_at);
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
@@ -54,3 +63,5 @@ CREATE TABLE IF NOT EXISTS batches (
     doc TEXT NOT NULL
 );
 """
+    + REGISTRY_SCHEMA
+)
