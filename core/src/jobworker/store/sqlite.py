@@ -788,7 +788,7 @@ class SQLiteStore(Store):
         with self._tx() as db:
             for job_type, message in messages.items():
                 error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
-                sets, args, _ = outcome_update(Outcome("", "", "failed", error=error), now_ms)  # type: ignore[arg-type]
+                sets, args, _ = outcome_update(Outcome("", "", "failed", error=error), now_ms)
                 rows = db.execute(
                     f"UPDATE jobs SET {sets} WHERE rowid IN (SELECT rowid FROM jobs "
                     f"WHERE status = 'pending' AND job_type = ? LIMIT ?) RETURNING {_SELECT}",
