@@ -117,7 +117,7 @@ def test_import_legacy_documents_then_cancel_retry_purge(run, tmp_path):
 def test_plugins_json_lists_types(run):
     listing = json.loads(run("plugins", "--json").stdout)
     [testjobs] = [p for p in listing if p["name"] == "testjobs"]
-    assert testjobs["job_types"] == ["async", "thread", "cpu", "noop"]
+    assert testjobs["job_types"] == ["async", "thread", "cpu", "noop", "echo"]
     assert testjobs["available"] and "register_job_handlers" in testjobs["hooks"]
 
 

@@ -90,7 +90,7 @@ def test_unknown_type_fails_listing_installed_types(harness):
     done = harness.client.get(job.job_id)
     assert done.error.code == errors.UNKNOWN_JOB_TYPE and done.attempts == 0
     assert "no worker has served it" in done.error.message
-    assert "live workers serve: async, cpu, noop, thread" in done.error.message
+    assert "live workers serve: async, cpu, echo, noop, thread" in done.error.message
 
 
 def test_submit_refuses_unknown_type_and_bad_parameters(harness):

@@ -79,9 +79,15 @@ async def noop(ctx):
     return None
 
 
+async def echo(ctx):
+    """Returns its parameters (the merged view) as structured data, exactly as it got them."""
+    return {"structured_data": {"params": ctx.params}}
+
+
 @hookimpl
 def register_job_handlers(register):
     register(JobHandler("async", async_job, params=Params, backoff=0))
     register(JobHandler("thread", thread_job, params=Params, backoff=0))
     register(JobHandler("cpu", cpu_job, params=Params, executor="process", backoff=0))
     register(JobHandler("noop", noop))
+    register(JobHandler("echo", echo))

@@ -30,7 +30,7 @@ from .fleet import WorkerRecord, unserved_reason
 from .model import AccessControl, Batch, Job, JobParameters, JobStatus, utcnow
 from .plugins import Plugins
 from .store import Store, open_store
-from .validation import check_submitted_keys, params_for
+from .validation import check_json_parameters, check_submitted_keys, params_for
 
 __all__ = ["Client", "connect", "verify_webhook"]
 
@@ -81,6 +81,7 @@ class Client:
     ) -> Job:
         """A validated, not yet stored job (see :meth:`submit` for the arguments)."""
         parameters = dict(parameters or {})
+        check_json_parameters(parameters)
         if webhook is not None:
             parameters["webhook"] = check_webhook(webhook)
         elif parameters.get("webhook"):

@@ -1,7 +1,10 @@
-"""Validating a job's parameters against its type's schema (an attrs class), with clear errors."""
+"""Validating a job's parameters: plain JSON within size limits (:func:`check_json_parameters`),
+then against its type's schema (an attrs class), with clear errors."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,7 +16,19 @@ from .errors import InvalidParameters
 from .handler import JobHandler
 from .model import JobParameters
 
-__all__ = ["check_submitted_keys", "params_for"]
+__all__ = [
+    "MAX_PARAMETER_BYTES",
+    "MAX_PARAMETER_DEPTH",
+    "check_json_parameters",
+    "check_submitted_keys",
+    "params_for",
+]
+
+#: Deepest nesting of objects and lists in a job's parameters (the parameters object is level 1).
+MAX_PARAMETER_DEPTH = 32
+#: Largest parameters object, as compact UTF-8 JSON.
+MAX_PARAMETER_BYTES = 1024 * 1024
+_INT64 = (-(2**63), 2**63 - 1)
 
 _converter = cattrs.Converter(forbid_extra_keys=False)
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
@@ -93,3 +108,57 @@ def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> N
             f"accepted: {', '.join(sorted(_field_names(handler.params)))}",
             details={"unknown": unknown},
         )
+
+
+def check_json_parameters(parameters: Mapping[str, Any]) -> None:
+    """Refuse parameters that are not plain JSON every store keeps exactly.
+
+    Allowed: objects with string keys, lists, strings (valid Unicode), integers within signed
+    64 bits, finite floats, booleans and null; nested at most :data:`MAX_PARAMETER_DEPTH` levels
+    and at most :data:`MAX_PARAMETER_BYTES` as JSON. Checked without recursion, so no input can
+    overflow the stack.
+
+    :raises InvalidParameters: naming the path of the first offending value.
+    """
+    stack: list[tuple[Any, str, int]] = [(parameters, "parameters", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, (Mapping, list, tuple)):
+            if depth > MAX_PARAMETER_DEPTH:
+                raise InvalidParameters(
+                    f"{path}: nested deeper than {MAX_PARAMETER_DEPTH} levels",
+                    details={"path": path, "max_depth": MAX_PARAMETER_DEPTH},
+                )
+            if isinstance(value, Mapping):
+                for key, item in value.items():
+                    if not isinstance(key, str):
+                        raise InvalidParameters(f"{path}: key {key!r} is not a string")
+                    _check_text(key, f"{path}: key {key[:40]!r}")
+                    stack.append((item, f"{path}.{key[:40]}", depth + 1))
+            else:
+                stack.extend((item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, bool) or value is None:
+            pass
+        elif isinstance(value, int):
+            if not _INT64[0] <= value <= _INT64[1]:
+                raise InvalidParameters(f"{path}: integer outside the signed 64-bit range")
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                raise InvalidParameters(f"{path}: {value} is not a JSON number")
+        else:
+            raise InvalidParameters(f"{path}: {type(value).__name__} is not a JSON value")
+    size = len(json.dumps(parameters, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_PARAMETER_BYTES:
+        raise InvalidParameters(
+            f"parameters are {size} bytes as JSON; at most {MAX_PARAMETER_BYTES} are accepted",
+            details={"size": size, "max_bytes": MAX_PARAMETER_BYTES},
+        )
+
+
+def _check_text(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidParameters(f"{where}: not valid Unicode (a lone surrogate)") from None

@@ -15,12 +15,24 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
-from ..errors import JobFailure
+from ..errors import InvalidParameters, JobFailure
 from ..model import Job, JobStatus
+from ..validation import MAX_PARAMETER_DEPTH
 from ..views import batch_view, job_view
 from .common import State, echo_json, fail, pass_state
 
 console = Console(width=None if sys.stdout.isatty() else 160)
+
+
+def load_json(text: str, where: str) -> Any:
+    """``json.loads``; JSON nested too deeply to parse is refused as ``INVALID_PARAMETERS``
+    (``json.JSONDecodeError`` is left to the caller)."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidParameters(
+            f"{where}: nested too deeply (parameters may nest {MAX_PARAMETER_DEPTH} levels)"
+        ) from None
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -28,13 +40,23 @@ def parse_param(text: str) -> tuple[str, Any]:
     if ":=" in text and text.index(":=") < text.index("=") + 1:
         key, raw = text.split(":=", 1)
         try:
-            return key, json.loads(raw)
+            return key, load_json(raw, key)
         except json.JSONDecodeError as exc:
             raise click.BadParameter(f"{text!r}: not JSON after ':=' ({exc})") from exc
     if "=" not in text:
         raise click.BadParameter(f"{text!r}: use key=value or key:=json")
     key, value = text.split("=", 1)
     return key, value
+
+
+def _params_json(text: str) -> dict[str, Any]:
+    try:
+        value = load_json(text, "--params-json")
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"--params-json: not JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise click.BadParameter("--params-json: give a JSON object")
+    return value
 
 
 def parse_duration(text: str) -> timedelta:
@@ -89,9 +111,9 @@ def submit(
     as_json: bool,
 ) -> None:
     """Submit a job of JOB_TYPE; prints its job id (or the document with --json)."""
-    parameters: dict[str, Any] = json.loads(params_json) if params_json else {}
-    parameters.update(parse_param(p) for p in params)
     try:
+        parameters = _params_json(params_json) if params_json else {}
+        parameters.update(parse_param(p) for p in params)
         job = state.client.submit(
             job_type,
             parameters,
@@ -146,9 +168,11 @@ def batch_submit(
     for number, line in enumerate(file, 1):
         if line.strip():
             try:
-                specs.append(json.loads(line))
+                specs.append(load_json(line, f"line {number}"))
             except json.JSONDecodeError as exc:
                 raise click.ClickException(f"line {number}: not JSON: {exc}") from exc
+            except InvalidParameters as exc:
+                fail(exc)
     try:
         webhook = None
         if webhook_url:

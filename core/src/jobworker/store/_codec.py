@@ -1,15 +1,36 @@
-"""JSON with datetimes as Extended JSON ``{"$date": "..."}``, for stores that keep JSON text."""
+"""JSON text for stores that keep JSON (the SQLite store), reversible for any user data.
+
+The store's own datetimes are written as Extended JSON ``{"$date": "<ISO 8601>"}``. So that a
+user's data can never be mistaken for one of them, every key of user data that starts with ``$``
+is written with one more ``$`` (``"$date"`` -> ``"$$date"``) and read back without it. After
+encoding, a single-``$`` key only ever is the store's own marker; a ``{"$date": ...}`` the user
+wrote comes back as the user's dict, and keys such as ``"$$x"`` round-trip too.
+
+Text that cannot be decoded (invalid JSON or UTF-8, nesting too deep to read) raises
+:class:`UndecodableError`; the store quarantines that one job. A single-key ``{"$date": x}``
+whose ``x`` is not a date can only come from a file written before keys were escaped: it is
+read as the user's dict it was.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, overload
 
-__all__ = ["dumps", "from_ms", "loads", "to_ms"]
+__all__ = ["MAX_DEPTH", "UndecodableError", "dumps", "from_ms", "loads", "to_ms"]
+
+#: Deepest nesting of lists and objects the codec writes or reads (submits are limited lower).
+MAX_DEPTH = 200
 
 
-def _default(value: Any) -> Any:
+class UndecodableError(ValueError):
+    """Stored text that is not a document this store could have written."""
+
+
+def _plain(value: Any) -> Any:
+    """Datetimes and enums as JSON values (the only non-JSON types a job document holds)."""
     if isinstance(value, datetime):
         return {"$date": value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")}
     if hasattr(value, "value"):  # enums
@@ -17,18 +38,69 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in a job document")
 
 
-def _hook(obj: dict[str, Any]) -> Any:
-    if len(obj) == 1 and "$date" in obj and isinstance(obj["$date"], str):
-        return datetime.fromisoformat(obj["$date"].replace("Z", "+00:00"))
-    return obj
+def _escaped(value: Any, depth: int = 0) -> Any:
+    """``value`` with ``$`` keys escaped and datetimes as markers (only when the text needs it)."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, Mapping):
+        return {
+            (f"${k}" if isinstance(k, str) and k[:1] == "$" else k): _escaped(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_escaped(v, depth + 1) for v in value]
+    if isinstance(value, datetime):
+        return _plain(value)
+    return value
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, default=_default, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; raises ``ValueError``/``TypeError`` for what cannot be stored."""
+    try:
+        text = json.dumps(value, default=_plain, separators=(",", ":"), ensure_ascii=False)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if '"$' in text:  # a datetime or a key starting with "$": escape the keys
+        text = json.dumps(
+            _escaped(value), default=_plain, separators=(",", ":"), ensure_ascii=False
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates (e.g. undecodable file names): \u escapes
+            return json.dumps(_escaped(value), default=_plain, separators=(",", ":"))
+    return text
 
 
-def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text, object_hook=_hook)
+def _decode_markers(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and isinstance(obj.get("$date"), str):
+        try:
+            when = datetime.fromisoformat(obj["$date"].replace("Z", "+00:00"))
+        except ValueError:
+            # Only a file written before keys were escaped holds this: the user's own dict.
+            return obj
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    if any(k[:2] == "$$" for k in obj):
+        return {(k[1:] if k[:2] == "$$" else k): v for k, v in obj.items()}
+    return obj
+
+
+def loads(text: str | bytes | None) -> Any:
+    """The value :func:`dumps` wrote; raises :class:`UndecodableError` for anything else."""
+    if text is None:
+        return None
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if '"$' not in text:
+            return json.loads(text)
+        return json.loads(text, object_hook=_decode_markers)
+    except UndecodableError:
+        raise
+    except RecursionError:
+        raise UndecodableError("nested too deeply to read") from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise UndecodableError(f"not JSON: {exc}") from None
 
 
 @overload

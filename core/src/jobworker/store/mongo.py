@@ -58,6 +58,7 @@ from .mongo_docs import (
     type_match,
     type_values,
 )
+from .mongo_keys import escape, escape_user_data, unescape_user_data
 from .mongo_limits import TypeLocks
 from .mongo_notify import ChangeStreamNotifier
 from .mongo_registry import WorkerRegistry
@@ -181,16 +182,16 @@ class MongoStore(Store):
         data = dict(doc)
         if load_results and self.results.file_id(data.get("results")) is not None:
             data["results"] = self.results.load(data["results"])
-        return Job.from_dict(data)
+        return Job.from_dict(unescape_user_data(data))
 
     def _job_doc(self, job: Job) -> tuple[dict[str, Any], Any | None]:
-        doc = job.to_dict()
+        doc = escape_user_data(job.to_dict())
         doc.setdefault("available_at", job.created_at)
         if len(doc["logs"]) > self.log_cap:
             doc["logs"] = doc["logs"][-self.log_cap :] if self.log_cap > 0 else []
         file_id = None
         if job.results is not None:
-            doc["results"], file_id = self.results.prepare(job.job_id, job.results)
+            doc["results"], file_id = self.results.prepare(job.job_id, escape(job.results))
         return doc, file_id
 
     # -- submitting and reading ------------------------------------------------------------
@@ -500,7 +501,7 @@ class MongoStore(Store):
             file_id = None
             results = None
             if out.kind == "completed":
-                results, file_id = self.results.prepare(out.job_id, out.results)
+                results, file_id = self.results.prepare(out.job_id, escape(out.results))
             update, target = outcome_update(out, now, results)
             doc = self.jobs.find_one_and_update(
                 {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},

@@ -23,6 +23,7 @@ from pymongo.database import Database
 
 from ..model import JobError, JobProgress
 from .base import Outcome, StoreError
+from .mongo_keys import escape
 
 __all__ = [
     "COUNTER",
@@ -101,7 +102,9 @@ def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:
 
 
 def error_doc(e: JobError | None) -> dict[str, Any] | None:
-    return None if e is None else {"code": e.code, "message": e.message, "details": e.details}
+    if e is None:
+        return None
+    return {"code": e.code, "message": e.message, "details": escape(e.details)}
 
 
 def outcome_update(
@@ -215,10 +218,12 @@ class ResultsSpill:
         return doc, file_id
 
     def file_id(self, results: object) -> Any | None:
-        """The GridFS id a stored results sub-document refers to, if any."""
+        """The GridFS id a stored results sub-document refers to, if any. Only the store's own
+        reference counts (an ObjectId, which JSON data cannot hold): a user's result that
+        happens to be named ``results_ref`` is data like any other."""
         if isinstance(results, Mapping):
             ref = results.get(self.REF)
-            if isinstance(ref, Mapping) and "gridfs_id" in ref:
+            if isinstance(ref, Mapping) and isinstance(ref.get("gridfs_id"), bson.ObjectId):
                 return ref["gridfs_id"]
         return None
 

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -96,6 +96,15 @@ _COUNTER = {
     "completed": "completed_jobs",
     "failed": "failed_jobs",
 }
+
+
+def _extended_date(value: Any) -> Any:
+    """``{"$date": "<ISO 8601>"}`` as a datetime; anything else as it is."""
+    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("$date"), str):
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(value["$date"].replace("Z", "+00:00"))
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return value
 
 
 class SQLiteStore(Store):
@@ -327,7 +336,9 @@ class SQLiteStore(Store):
             for doc in batches:
                 self._insert_batch(db, Batch.from_dict(doc))
             for doc in jobs:
-                job = Job.from_dict(doc)
+                # Extended JSON dates of top-level fields (legacy ``started_at``, ...) are dates;
+                # nested values are user data and stay exactly as they are.
+                job = Job.from_dict({k: _extended_date(v) for k, v in doc.items()})
                 self._insert_job(db, job)
                 for entry in job.logs:
                     db.execute(
