@@ -29,6 +29,6 @@ fi
 # The core first, then every distribution of the workspace with its test extras.
 .venv/bin/python -m pip install --quiet --disable-pip-version-check \
     -e ".[dev]" \
-    -e "core[mongodb]" \
+    -e "core[mongodb,server]" \
     $(bash scripts/plugin-specs.sh)
 echo "setup: ready ($(.venv/bin/jobworker --version))"

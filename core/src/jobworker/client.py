@@ -27,9 +27,10 @@ from .builtin.webhook_signing import verify_webhook
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
 from .fleet import WorkerRecord, unserved_reason
-from .model import AccessControl, Batch, Job, JobParameters, JobStatus, utcnow
+from .model import AccessControl, Batch, Job, JobParameters, JobStatus, LogEntry, utcnow
 from .plugins import Plugins
 from .store import Store, open_store
+from .store.apikeys import KeyStore
 from .validation import check_json_parameters, check_submitted_keys, params_for
 
 __all__ = ["Client", "connect", "verify_webhook"]
@@ -78,6 +79,7 @@ class Client:
         user_id: str | None = None,
         allow_unknown_type: bool = False,
         webhook: Mapping[str, Any] | str | None = None,
+        owner: str | None = None,
     ) -> Job:
         """A validated, not yet stored job (see :meth:`submit` for the arguments)."""
         parameters = dict(parameters or {})
@@ -103,7 +105,7 @@ class Client:
         now = utcnow()
         if isinstance(delay, (int, float)):
             delay = timedelta(seconds=delay)
-        return Job(
+        job = Job(
             job_type,
             stored,
             job_name=job_name,
@@ -117,6 +119,9 @@ class Client:
             timeout=timeout,
             idempotency_key=idempotency_key,
         )
+        if owner is not None:
+            job.unknown["owner_key"] = owner
+        return job
 
     def submit(
         self,
@@ -136,9 +141,15 @@ class Client:
         :param batch_id: add the job to this batch (created if it does not exist).
         :param webhook: ``{"url", "secret"?, "events"?, "token"?, "jobId"?}``, stored as
             ``parameters.webhook`` (see docs/webhooks.md).
+        :param owner: who submitted it (the HTTP server's API key id), stored in the extra
+            field ``owner_key`` and usable as a :meth:`list` filter.
         :raises UnknownJobType, InvalidParameters: refused at the door, nothing stored.
         """
-        job = self.build_job(job_type, parameters, **options)
+        return self.submit_built(self.build_job(job_type, parameters, **options), batch_id)
+
+    def submit_built(self, job: Job, batch_id: str | None = None) -> Job:
+        """Store a job made by :meth:`build_job` (e.g. after placing its input file in a
+        folder named by its id, as the HTTP server does with uploads)."""
         batch = Batch(batch_id=batch_id) if batch_id else None
         [stored] = self.store.enqueue([job], batch)
         if stored.job_id == job.job_id:
@@ -154,7 +165,30 @@ class Client:
         user_id: str | None = None,
         allow_unknown_type: bool = False,
         webhook: Mapping[str, Any] | str | None = None,
+        owner: str | None = None,
     ) -> Batch:
+        """The batch of :meth:`submit_batch_jobs` (same arguments)."""
+        return self.submit_batch_jobs(
+            jobs,
+            batch_name=batch_name,
+            batch_id=batch_id,
+            user_id=user_id,
+            allow_unknown_type=allow_unknown_type,
+            webhook=webhook,
+            owner=owner,
+        )[0]
+
+    def submit_batch_jobs(
+        self,
+        jobs: Iterable[Mapping[str, Any]],
+        *,
+        batch_name: str | None = None,
+        batch_id: str | None = None,
+        user_id: str | None = None,
+        allow_unknown_type: bool = False,
+        webhook: Mapping[str, Any] | str | None = None,
+        owner: str | None = None,
+    ) -> tuple[Batch, builtins.list[Job]]:
         """Submit many jobs (mixed types allowed) as one batch; all or nothing.
 
         Each entry: ``{"job_type": ..., "parameters": {...}}`` plus any :meth:`submit` option
@@ -170,6 +204,7 @@ class Client:
             parameters = spec.pop("parameters", {})
             spec.setdefault("user_id", user_id)
             spec.setdefault("allow_unknown_type", allow_unknown_type)
+            spec["owner"] = owner
             try:
                 built.append(self.build_job(job_type, parameters, **spec))
             except (InvalidParameters, UnknownJobType) as exc:
@@ -185,10 +220,12 @@ class Client:
             batch.batch_id = batch_id
         if batch_hook is not None:
             batch.unknown["webhook"] = batch_hook
+        if owner is not None:
+            batch.unknown["owner_key"] = owner
         stored = self.store.enqueue(built, batch)
         for job in stored:
             self.plugins.notify("job_submitted", job=job, store=self.store)
-        return self.store.get_batch(batch.batch_id) or batch
+        return self.store.get_batch(batch.batch_id) or batch, stored
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -203,17 +240,58 @@ class Client:
         batch_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        owner: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Job]:
+        """Jobs newest first, without logs. ``after`` is the ``(created_at, job_id)`` of the
+        last job of the previous page (keyset pagination: stable while jobs are added)."""
         return self.store.list_jobs(
             status=JobStatus(status) if status else None,
             job_type=job_type,
             batch_id=batch_id,
             limit=limit,
             offset=offset,
+            owner=owner,
+            created_from=created_from,
+            created_to=created_to,
+            after=after,
         )
 
     def batch(self, batch_id: str) -> Batch | None:
         return self.store.get_batch(batch_id)
+
+    def batches(
+        self,
+        *,
+        status: str | None = None,
+        owner: str | None = None,
+        limit: int = 100,
+        after: tuple[datetime, str] | None = None,
+    ) -> builtins.list[Batch]:
+        """Batches newest first; ``after`` as in :meth:`list`, with the batch id."""
+        return self.store.list_batches(limit=limit, status=status, owner=owner, after=after)
+
+    def counts(self, *, batch_id: str | None = None) -> dict[str, int]:
+        """``{status: number of jobs}`` over the store (or one batch)."""
+        return self.store.count_by_status(batch_id=batch_id)
+
+    def logs(self, job_id: str) -> builtins.list[LogEntry] | None:
+        """A job's log entries, oldest first (the newest ``log_cap`` kept); ``None`` if there
+        is no such job."""
+        job = self.store.get_job(job_id)
+        return None if job is None else job.logs
+
+    def watcher(self) -> Any | None:
+        """An object with ``fileno()``/``drain()`` readable after any change of the jobs, for
+        live views; ``None`` if the store cannot tell (see :meth:`Store.watcher`)."""
+        return self.store.watcher()
+
+    def api_keys(self) -> KeyStore:
+        """The HTTP server's API keys, kept in this store."""
+        keys: KeyStore = self.store.api_keys()
+        return keys
 
     # -- the fleet ---------------------------------------------------------------------------
 

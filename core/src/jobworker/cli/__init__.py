@@ -18,6 +18,7 @@ from .fleet_commands import register_fleet_commands
 from .jobs import register_job_commands
 from .plugin_commands import register_plugin_commands
 from .run import run
+from .serve import keys, serve
 
 __all__ = ["cli", "main"]
 
@@ -59,6 +60,8 @@ def cli(
 
 
 cli.add_command(run)
+cli.add_command(serve)
+cli.add_command(keys)
 register_job_commands(cli)
 register_plugin_commands(cli)
 register_fleet_commands(cli)

@@ -155,14 +155,33 @@ class Store(abc.ABC):
         batch_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        owner: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Job]:
-        """Newest first, without logs."""
+        """Newest first (``created_at``, then ``job_id``, descending), without logs.
+
+        ``owner``: only jobs whose extra field ``owner_key`` is this; ``created_from`` /
+        ``created_to``: ``created_at`` in ``[from, to)``; ``after``: keyset pagination, only
+        jobs after this ``(created_at, job_id)`` position in that order.
+        """
 
     @abc.abstractmethod
     def get_batch(self, batch_id: str) -> Batch | None: ...
 
     @abc.abstractmethod
-    def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]: ...
+    def list_batches(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        owner: str | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Batch]:
+        """Newest first (``created_at``, then ``batch_id``, descending); filters as for
+        :meth:`list_jobs`."""
 
     @abc.abstractmethod
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
@@ -332,6 +351,16 @@ class Store(abc.ABC):
         """Delete finished jobs (and their logs) last updated before ``before``; return count."""
 
     # -- waking idle workers ---------------------------------------------------------------
+
+    def watcher(self) -> Any | None:
+        """Like :meth:`notifier`, but readable after *any* change of jobs (progress, logs,
+        outcomes...): what live views (the HTTP server's event streams) wait on. ``None`` if
+        the backend cannot tell; the caller then re-reads on a timer of its own. Optional."""
+        return None
+
+    def api_keys(self) -> Any:
+        """The HTTP server's API keys kept in this store (a :class:`.apikeys.KeyStore`)."""
+        raise StoreError(f"{type(self).__name__} keeps no API keys")
 
     def notifier(self) -> Any | None:
         """An object with ``fileno()``/``drain()`` that becomes readable when jobs may be

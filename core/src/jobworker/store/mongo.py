@@ -48,11 +48,13 @@ from .. import errors
 from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 from .base import Claim, Outcome, Store, StoreError, Transition
+from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
     ResultsSpill,
     claim_query,
     from_extended_json,
+    listing_query,
     outcome_update,
     progress_doc,
     type_match,
@@ -79,7 +81,6 @@ log = logging.getLogger(__name__)
 _NO_LOGS = {"logs": 0}
 _AFTER = ReturnDocument.AFTER
 _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
-_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
 _NORMALISE_EVERY = 10.0
 
@@ -299,27 +300,49 @@ class MongoStore(Store):
         batch_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        owner: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Job]:
         if limit <= 0:
             return []
-        query: dict[str, Any] = {}
+        query = listing_query("job_id", owner, after)
         if status is not None:
             query["status"] = JobStatus(status).value
         if job_type is not None:
             query["job_type"] = type_match(job_type)
         if batch_id is not None:
             query["batch_id"] = batch_id
-        cursor = self.jobs_read.find(query, _NO_LOGS).sort(_NEWEST_FIRST).skip(offset)
+        if created_from is not None or created_to is not None:
+            span = {"$gte": created_from, "$lt": created_to}
+            query.setdefault("$and", []).append(
+                {"created_at": {k: v for k, v in span.items() if v is not None}}
+            )
+        order = [("created_at", DESCENDING), ("job_id", DESCENDING)]
+        cursor = self.jobs_read.find(query, _NO_LOGS).sort(order).skip(offset)
         return [self._job(d) for d in cursor.limit(limit)]
 
     def get_batch(self, batch_id: str) -> Batch | None:
         doc = self.batches_read.find_one({"batch_id": batch_id})
         return None if doc is None else Batch.from_dict(doc)
 
-    def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]:
+    def list_batches(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        owner: str | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Batch]:
         if limit <= 0:
             return []
-        cursor = self.batches_read.find().sort(_NEWEST_FIRST).skip(offset).limit(limit)
+        query = listing_query("batch_id", owner, after)
+        if status is not None:
+            query["status"] = status
+        order = [("created_at", DESCENDING), ("batch_id", DESCENDING)]
+        cursor = self.batches_read.find(query).sort(order).skip(offset).limit(limit)
         return [Batch.from_dict(d) for d in cursor]
 
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
@@ -733,6 +756,16 @@ class MongoStore(Store):
         return done
 
     # -- waking idle workers ---------------------------------------------------------------
+
+    def watcher(self) -> ChangeStreamNotifier | None:
+        """Any change of the jobs collection (``None`` without change streams)."""
+        notifier = ChangeStreamNotifier.open(self.jobs, pipeline=[])
+        if notifier is not None:
+            self._notifiers.append(notifier)
+        return notifier
+
+    def api_keys(self) -> MongoKeys:
+        return MongoKeys(self.db.get_collection("jobworker_api_keys"))
 
     def notifier(self) -> ChangeStreamNotifier | None:
         """A change-stream wake-up channel, or ``None`` (no change streams here: poll)."""

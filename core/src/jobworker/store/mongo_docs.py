@@ -33,6 +33,7 @@ __all__ = [
     "from_extended_json",
     "outcome_update",
     "progress_doc",
+    "listing_query",
     "type_match",
     "type_values",
 ]
@@ -245,3 +246,20 @@ class ResultsSpill:
                 self.bucket.delete(file_id)
             except NoFile:
                 pass
+
+
+def listing_query(
+    id_field: str, owner: str | None, after: tuple[datetime, str] | None
+) -> dict[str, Any]:
+    """The filter shared by the listings: the owner (extra field ``owner_key``) and the keyset
+    cursor over ``(created_at, id)`` descending."""
+    query: dict[str, Any] = {}
+    if owner is not None:
+        query["owner_key"] = owner
+    if after is not None:
+        when, last = after
+        query["$or"] = [
+            {"created_at": {"$lt": when}},
+            {"created_at": when, id_field: {"$lt": last}},
+        ]
+    return query

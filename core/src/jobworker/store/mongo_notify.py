@@ -40,8 +40,15 @@ PIPELINE: list[dict[str, Any]] = [
 class ChangeStreamNotifier:
     """A pipe that becomes readable when the jobs collection changes in a way that matters."""
 
-    def __init__(self, collection: Collection[Any], stream: Any, max_await_ms: int = 500) -> None:
+    def __init__(
+        self,
+        collection: Collection[Any],
+        stream: Any,
+        max_await_ms: int = 500,
+        pipeline: list[dict[str, Any]] | None = None,
+    ) -> None:
         self._collection = collection
+        self._pipeline = PIPELINE if pipeline is None else pipeline
         self._stream = stream
         self._max_await_ms = max_await_ms
         self._read_fd, self._write_fd = os.pipe()
@@ -53,15 +60,20 @@ class ChangeStreamNotifier:
 
     @classmethod
     def open(
-        cls, collection: Collection[Any], max_await_ms: int = 500
+        cls,
+        collection: Collection[Any],
+        max_await_ms: int = 500,
+        pipeline: list[dict[str, Any]] | None = None,
     ) -> ChangeStreamNotifier | None:
-        """Start watching, or ``None`` when the deployment has no change streams."""
+        """Start watching (``pipeline`` default: changes that make work available), or
+        ``None`` when the deployment has no change streams."""
+        pipeline = PIPELINE if pipeline is None else pipeline
         try:
-            stream = collection.watch(PIPELINE, max_await_time_ms=max_await_ms)
+            stream = collection.watch(pipeline, max_await_time_ms=max_await_ms)
         except PyMongoError as exc:
             log.info("no change streams on this MongoDB (%s): workers will poll", exc)
             return None
-        return cls(collection, stream, max_await_ms)
+        return cls(collection, stream, max_await_ms, pipeline)
 
     def fileno(self) -> int:
         return self._read_fd
@@ -94,7 +106,7 @@ class ChangeStreamNotifier:
             try:
                 if self._stream is None:
                     self._stream = self._collection.watch(
-                        PIPELINE, max_await_time_ms=self._max_await_ms
+                        self._pipeline, max_await_time_ms=self._max_await_ms
                     )
                     self._poke()  # anything missed while the stream was down: poll once
                     delay = 0.5

@@ -33,6 +33,7 @@ from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Store, StoreError, Transition
+from .sqlite_apikeys import SQLiteKeys
 from .sqlite_outcomes import attach_batches, outcome_update
 from .sqlite_registry import (
     delete_before,
@@ -107,6 +108,22 @@ def _extended_date(value: Any) -> Any:
     return value
 
 
+def _listing_filter(
+    id_col: str, owner: str | None, after: tuple[datetime, str] | None
+) -> tuple[list[str], list[Any]]:
+    """WHERE parts shared by the listings: the owner (an extra field inside ``doc``) and the
+    keyset cursor over ``(created_at, id)`` descending."""
+    where: list[str] = []
+    args: list[Any] = []
+    if owner is not None:
+        where.append("json_extract(doc, '$.owner_key') = ?")
+        args.append(owner)
+    if after is not None:
+        where.append(f"(created_at < ? OR (created_at = ? AND {id_col} < ?))")
+        args += [to_ms(after[0]), to_ms(after[0]), after[1]]
+    return where, args
+
+
 class SQLiteStore(Store):
     def __init__(
         self,
@@ -135,6 +152,9 @@ class SQLiteStore(Store):
         digest = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
         self._wake_dir = Path(tempfile.gettempdir()) / f"jobworker-wake-{digest}"
         self._waker = Waker(self._wake_dir)
+        # Live views (the HTTP server) listen here; every commit sends them one byte.
+        self._watch_dir = Path(tempfile.gettempdir()) / f"jobworker-watch-{digest}"
+        self._watchers = Waker(self._watch_dir)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> SQLiteStore:
@@ -167,6 +187,7 @@ class SQLiteStore(Store):
         with self._lock:
             self._conn.close()
         self._waker.close()
+        self._watchers.close()
 
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -189,6 +210,7 @@ class SQLiteStore(Store):
             finally:
                 self._depth = 0
             self._conn.execute("COMMIT")
+            self._watchers.wake()
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, waiting for another process's write lock in short steps.
@@ -369,20 +391,26 @@ class SQLiteStore(Store):
         batch_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        owner: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
     ) -> list[Job]:
-        where, args = [], []
-        for col, value in (
-            ("status", status and JobStatus(status).value),
-            ("job_type", job_type),
-            ("batch_id", batch_id),
+        where, args = _listing_filter("job_id", owner, after)
+        for cond, value in (
+            ("status = ?", status and JobStatus(status).value),
+            ("job_type = ?", job_type),
+            ("batch_id = ?", batch_id),
+            ("created_at >= ?", to_ms(created_from)),
+            ("created_at < ?", to_ms(created_to)),
         ):
             if value is not None:
-                where.append(f"{col} = ?")
+                where.append(cond)
                 args.append(value)
         sql = f"SELECT {_SELECT} FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?"
+        sql += " ORDER BY created_at DESC, job_id DESC LIMIT ? OFFSET ?"
         return [self._job_from_row(r) for r in self._query(sql, (*args, limit, offset))]
 
     def get_batch(self, batch_id: str) -> Batch | None:
@@ -391,13 +419,24 @@ class SQLiteStore(Store):
         )
         return self._batch_from_row(rows[0]) if rows else None
 
-    def list_batches(self, *, limit: int = 100, offset: int = 0) -> list[Batch]:
-        rows = self._query(
-            f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches "
-            f"ORDER BY created_at DESC LIMIT ? OFFSET ?",
-            (limit, offset),
-        )
-        return [self._batch_from_row(r) for r in rows]
+    def list_batches(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        owner: str | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Batch]:
+        where, args = _listing_filter("batch_id", owner, after)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = f"SELECT {', '.join(_BATCH_COLS)}, doc FROM batches"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, batch_id DESC LIMIT ? OFFSET ?"
+        return [self._batch_from_row(r) for r in self._query(sql, (*args, limit, offset))]
 
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
         sql = "SELECT status, count(*) FROM jobs"
@@ -830,6 +869,12 @@ class SQLiteStore(Store):
 
     def notifier(self) -> WakeSocket:
         return WakeSocket(self._wake_dir)
+
+    def watcher(self) -> WakeSocket:
+        return WakeSocket(self._watch_dir)
+
+    def api_keys(self) -> SQLiteKeys:
+        return SQLiteKeys(self)
 
     def _wake(self) -> None:
         self._waker.wake()
