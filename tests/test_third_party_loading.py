@@ -333,3 +333,47 @@ def test_cli_plugins_reports_each_problem_naming_plugin_and_distribution(
     assert "worker-plugin-alpha" in table.stdout
     assert "broken broken (worker-plugin-broken): failed to import" in table.stdout
     assert "broken old (worker-plugin-old): worker-plugin-old 1.0.0 requires" in table.stdout
+
+
+DECLARER = """
+from jobworker import hookimpl, hookspec
+
+class Hooks:
+    @hookspec
+    def register_greetings(self, register):
+        '''Hand over greetings: register(language, text).'''
+
+@hookimpl
+def register_hookspecs(register):
+    register(Hooks)
+"""
+
+GREETER = """
+from jobworker import hookimpl
+
+@hookimpl
+def register_greetings(register):
+    register("en", "hello")
+"""
+
+
+def test_a_plugin_declares_hooks_that_plugins_loaded_before_it_implement(site, monkeypatch):
+    s = site()
+    s.add("worker-plugin-aa-greeter", source=GREETER)  # loads first (sorted by distribution)
+    s.add("worker-plugin-zz-greetings", source=DECLARER)
+    plugins = load(monkeypatch, "aa-greeter", "zz-greetings")
+    assert problems_of(plugins) == {}
+    assert plugins.collect("register_greetings") == [("en", "hello")]
+    assert plugins.infos["aa_greeter"].hooks == ["register_greetings"]
+    assert list(plugins.declared) == ["zz_greetings"]
+
+
+def test_implementing_a_hook_of_a_plugin_that_is_not_loaded_is_refused(site, monkeypatch):
+    s = site()
+    s.add("worker-plugin-aa-greeter", source=GREETER)
+    s.add("worker-plugin-zz-greetings", source=DECLARER)
+    plugins = load(monkeypatch, "aa-greeter")
+    [message] = problems_of(plugins)["aa_greeter"]
+    assert message.startswith("unknown hook: 'register_greetings'")
+    assert not plugins.pm.has_plugin("aa_greeter")
+    assert plugins.collect("register_greetings") == []

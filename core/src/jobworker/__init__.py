@@ -17,6 +17,7 @@ from .errors import (
 )
 from .fleet import PluginRecord, WorkerRecord
 from .handler import JobContext, JobHandler, resolve_under
+from .hookspecs import hookspec
 from .model import Batch, Job, JobError, JobParameters, JobProgress, JobStatus, LogEntry
 from .net import NetworkError, download, safe_request
 from .plugins import active as active_plugins
@@ -50,6 +51,7 @@ __all__ = [
     "connect",
     "download",
     "hookimpl",
+    "hookspec",
     "open_store",
     "resolve_under",
     "safe_request",

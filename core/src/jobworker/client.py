@@ -27,7 +27,16 @@ from .builtin.webhook_signing import verify_webhook
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
 from .fleet import WorkerRecord, unserved_reason
-from .model import AccessControl, Batch, Job, JobParameters, JobStatus, LogEntry, utcnow
+from .model import (
+    AccessControl,
+    Batch,
+    Job,
+    JobParameters,
+    JobStatus,
+    LogEntry,
+    job_type_of,
+    utcnow,
+)
 from .plugins import Plugins
 from .store import Store, open_store
 from .store.apikeys import KeyStore
@@ -200,7 +209,7 @@ class Client:
         built = []
         for index, spec in enumerate(jobs):
             spec = dict(spec)
-            job_type = spec.pop("job_type", None) or "session"
+            job_type = job_type_of(spec.pop("job_type", None))
             parameters = spec.pop("parameters", {})
             spec.setdefault("user_id", user_id)
             spec.setdefault("allow_unknown_type", allow_unknown_type)

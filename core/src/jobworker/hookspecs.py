@@ -1,25 +1,30 @@
-"""The plugin contract: every hook a jobworker plugin can implement.
+"""The plugin contract: every hook of the core that a jobworker plugin can implement.
 
-This module is the whole contract. A plugin is a module (or object) with functions decorated by
-``jobworker.hookimpl`` whose names are hook names below; it is found through the entry-point group
-``jobworker`` of its distribution::
+This module is the whole core contract; a plugin declares hooks of its own with
+:func:`register_hookspecs` (worker-plugin-audio's ``register_transcribers``, for one). A plugin is
+a module (or object) with functions decorated by ``jobworker.hookimpl`` whose names are hook names
+below; it is found through the entry-point group ``jobworker`` of its distribution::
 
     # pyproject.toml of worker-plugin-hello
     [project.entry-points.jobworker]
     hello = "worker_plugin_hello"
 
-The worker calls ``pm.check_pending()`` after loading, so a misspelt hook name is reported,
-naming the plugin. Hooks named ``register_*`` receive a ``register`` callback and call it once per
-thing they contribute. Lifecycle hooks (``job_*``, ``batch_*``) are notifications: they run in the
-worker's (or submitting client's) process after the change they report has been committed to the
-store, must return quickly, and an exception they raise is logged, never fatal to a job. They
-receive the ``store`` too (declare only the arguments you need: pluggy passes a subset), so an
-observer can record follow-up work durably, e.g. a webhook delivery job.
+Once every plugin is loaded, a plugin implementing a hook that nobody declared (a misspelt hook
+name) is refused, naming it. Hooks named ``register_*`` receive a ``register`` callback and call
+it once per thing they contribute. Lifecycle hooks (``job_*``, ``batch_*``) are notifications:
+they run in the worker's (or submitting client's) process after the change they report has been
+committed to the store, and an exception they raise is logged, never fatal to a job. A worker
+runs them on its hook threads, never on its event loop, so a slow hook delays no job; a call
+slower than a second is logged, and the worker waits for one at most ``hook_timeout`` seconds.
+They receive the ``store`` too (declare only the arguments you need: pluggy passes a subset), so
+an observer can record follow-up work durably; in a worker its calls run on the worker's I/O
+thread.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pluggy
@@ -58,48 +63,30 @@ def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
 
 
 @hookspec
-def register_transcribers(register: Callable[[str, Any], None]) -> None:
-    """Hand over speech-to-text engines for ``worker-plugin-audio``.
+def register_hookspecs(register: Callable[[ModuleType | type], None]) -> None:
+    """Declare hooks of your own, for other plugins to implement: ``register(module_or_class)``.
 
-    ``register(name, factory)``; ``factory(settings: dict)`` returns an object with
-    ``transcribe(path, language=None) -> dict`` giving ``{"text", "language", "segments":
-    [{"start", "end", "text"}]}``. The audio plugin picks an engine by its ``engine`` parameter.
-
-    Example::
-
-        @hookimpl
-        def register_transcribers(register):
-            register("echo", lambda settings: EchoTranscriber())
-    """
-
-
-@hookspec
-def register_templates(register: Callable[[str, str], None]) -> None:
-    """Hand over Jinja2 templates for ``worker-plugin-transform``: ``register(name, source)``.
-
-    Templates render in a sandbox. Names are case-sensitive; a later registration of a name
-    wins over the plugin's built-in template of that name.
+    ``register`` is pluggy's ``add_hookspecs``: hand it the module (or class) holding your
+    hookspecs, functions decorated with ``jobworker.hookspec``. jobworker calls this as soon as
+    your plugin is loaded and checks hook names only once every plugin is loaded, so plugins
+    implementing your hooks may load before or after yours. Call your hooks from a handler with
+    ``ctx.collect("register_...")`` (or ``jobworker.active_plugins().collect(...)``), which
+    returns ``[]`` when no loaded plugin implements them. worker-plugin-audio declares
+    ``register_transcribers`` this way, worker-plugin-transform ``register_templates`` and
+    ``register_text_transformers``; their references are below.
 
     Example::
 
-        @hookimpl
-        def register_templates(register):
-            register("Greeting", "# Hello {{ name }}\\n")
-    """
+        from jobworker import hookspec
 
-
-@hookspec
-def register_text_transformers(register: Callable[[str, Callable[..., str]], None]) -> None:
-    """Hand over text-model providers for ``worker-plugin-transform``: ``register(name, fn)``.
-
-    ``fn(text: str, *, instruction: str, context: dict) -> str``. A job chooses one with its
-    ``transformer`` parameter; none ships with jobworker and none needs the network.
-
-    Example::
+        class GreeterHooks:  # or a module, e.g. worker_plugin_greeter/hookspecs.py
+            @hookspec
+            def register_greetings(self, register):
+                ...  # document what to hand over, with an example
 
         @hookimpl
-        def register_text_transformers(register):
-            register("upper", lambda text, instruction, context: text.upper())
+        def register_hookspecs(register):
+            register(GreeterHooks)
     """
 
 

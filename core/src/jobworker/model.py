@@ -43,6 +43,17 @@ __all__ = [
 ]
 
 
+#: The one legacy dispatch rule: a job whose ``job_type`` is empty or missing is a ``session``
+#: job (the old system's event jobs carry no type).
+LEGACY_DEFAULT_TYPE = "session"
+
+
+def job_type_of(value: str | None) -> str:
+    """The job type a stored or submitted ``job_type`` means: empty or missing is
+    :data:`LEGACY_DEFAULT_TYPE`."""
+    return value or LEGACY_DEFAULT_TYPE
+
+
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime, truncated to milliseconds (BSON precision)."""
     now = datetime.now(timezone.utc)
@@ -240,7 +251,7 @@ def normalise_results(results: Mapping[str, Any] | None) -> dict[str, Any]:
 class Job:
     """One job document. Field names are the stored names."""
 
-    job_type: str = "session"
+    job_type: str = LEGACY_DEFAULT_TYPE
     parameters: JobParameters = attrs.Factory(JobParameters)
     job_id: str = attrs.Factory(new_job_id)
     job_name: str | None = None
@@ -405,7 +416,7 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
     """
     data = {k: v for k, v in doc.items() if k in _JOB_FIELDS and k != "_id"}
     unknown = {k: v for k, v in doc.items() if k not in _JOB_FIELDS and k != "_id"}
-    data["job_type"] = data.get("job_type") or "session"
+    data["job_type"] = job_type_of(data.get("job_type"))
     data["status"] = JobStatus(data.get("status") or "pending")
     if data.get("batch_id") in ("undefined", ""):
         # Legacy placeholder: no batch. Kept as it was so the document is written back unchanged.

@@ -25,6 +25,7 @@ import importlib.metadata as md
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Any
 
 import attrs
@@ -35,6 +36,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import hookspecs
 from .handler import JobHandler
+from .model import job_type_of
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
 
@@ -93,6 +95,8 @@ class Plugins:
         self.problems: list[PluginProblem] = []
         self.handlers: dict[str, JobHandler] = {}
         self._owner: dict[str, str] = {}  # job type or alias -> plugin name
+        #: plugin name -> the hookspec modules (or classes) it declared with register_hookspecs
+        self.declared: dict[str, list[ModuleType | type]] = {}
         self.tracing = _env_flag("JOBWORKER_TRACE_HOOKS")
         if self.tracing:
             self.pm.trace.root.setwriter(lambda msg: sys.stderr.write(msg))
@@ -123,9 +127,10 @@ class Plugins:
         for module in builtin.MODULES:
             self._register(importlib.import_module(module), module, "jobworker", core_version())
 
-    def load_entry_points(self) -> None:
-        """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says."""
-        wanted = os.environ.get("JOBWORKER_PLUGINS")
+    def load_entry_points(self, *, every: bool = False) -> None:
+        """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says
+        (``every``: all of them, whatever it says)."""
+        wanted = None if every else os.environ.get("JOBWORKER_PLUGINS")
         names = (
             None
             if wanted is None
@@ -191,15 +196,54 @@ class Plugins:
         except Exception as exc:  # PluginValidationError: a hook with a wrong signature
             self._problem(name, dist, f"{type(exc).__name__}: {exc}")
             return
-        info = PluginInfo(name, dist, version)
-        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or [])
         try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
+            self._declare_hookspecs(plugin, name)
+        except Exception as exc:
             self.pm.unregister(plugin)
-            self._problem(name, dist, f"unknown hook: {exc} (misspelt hook name?)")
+            self._problem(name, dist, f"register_hookspecs failed: {type(exc).__name__}: {exc}")
             return
-        self.infos[name] = info
+        self.infos[name] = PluginInfo(name, dist, version)
+
+    def _declare_hookspecs(self, plugin: object, name: str) -> None:
+        """Add the hooks this plugin declares itself (its ``register_hookspecs``), at once, so
+        plugins loaded later (or earlier) may implement them."""
+        hook = "register_hookspecs"
+        if not any(i.plugin is plugin for i in self.pm.hook.register_hookspecs.get_hookimpls()):
+            return
+
+        def register(source: ModuleType | type) -> None:
+            self.pm.add_hookspecs(source)
+            self.declared.setdefault(name, []).append(source)
+
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        self.pm.subset_hook_caller(hook, others)(register=register)
+
+    def check_hooks(self) -> None:
+        """Refuse (unregister, naming it) every plugin that implements a hook neither the core
+        nor a loaded plugin declares: a misspelt hook name, or a hook of a plugin not loaded.
+        Runs once everything is loaded, so the order of loading does not matter."""
+        for name, plugin in list(self.pm.list_name_plugin()):
+            info = self.infos.get(name)
+            if info is None or info.problems:
+                continue
+            callers = self.pm.get_hookcallers(plugin) or []
+            unknown = sorted(
+                h.name
+                for h in callers
+                if not h.has_spec()
+                and any(i.plugin is plugin and not i.optionalhook for i in h.get_hookimpls())
+            )
+            if unknown:
+                self.pm.unregister(plugin)
+                del self.infos[name]
+                self._problem(
+                    name,
+                    info.distribution,
+                    f"unknown hook: {', '.join(map(repr, unknown))} in plugin {name} (misspelt "
+                    f"hook name, or a hook of a plugin that is not loaded?)",
+                )
+                continue
+            info.hooks = sorted(h.name for h in callers)
 
     def _problem(self, name: str, dist: str | None, message: str) -> None:
         self.problems.append(PluginProblem(name, dist, message))
@@ -210,7 +254,8 @@ class Plugins:
 
     def collect_handlers(self) -> None:
         """Ask every plugin for its job handlers, in load order; a job type registered twice is
-        refused for the later plugin, naming both."""
+        refused for the later plugin, naming both. Checks the hooks first (:meth:`check_hooks`)."""
+        self.check_hooks()
         hook = "register_job_handlers"
         owners = [impl.plugin for impl in getattr(self.hook, hook).get_hookimpls()]
         for name, plugin in self.pm.list_name_plugin():
@@ -259,7 +304,7 @@ class Plugins:
             info.unavailable[handler.job_type] = reason
 
     def handler_for(self, job_type: str) -> JobHandler | None:
-        return self.handlers.get(job_type or "session")
+        return self.handlers.get(job_type_of(job_type))
 
     def job_types(self) -> list[str]:
         """Primary job type names (no aliases), sorted."""
@@ -275,12 +320,16 @@ class Plugins:
     def collect(self, hook_name: str) -> list[tuple[Any, ...]]:
         """Call a ``register_*`` hook and return the argument tuples it registered."""
         got: list[tuple[Any, ...]] = []
-        getattr(self.hook, hook_name)(register=lambda *args: got.append(args))
+        caller = getattr(self.hook, hook_name, None)
+        if caller is None:  # declared by a plugin that is not loaded, implemented by none
+            return got
+        caller(register=lambda *args: got.append(args))
         return got
 
     def observes(self, hook_name: str) -> bool:
         """Whether any plugin implements the hook (lets callers skip building arguments)."""
-        return bool(getattr(self.hook, hook_name).get_hookimpls())
+        caller = getattr(self.hook, hook_name, None)
+        return caller is not None and bool(caller.get_hookimpls())
 
     def notify(self, hook_name: str, **kwargs: Any) -> None:
         """Call a lifecycle hook; an exception from an observer is logged, never raised."""

@@ -46,7 +46,7 @@ from pymongo.errors import (
 
 from .. import errors
 from ..fleet import WorkerRecord
-from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
+from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
 from .base import Claim, Outcome, Store, StoreError, Transition
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
@@ -386,7 +386,7 @@ class MongoStore(Store):
         if claim.limit <= 0:
             return []
         self._normalise_legacy()
-        allowed = None if claim.types is None else {t or "session" for t in claim.types}
+        allowed = None if claim.types is None else {job_type_of(t) for t in claim.types}
         slots = dict(claim.type_slots)
         locks: list[tuple[str, str]] = []
         claimed: list[Job] = []

@@ -21,7 +21,7 @@ from gridfs import GridFSBucket
 from gridfs.errors import NoFile
 from pymongo.database import Database
 
-from ..model import JobError, JobProgress
+from ..model import LEGACY_DEFAULT_TYPE, JobError, JobProgress, job_type_of
 from .base import Outcome, StoreError
 from .mongo_keys import escape
 
@@ -46,18 +46,19 @@ COUNTER = {
     "failed": "failed_jobs",
 }
 
-#: A legacy ``job_type`` that is empty or missing means ``session``.
-SESSION_ALIASES: tuple[Any, ...] = ("session", "", None)
+#: Stored ``job_type`` values of the legacy default type (empty or missing, see ``job_type_of``).
+SESSION_ALIASES: tuple[Any, ...] = (LEGACY_DEFAULT_TYPE, "", None)
 
 _CODEC: CodecOptions[dict[str, Any]] = CodecOptions(tz_aware=True)
 _JSON = json_util.JSONOptions(tz_aware=True, json_mode=json_util.JSONMode.CANONICAL)
 
 
 def type_values(types: Iterable[str]) -> list[Any]:
-    """Stored ``job_type`` values that mean these types (``session`` includes ``""``/missing)."""
+    """Stored ``job_type`` values that mean these types (the legacy default includes
+    ``""``/missing)."""
     out: list[Any] = []
     for t in types:
-        for value in SESSION_ALIASES if t in ("session", "") else (t,):
+        for value in SESSION_ALIASES if job_type_of(t) == LEGACY_DEFAULT_TYPE else (t,):
             if value not in out:
                 out.append(value)
     return out

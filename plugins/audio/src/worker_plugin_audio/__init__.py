@@ -7,13 +7,27 @@ plugin's hook implementations, found through the ``jobworker`` entry point.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 from jobworker import JobHandler, hookimpl
 
+from . import hookspecs
 from .handler import AudioParams, handle_audio
 
-__all__ = ["AudioParams", "handle_audio", "register_job_handlers", "register_transcribers"]
+__all__ = [
+    "AudioParams",
+    "handle_audio",
+    "register_hookspecs",
+    "register_job_handlers",
+    "register_transcribers",
+]
+
+
+@hookimpl
+def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
+    """Declare ``register_transcribers`` (:mod:`worker_plugin_audio.hookspecs`)."""
+    register(hookspecs)
 
 
 @hookimpl

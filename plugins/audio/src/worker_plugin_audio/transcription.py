@@ -1,4 +1,4 @@
-"""Speech to text through pluggable engines (the core hook ``register_transcribers``).
+"""Speech to text through pluggable engines (the hook ``register_transcribers`` of hookspecs.py).
 
 Engines are collected from every installed jobworker plugin (entry-point group ``jobworker``)
 once per process; this package contributes ``whisper`` (:mod:`worker_plugin_audio.whisper`).
@@ -38,7 +38,7 @@ ProgressCallback = Callable[[float, float], None]
 
 
 class Transcriber(Protocol):
-    """What an engine factory returns (see ``register_transcribers`` in the core hookspecs)."""
+    """What an engine factory returns (see ``register_transcribers`` in hookspecs.py)."""
 
     def transcribe(self, path: str, language: str | None = None) -> Mapping[str, Any]: ...
 

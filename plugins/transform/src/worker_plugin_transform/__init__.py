@@ -9,12 +9,21 @@ through the ``jobworker`` entry point.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import ModuleType
 
 from jobworker import JobHandler, hookimpl
 
+from . import hookspecs
 from .handler import TransformParams, handle_transform
 
-__all__ = ["TransformParams", "handle_transform", "register_job_handlers"]
+__all__ = ["TransformParams", "handle_transform", "register_hookspecs", "register_job_handlers"]
+
+
+@hookimpl
+def register_hookspecs(register: Callable[[ModuleType], None]) -> None:
+    """Declare ``register_templates`` and ``register_text_transformers``
+    (:mod:`worker_plugin_transform.hookspecs`)."""
+    register(hookspecs)
 
 
 @hookimpl
