@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import attrs
 
+from .model import job_type_of
+
 __all__ = [
     "DEAD_AFTER_LEASES",
     "KEEP_RECORDS",
@@ -125,7 +127,7 @@ class WorkerRecord:
 
     def serves(self, job_type: str | None) -> bool:
         """Whether this worker claims jobs of ``job_type`` (an alias counts)."""
-        name = job_type or "session"
+        name = job_type_of(job_type)
         return name in self.types or name in self.aliases
 
     # -- documents -------------------------------------------------------------------------
@@ -206,7 +208,7 @@ def unserved_types(
     live = [r for r in records if r.alive(now)]
     out: dict[str, str] = {}
     for stored in pending:
-        job_type = stored or "session"
+        job_type = job_type_of(stored)
         if any(r.serves(job_type) for r in live):
             continue
         seen = [r for r in records if r.serves(job_type)]
@@ -223,7 +225,7 @@ def unserved_reason(
     """Why a pending job of ``job_type`` is not being claimed, or ``None`` if a live worker
     serves the type (``jobworker status``)."""
     live = [r for r in records if r.alive(now)]
-    name = job_type or "session"
+    name = job_type_of(job_type)
     if any(r.serves(name) for r in live):
         return None
     seen = [r for r in records if r.serves(name)]

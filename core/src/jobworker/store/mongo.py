@@ -717,7 +717,7 @@ class MongoStore(Store):
 
     def pending_types(self) -> set[str]:
         # ``distinct`` over the typed claim index (status, job_type, ...): a DISTINCT_SCAN.
-        return {t or "session" for t in self.jobs.distinct("job_type", {"status": "pending"})}
+        return {job_type_of(t) for t in self.jobs.distinct("job_type", {"status": "pending"})}
 
     def fail_pending(
         self, messages: Mapping[str, str], now: datetime, limit: int = 500

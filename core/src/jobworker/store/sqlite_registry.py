@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Collection
 
 from ..fleet import WorkerRecord
+from ..model import job_type_of
 from ._codec import dumps, loads, to_ms
 
 __all__ = [
@@ -73,7 +74,7 @@ SELECT job_type FROM t WHERE job_type IS NOT NULL
 
 
 def pending_types(db: sqlite3.Connection) -> set[str]:
-    return {row[0] or "session" for row in db.execute(_PENDING_TYPES).fetchall()}
+    return {job_type_of(row[0]) for row in db.execute(_PENDING_TYPES).fetchall()}
 
 
 def next_due_sql(types: Collection[str], now_ms: int) -> tuple[str, tuple[object, ...]]:
