@@ -224,9 +224,18 @@ def test_plugins_job_types_and_openapi(server: Server) -> None:
     assert reader.get("/v1/job-types/async").json() == types["async"]
     assert reader.get("/v1/job-types/nope").status_code == 404
     assert any("async" in p["job_types"] for p in reader.get("/v1/plugins").json())
+    workers = wait_until(lambda: reader.get("/v1/workers").json())
+    assert len(workers) == 1 and workers[0]["state"] == "live"
+    assert "async" in workers[0]["types"] and isinstance(workers[0]["running"], int)
+    assert isinstance(server.as_("admin").get("/v1/workers").json()[0]["running"], list)
+    with server.as_("admin").stream("GET", "/v1/fleet/events") as response:
+        [(event, fleet)] = read_events(response, until="fleet", limit=1)
+    assert event == "fleet"
+    assert set(fleet["counts"]) == {"pending", "processing", "completed", "failed"}
+    assert fleet["workers"][0]["worker_id"] == workers[0]["worker_id"]
     document = httpx.get(f"{server.url}/schema/openapi.json").json()
     assert document["openapi"].startswith("3.1")
-    assert {"/v1/jobs", "/v1/batches", "/v1/jobs/{job_id}/events", "/api/jobs"} <= set(
+    assert {"/v1/jobs", "/v1/batches", "/v1/workers", "/v1/jobs/{job_id}/events"} <= set(
         document["paths"]
     )
     assert set(document["components"]["schemas"]["JobSpec"]["required"]) == {"job_type"}

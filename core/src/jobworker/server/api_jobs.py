@@ -20,7 +20,7 @@ from ..model import Batch, Job, JobStatus
 from ..views import batch_view, job_view
 from .auth import Principal, principal_of, scope
 from .config import ServerConfig
-from .errors import ApiError
+from .errors import ApiError, documented
 from .models import BatchSpec, JobSpec, Page, decode_cursor, encode_cursor
 
 __all__ = ["jobs_router", "owned_batch", "owned_job", "result_files"]
@@ -285,19 +285,21 @@ def download_file(request: Req, job_id: str, path: str) -> File:
 
 jobs_router = Router(
     path="/v1",
-    route_handlers=[
-        submit_job,
-        submit_upload,
-        submit_batch,
-        get_job,
-        list_jobs,
-        list_batches,
-        get_batch,
-        get_logs,
-        cancel_job,
-        retry_job,
-        list_files,
-        download_file,
-    ],
+    route_handlers=documented(
+        [
+            submit_job,
+            submit_upload,
+            submit_batch,
+            get_job,
+            list_jobs,
+            list_batches,
+            get_batch,
+            get_logs,
+            cancel_job,
+            retry_job,
+            list_files,
+            download_file,
+        ]
+    ),
     tags=["jobs"],
 )

@@ -7,12 +7,13 @@ from typing import Any
 
 from litestar import Request, Router, get
 
+from ..model import utcnow
 from ..plugins import Plugins
-from .auth import scope
-from .errors import ApiError
+from .auth import principal_of, scope
+from .errors import ApiError, documented
 from .schemas import parameters_schema
 
-__all__ = ["job_type_info", "meta_router", "public_router"]
+__all__ = ["fleet_view", "job_type_info", "meta_router", "public_router"]
 
 Req = Request[Any, Any, Any]
 
@@ -60,6 +61,30 @@ def get_job_type(request: Req, job_type: str) -> dict[str, Any]:
     return job_type_info(_plugins(request), job_type)
 
 
+def fleet_view(client: Any, *, admin: bool, include_gone: bool = False) -> list[dict[str, Any]]:
+    """The worker registry as JSON (``WorkerRecord.as_json``); for keys without ``admin``
+    the ids of the jobs a worker runs are replaced by their number."""
+    now = utcnow()
+    rows = []
+    for record in client.workers(include_gone=include_gone):
+        row = record.as_json(now)
+        if not admin:
+            row["running"] = len(row["running"])
+        rows.append(row)
+    return rows
+
+
+@get("/workers", guards=[scope("read")], sync_to_thread=True)
+def list_workers(request: Req, include_gone: bool = False) -> list[dict[str, Any]]:
+    """The worker fleet from the store's registry: types served, running jobs, heartbeat age
+    and state (``include_gone``: also stopped and dead workers still remembered)."""
+    return fleet_view(
+        request.app.state.client,
+        admin=principal_of(request).admin,
+        include_gone=include_gone,
+    )
+
+
 @get("/health", sync_to_thread=True)
 def health(request: Req) -> dict[str, Any]:
     """Open to everyone: ``ok`` when the store answers (no counts, no names)."""
@@ -73,6 +98,8 @@ def health(request: Req) -> dict[str, Any]:
 
 
 meta_router = Router(
-    path="/v1", route_handlers=[list_plugins, list_job_types, get_job_type], tags=["meta"]
+    path="/v1",
+    route_handlers=documented([list_plugins, list_job_types, get_job_type, list_workers]),
+    tags=["meta"],
 )
 public_router = Router(path="/v1", route_handlers=[health], tags=["meta"])

@@ -21,6 +21,7 @@ from ..client import Client
 from ..model import JobStatus, utcnow
 from ..views import batch_view, job_view
 from .api_jobs import result_files
+from .api_meta import fleet_view
 from .auth import COOKIE, Principal, authenticate, token_of
 from .errors import ApiError
 
@@ -69,18 +70,6 @@ def type_rows(client: Client, owner: str | None) -> list[dict[str, Any]]:
     return rows
 
 
-def fleet_rows(client: Client) -> list[dict[str, Any]] | None:
-    """The worker registry (``Client.workers()``), or ``None`` where this core has none."""
-    workers = getattr(client, "workers", None)
-    if workers is None:
-        return None
-    rows = []
-    for worker in workers():
-        as_dict = getattr(worker, "as_dict", None)
-        rows.append(as_dict() if callable(as_dict) else dict(vars(worker)))
-    return rows
-
-
 @get("/", sync_to_thread=True, include_in_schema=False)
 def overview(request: Req) -> Template | Redirect:
     who = _who(request)
@@ -95,7 +84,7 @@ def overview(request: Req) -> Template | Redirect:
         types=type_rows(client, who.owner_filter),
         batches=batches,
         counts=client.counts() if who.admin else None,
-        fleet=fleet_rows(client) if who.admin else None,
+        fleet=fleet_view(client, admin=True) if who.admin else None,
     )
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import attrs
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from ..errors import JobFailure
 
-__all__ = ["ApiError", "error_body", "exception_handlers"]
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "LegacyErrorBody",
+    "documented",
+    "error_body",
+    "exception_handlers",
+]
 
 log = logging.getLogger("jobworker.server")
 
@@ -69,3 +78,51 @@ exception_handlers: dict[Any, Any] = {
     JobFailure: _failure,
     Exception: _unexpected,
 }
+
+
+@attrs.define
+class ErrorDetail:
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+@attrs.define
+class ErrorBody:
+    """Every error of the ``/v1`` API."""
+
+    error: ErrorDetail
+
+
+@attrs.define
+class LegacyErrorBody:
+    """The old routes' errors: ``/api/jobs`` ``{status, error: {code?, message}}``,
+    ``/api/event-job`` ``{status, message, error_type}``."""
+
+    status: str
+    error: dict[str, Any] | None = None
+    message: str | None = None
+    error_type: str | None = None
+
+
+_DOCUMENTED = {
+    400: "invalid request (malformed body, refused parameters)",
+    401: "missing or unknown API key",
+    403: "the key lacks the scope",
+    404: "no such item (or not the key's)",
+    409: "not possible in the item's state",
+    413: "request body too large",
+    429: "rate limit reached",
+}
+
+
+def documented(handlers: list[Any], body: type = ErrorBody) -> list[Any]:
+    """Describe the error answers of ``handlers`` in the OpenAPI document with ``body`` (in
+    place of Litestar's own validation-error shape, which this server never sends)."""
+    for handler in handlers:
+        extra = {
+            code: ResponseSpec(data_container=body, description=text, generate_examples=False)
+            for code, text in _DOCUMENTED.items()
+        }
+        handler.responses = {**extra, **(handler.responses or {})}
+    return handlers

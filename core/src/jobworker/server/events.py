@@ -29,7 +29,9 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from ..client import Client
 from ..views import job_view
 from .api_jobs import owned_batch, owned_job
+from .api_meta import fleet_view
 from .auth import principal_of, scope
+from .errors import documented
 
 __all__ = ["ChangeHub", "events_router"]
 
@@ -190,13 +192,18 @@ def batch_events(request: Req, batch_id: str) -> ServerSentEvent:
 
 @get("/fleet/events", guards=[scope("read")], sync_to_thread=True)
 def fleet_events(request: Req) -> ServerSentEvent:
-    """Job counts by status over the whole store (``admin``) as they change."""
+    """Job counts by status over the whole store (``admin`` only) and the live workers'
+    states and counters, as they change (a worker's heartbeat is a change too)."""
     client: Client = request.app.state.client
     admin = principal_of(request).admin
     last: list[Any] = [None]
 
     def read() -> tuple[list[ServerSentEventMessage], bool]:
-        state = {"counts": client.counts() if admin else None}
+        workers = [
+            {k: w[k] for k in ("worker_id", "state", "running", "processed", "failed")}
+            for w in fleet_view(client, admin=False)
+        ]
+        state = {"counts": client.counts() if admin else None, "workers": workers}
         if state == last[0]:
             return [], False
         last[0] = state
@@ -206,5 +213,5 @@ def fleet_events(request: Req) -> ServerSentEvent:
 
 
 events_router = Router(
-    path="/v1", route_handlers=[job_events, batch_events, fleet_events], tags=["events"]
+    path="/v1", route_handlers=documented([job_events, batch_events, fleet_events]), tags=["events"]
 )

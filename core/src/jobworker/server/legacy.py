@@ -26,7 +26,7 @@ from ..views import redact
 from .api_jobs import owned_job
 from .auth import principal_of, scope
 from .config import ServerConfig
-from .errors import ApiError
+from .errors import ApiError, LegacyErrorBody, documented
 from .events import ChangeHub, _message, _stream
 
 __all__ = ["legacy_batch", "legacy_job", "legacy_router"]
@@ -348,20 +348,23 @@ def _legacy_errors(request: Req, exc: Exception) -> Response[Any]:
 
 legacy_router = Router(
     path="/api",
-    route_handlers=[
-        create_job,
-        create_batch,
-        read_job,
-        read_batch,
-        stream_job,
-        ej_create_job,
-        ej_list_jobs,
-        ej_get_job,
-        ej_create_batch,
-        ej_list_batches,
-        ej_get_batch,
-        ej_restart,
-    ],
+    route_handlers=documented(
+        [
+            create_job,
+            create_batch,
+            read_job,
+            read_batch,
+            stream_job,
+            ej_create_job,
+            ej_list_jobs,
+            ej_get_job,
+            ej_create_batch,
+            ej_list_batches,
+            ej_get_batch,
+            ej_restart,
+        ],
+        LegacyErrorBody,
+    ),
     exception_handlers={
         Exception: _legacy_errors,
         HTTPException: _legacy_errors,

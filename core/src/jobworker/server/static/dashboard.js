@@ -34,6 +34,15 @@ function onLog(entry) {
   list.appendChild(item);
 }
 function onFleet(root, f) {
+  (f.workers || []).forEach(function (w) {
+    var row = document.getElementById("worker-" + w.worker_id);
+    if (row) {
+      setField(row, "state", w.state);
+      setField(row, "running", w.running);
+      setField(row, "processed", w.processed);
+      setField(row, "failed", w.failed);
+    }
+  });
   if (!f.counts) { return; }
   Object.keys(f.counts).forEach(function (k) {
     root.querySelectorAll('[data-count="' + k + '"]').forEach(function (el) { el.textContent = f.counts[k]; });
