@@ -19,3 +19,8 @@ jobworker list --batch "$batch"
 python "$ROOT/examples/demo/show.py" "$batch"
 echo
 echo "Store: $PWD/jobworker.db   outputs: $PWD/jobworker-output/"
+echo
+echo "Dashboard and HTTP API: in $PWD run"
+echo "  $ROOT/.venv/bin/jobworker keys create me --scope admin   # prints a key once"
+echo "  $ROOT/.venv/bin/jobworker serve"
+echo "then open http://127.0.0.1:8000/ and paste the key (API: http://127.0.0.1:8000/schema/swagger)."
