@@ -145,7 +145,11 @@ def test_batch_events_logs_cancel_and_retry(server: Server) -> None:
         events = read_events(response)
     assert [e for e, _ in events][-1] == "end"
     assert any(e == "log" for e, _ in events)
-    assert alice.get(f"/v1/jobs/{batch['job_ids'][0]}/logs").json()
+    logs = alice.get(f"/v1/jobs/{batch['job_ids'][0]}/logs").json()
+    assert logs and {"timestamp", "level", "message"} <= set(logs[0])
+    with alice.stream("GET", f"/v1/jobs/{batch['job_ids'][0]}/logs/follow") as response:
+        followed = read_events(response)
+    assert [d for e, d in followed if e == "log"] == logs and followed[-1][0] == "end"
     # Cancel a running job; retry a failed one.
     slow = _submit(alice, "thread", sleep=30)
     wait_until(lambda: alice.get(f"/v1/jobs/{slow['job_id']}").json()["status"] == "processing")
@@ -239,3 +243,31 @@ def test_plugins_job_types_and_openapi(server: Server) -> None:
         document["paths"]
     )
     assert set(document["components"]["schemas"]["JobSpec"]["required"]) == {"job_type"}
+
+
+def test_rate_limit_per_key_and_configured_cors(tmp_path) -> None:
+    server = start_server(
+        f"sqlite:///{tmp_path}/jobs.db",
+        tmp_path,
+        "--rate",
+        "1",
+        "--cors-origin",
+        "https://app.example",
+    )
+    try:
+        server.make_key("busy", "read")
+        server.make_key("calm", "read")
+        busy = server.as_("busy")
+        answers = [busy.get("/v1/jobs") for _ in range(8)]  # a burst of 4 is allowed
+        limited = [r for r in answers if r.status_code == 429]
+        assert limited and answers[0].status_code == 200
+        assert limited[0].json()["error"]["code"] == "RATE_LIMITED"
+        assert int(limited[0].headers["retry-after"]) >= 1
+        assert server.as_("calm").get("/v1/jobs").status_code == 200  # per key
+        preflight = httpx.options(
+            f"{server.url}/v1/jobs",
+            headers={"Origin": "https://app.example", "Access-Control-Request-Method": "GET"},
+        )
+        assert preflight.headers["access-control-allow-origin"] == "https://app.example"
+    finally:
+        server.stop()

@@ -13,6 +13,7 @@ submitted it (extra field ``owner_key``); another key's job answers 404, as if i
 from __future__ import annotations
 
 import hmac
+import math
 import threading
 import time
 from typing import Any
@@ -117,12 +118,14 @@ def scope(name: str) -> Any:
             raise ApiError(401, "UNAUTHORIZED", "invalid or missing API key")
         wait = connection.app.state.limiter.take(principal.key_id)
         if wait:
-            raise ApiError(
+            error = ApiError(
                 429,
                 "RATE_LIMITED",
                 f"too many requests; retry in {wait:.2f} s",
                 {"retry_after": round(wait, 2)},
             )
+            error.headers = {"Retry-After": str(max(1, math.ceil(wait)))}
+            raise error
         if not principal.allows(name):
             raise ApiError(403, "FORBIDDEN", f"this key lacks the {name!r} scope")
         connection.scope.setdefault("state", {})["principal"] = principal

@@ -6,9 +6,10 @@ stream; each stream then re-reads only what it shows. Clients never poll. When t
 announce changes (MongoDB without change streams, such as a standalone server) the hub ticks
 every ``poll_seconds`` instead: one loop for the whole server, however many streams are open.
 
-Streams: ``/v1/jobs/{id}/events`` (events ``job`` with status and progress, ``log`` per new log
-entry, ``end`` when finished), ``/v1/batches/{id}/events`` (``batch`` counters, ``end``) and
-``/v1/fleet/events`` (``fleet``: job counts by status). A ``: keep-alive`` comment goes out
+Streams: ``/v1/jobs/{id}/events`` (events ``job`` with status and progress, ``log`` per new
+log entry, ``end`` when finished), ``/v1/jobs/{id}/logs/follow`` (only ``log`` and ``end``),
+``/v1/batches/{id}/events`` (``batch`` counters, ``end``) and ``/v1/fleet/events`` (``fleet``:
+workers, and job counts by status for admin keys). A ``: keep-alive`` comment goes out
 every 15 s of silence.
 """
 
@@ -133,6 +134,17 @@ def _job_state(view: dict[str, Any]) -> dict[str, Any]:
 @get("/jobs/{job_id:str}/events", guards=[scope("read")], sync_to_thread=True)
 def job_events(request: Req, job_id: str, logs_from: int = 0) -> ServerSentEvent:
     """A job's status, progress and log entries (from the ``logs_from``-th) as they happen."""
+    return _job_stream(request, job_id, logs_from, with_state=True)
+
+
+@get("/jobs/{job_id:str}/logs/follow", guards=[scope("read")], sync_to_thread=True)
+def follow_logs(request: Req, job_id: str, logs_from: int = 0) -> ServerSentEvent:
+    """The follow mode of ``/logs``: one ``log`` event per entry (from the ``logs_from``-th),
+    as they are written, then ``end`` when the job has finished."""
+    return _job_stream(request, job_id, logs_from, with_state=False)
+
+
+def _job_stream(request: Req, job_id: str, logs_from: int, *, with_state: bool) -> ServerSentEvent:
     owned_job(request, job_id)
     client: Client = request.app.state.client
     sent: dict[str, Any] = {"state": None, "logs": max(0, logs_from)}
@@ -144,7 +156,7 @@ def job_events(request: Req, job_id: str, logs_from: int = 0) -> ServerSentEvent
         view = job_view(job)
         out = []
         state = _job_state(view)
-        if state != sent["state"]:
+        if with_state and state != sent["state"]:
             sent["state"] = state
             out.append(_message("job", state))
         logs = view["logs"]
@@ -213,5 +225,7 @@ def fleet_events(request: Req) -> ServerSentEvent:
 
 
 events_router = Router(
-    path="/v1", route_handlers=documented([job_events, batch_events, fleet_events]), tags=["events"]
+    path="/v1",
+    route_handlers=documented([job_events, follow_logs, batch_events, fleet_events]),
+    tags=["events"],
 )
