@@ -19,7 +19,7 @@ from litestar.template.config import TemplateConfig
 
 from ..client import Client
 from ..plugins import core_version
-from .api_jobs import jobs_router
+from .api_jobs import jobs_router, upload_router
 from .api_meta import meta_router, public_router
 from .auth import RateLimiter
 from .config import ServerConfig
@@ -49,6 +49,7 @@ def create_app(client: Client, config: ServerConfig | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             jobs_router,
+            upload_router(config.max_body_bytes),
             meta_router,
             public_router,
             events_router,
