@@ -138,13 +138,13 @@ def keys_create(state: State, name: str, scopes: tuple[str, ...], as_json: bool)
 @pass_state
 def keys_list(state: State, as_json: bool) -> None:
     """List keys (never their tokens)."""
-    rows = [k.public() for k in state.client.api_keys().list()]
+    found = state.client.api_keys().list()
     if as_json:
-        echo_json(rows)
+        echo_json([k.public() for k in found])
         return
-    for row in rows:
-        revoked = f" revoked {row['revoked_at']}" if row["revoked_at"] else ""
-        click.echo(f"{row['key_id']}  {row['name']}  {','.join(row['scopes'])}{revoked}")  # type: ignore[arg-type]
+    for key in found:
+        revoked = f" revoked {key.revoked_at.isoformat()}" if key.revoked_at else ""
+        click.echo(f"{key.key_id}  {key.name}  {','.join(key.scopes)}{revoked}")
 
 
 @keys.command("revoke")

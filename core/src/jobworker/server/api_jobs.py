@@ -227,7 +227,8 @@ def get_batch(request: Req, batch_id: str) -> dict[str, Any]:
 def get_logs(request: Req, job_id: str) -> list[dict[str, Any]]:
     """The job's log entries, oldest first (``/events`` follows them live)."""
     job = owned_job(request, job_id, with_logs=True)
-    return job_view(job)["logs"]  # type: ignore[no-any-return]
+    logs: list[dict[str, Any]] = job_view(job)["logs"]
+    return logs
 
 
 @post("/jobs/{job_id:str}/cancel", guards=[scope("submit")], sync_to_thread=True, status_code=200)

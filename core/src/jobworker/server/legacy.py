@@ -71,14 +71,16 @@ def legacy_job(job: Job) -> dict[str, Any]:
     if isinstance(error, Mapping) and isinstance(error.get("details"), Mapping):
         details = {k: v for k, v in error["details"].items() if k != "traceback"}
         out["error"] = {**error, "details": details}
-    return legacy_date(out)  # type: ignore[no-any-return]
+    rendered: dict[str, Any] = legacy_date(out)
+    return rendered
 
 
 def legacy_batch(batch: Batch) -> dict[str, Any]:
     doc = redact(batch.to_dict())
     doc.pop("announce_pending", None)
     doc.pop("owner_key", None)
-    return legacy_date(doc)  # type: ignore[no-any-return]
+    rendered: dict[str, Any] = legacy_date(doc)
+    return rendered
 
 
 def _client(request: Req) -> Client:
