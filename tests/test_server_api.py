@@ -5,29 +5,18 @@ oversize and malformed requests."""
 from __future__ import annotations
 
 import json
-import uuid
 
 import httpx
 import pytest
 from procs import wait_until
-from serverproc import Server, read_events, start_server
+from serverproc import Server, read_events, start_server, store_url_for
 from storefactory import BACKENDS
-
-
-def _store_url(backend: str, tmp) -> str:
-    if backend == "sqlite":
-        return f"sqlite:///{tmp}/jobs.db"
-    import os
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(os.environ["MONGO_URI"])
-    return urlunsplit(parts._replace(path=f"/jwsrv_{uuid.uuid4().hex[:10]}"))
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(request, tmp_path_factory):
     cwd = tmp_path_factory.mktemp(f"serve-{request.param}")
-    srv = start_server(_store_url(request.param, cwd), cwd, "--max-body-mb", "1")
+    srv = start_server(store_url_for(request.param, cwd), cwd, "--max-body-mb", "1")
     srv.make_key("alice", "submit")
     srv.make_key("bob", "submit")
     srv.make_key("reader", "read")

@@ -12,16 +12,17 @@ import sys
 import httpx
 import pytest
 from procs import SUPPORT, wait_until
-from serverproc import LEGACY_KEY, Server, read_events, start_server
+from serverproc import LEGACY_KEY, Server, read_events, start_server, store_url_for
+from storefactory import BACKENDS
 
 OLD_DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?$")  # naive, no offset
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    cwd = tmp_path_factory.mktemp("legacy")
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request, tmp_path_factory):
+    cwd = tmp_path_factory.mktemp(f"legacy-{request.param}")
     # The session plugin is not loaded here: its jobs are accepted for workers elsewhere.
-    srv = start_server(f"sqlite:///{cwd}/jobs.db", cwd, "--allow-unknown-type")
+    srv = start_server(store_url_for(request.param, cwd), cwd, "--allow-unknown-type")
     srv.make_key("other", "submit")
     srv.start_worker()
     yield srv

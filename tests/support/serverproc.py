@@ -16,9 +16,21 @@ from jobworker.store import open_store
 from jobworker.store.apikeys import ApiKey
 from procs import SUPPORT, jobworker_process
 
-__all__ = ["Server", "free_port", "start_server"]
+__all__ = ["Server", "free_port", "start_server", "store_url_for"]
 
 LEGACY_KEY = "legacy-shared-secret"
+
+
+def store_url_for(backend: str, folder: Path) -> str:
+    """A fresh store of ``backend``: a SQLite file in ``folder``, or a new database on the
+    MongoDB server that ``MONGO_URI`` names."""
+    if backend == "sqlite":
+        return f"sqlite:///{folder}/jobs.db"
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(os.environ["MONGO_URI"])
+    return urlunsplit(parts._replace(path=f"/jwsrv_{uuid.uuid4().hex[:10]}"))
 
 
 def free_port() -> int:
