@@ -511,19 +511,34 @@ def test_legacy_jobs_are_not_starved_by_new_ones(legacy_store):
     assert [j.job_id for j in claim(store, None, limit=1)] == [new.job_id]
 
 
-def test_orphaned_legacy_processing_job_is_left_alone(legacy_store):
-    """A job the old system left in processing (no lease) may still run there: jobworker does
-    not take it over (docs/mongodb.md shows how an operator hands it over)."""
+def test_orphaned_legacy_processing_job_is_reclaimed_once_stale(legacy_store):
+    """A job the old system left in processing (no lease) may still run there while it is
+    being updated: jobworker leaves it alone for ``orphan_after`` (1 h) after its last update,
+    then reclaims it like any expired lease. The documented hand-over works at once."""
     store = legacy_store
     doc = old_session_job("batch-o")
+    now = utcnow()
     doc.update(
         status="processing",
-        processing_started_at=T0,
+        processing_started_at=now,
+        updated_at=now,
         progress={"step": "processing", "percent": 10, "message": None},
     )
     store.jobs.insert_one(dict(doc))
-    assert store.recover_expired(utcnow() + timedelta(days=1)) == []
+    assert store.recover_expired(now + timedelta(minutes=30)) == []
     assert claim(store, ["session"]) == []
+    [t] = store.recover_expired(now + timedelta(hours=2), backoff=0)
+    assert t.job.status.value == "pending" and t.job.error.code == errors.WORKER_LOST
+    assert "without a lease" in t.job.error.message
+    assert store.jobs.find_one({"job_id": doc["job_id"]})["status"] == "pending"
+
+
+def test_orphaned_legacy_processing_job_handed_over_by_hand(legacy_store):
+    store = legacy_store
+    doc = old_session_job("batch-o")
+    doc.update(status="processing", processing_started_at=utcnow(), updated_at=utcnow())
+    store.jobs.insert_one(dict(doc))
+    assert store.recover_expired(utcnow()) == []
     # The documented hand-over: give it an expired lease, and the next sweep recovers it.
     store.jobs.update_one(
         {"job_id": doc["job_id"]}, {"$set": {"lease_expires_at": T0, "lease_owner": "legacy"}}

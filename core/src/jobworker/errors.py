@@ -15,6 +15,8 @@ INPUT_TOO_LARGE        no         an input exceeds a configured size, duration o
 UNSUPPORTED_INPUT      no         the input is not of a kind the handler can process
 DEPENDENCY_MISSING     no         a package or program the job needs is not installed
 CANCELLED              no         cancelled by a user (``jobworker cancel``)
+INVALID_DOCUMENT       no         the stored job (or what its attempt returned) cannot be read or
+                                  written by the store: quarantined, never run (``details.problem``)
 TIMEOUT                yes        the attempt ran past the job's timeout and was stopped
 WORKER_LOST            yes        the worker holding the job died; its lease expired
 HANDLER_ERROR          yes        the handler raised an unexpected exception
@@ -36,6 +38,7 @@ __all__ = [
     "INPUT_FORBIDDEN",
     "INPUT_NOT_FOUND",
     "INPUT_TOO_LARGE",
+    "INVALID_DOCUMENT",
     "INVALID_PARAMETERS",
     "TIMEOUT",
     "UNKNOWN_JOB_TYPE",
@@ -60,6 +63,7 @@ INPUT_TOO_LARGE = "INPUT_TOO_LARGE"
 UNSUPPORTED_INPUT = "UNSUPPORTED_INPUT"
 DEPENDENCY_MISSING = "DEPENDENCY_MISSING"
 CANCELLED = "CANCELLED"
+INVALID_DOCUMENT = "INVALID_DOCUMENT"
 TIMEOUT = "TIMEOUT"
 WORKER_LOST = "WORKER_LOST"
 HANDLER_ERROR = "HANDLER_ERROR"

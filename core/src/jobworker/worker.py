@@ -48,8 +48,10 @@ from .model import (
     utcnow,
 )
 from .plugins import Plugins, activate, core_version, module_names
+from .poison import is_data_error, parts_by_job
 from .serving import PluginWatcher, Serving, reload_plugins
 from .store import Claim, Outcome, Store, Transition
+from .store.broken import problem_of, unstorable
 from .validation import params_for
 
 __all__ = ["Worker"]
@@ -222,6 +224,8 @@ class Worker:
                 claimed = await self._exchange(claim=True)
                 failures = 0
             except Exception as exc:  # the store is unreachable (failover, locked disk ...)
+                if failures == 0 and await self._isolate_poison():
+                    continue  # one job's data was the problem: the others are written
                 failures += 1
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
                 self.log.error("store round trip failed; retrying", error=repr(exc), retry_in=delay)
@@ -290,6 +294,59 @@ class Worker:
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
         return claimed
+
+    async def _isolate_poison(self) -> bool:
+        """After a failed round trip, write each job's part alone (see :mod:`.poison`); return
+        whether the failure was one job's data (the rest then is written), not the store."""
+        parts = parts_by_job(self._outcomes, self._logs, self._progress)
+        if not parts:
+            return False
+        self._outcomes, self._logs, self._progress = [], [], {}
+        progressed = False
+        for part in parts:
+            try:
+                await self._write_part(part.outcomes, part.logs, part.progress)
+                progressed = True
+                continue
+            except Exception as exc:
+                if not is_data_error(exc):  # the store fails, not this job: keep it for later
+                    self._outcomes += part.outcomes
+                    self._logs += part.logs
+                    self._progress.update(part.progress)
+                    continue
+                problem = problem_of(exc)
+                unwritable = [unstorable(o, exc) for o in part.outcomes]
+            progressed = True
+            self.log.error("a job's writes fail on their own", job_id=part.job_id, error=problem)
+            try:
+                await self._write_part(unwritable, [], {})
+            except Exception as again:
+                self.log.error(
+                    "dropped the outcome of a job the store cannot write; its lease will expire",
+                    job_id=part.job_id,
+                    error=problem_of(again),
+                )
+        return progressed
+
+    async def _write_part(
+        self,
+        outcomes: list[Outcome],
+        logs: list[tuple[str, LogEntry]],
+        progress: dict[str, JobProgress],
+    ) -> None:
+        done, _ = await self._call(
+            functools.partial(
+                self.store.exchange,
+                self.worker_id,
+                utcnow(),
+                logs=logs,
+                progress=progress,
+                outcomes=outcomes,
+            )
+        )
+        self._announce(done)
+        self.processed += len(outcomes)
+        self.failed += sum(o.kind == "failed" for o in outcomes)
 
     async def _wait_stop(self) -> None:
         while not self._stopping:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import attrs
 
+from .. import errors
 from ..fleet import KEEP_RECORDS, WorkerRecord, unserved_types
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 
@@ -63,6 +64,20 @@ class Outcome:
     error: JobError | None = None
     available_at: datetime | None = None
     progress: JobProgress | None = None
+
+
+def worker_lost(owner: str | None, attempts: int) -> JobError:
+    """The error of a job whose lease expired (or that was left processing without a lease)."""
+    why = (
+        f"worker {owner} stopped renewing its lease"
+        if owner
+        else "it was left processing without a lease"
+    )
+    return JobError(
+        errors.WORKER_LOST,
+        f"{why} (attempt {attempts})",
+        {"lease_owner": owner, "attempt": attempts},
+    )
 
 
 class Transition:

@@ -29,6 +29,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson.errors import InvalidDocument
 from pymongo import (
     ASCENDING,
     DESCENDING,
@@ -42,17 +43,22 @@ from pymongo.errors import (
     ConfigurationError,
     DuplicateKeyError,
     PyMongoError,
+    WriteError,
 )
 
 from .. import errors
 from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
-from .base import Claim, Outcome, Store, StoreError, Transition
+from .base import Claim, Outcome, Store, StoreError, Transition, worker_lost
+from .broken import broken_job, problem_of, quarantine_error, storable_text, unstorable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
     ResultsSpill,
+    as_int,
     claim_query,
+    error_doc,
+    expired_query,
     from_extended_json,
     listing_query,
     outcome_update,
@@ -79,6 +85,11 @@ __all__ = ["COLLECTION_PRESETS", "MongoStore", "split_url"]
 log = logging.getLogger(__name__)
 
 _NO_LOGS = {"logs": 0}
+# Errors that mean "this document cannot be written", not "the server is unreachable".
+_UNSTORABLE = (StoreError, InvalidDocument, WriteError, OverflowError, TypeError, ValueError)
+#: A processing job without a lease (left by the old system) is reclaimed once its last update
+#: is this many seconds old (store option ``orphan_after``).
+DEFAULT_ORPHAN_AFTER = 3600.0
 _AFTER = ReturnDocument.AFTER
 _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
@@ -98,6 +109,7 @@ class MongoStore(Store):
         workers_collection: str | None = None,
         log_cap: int = 1000,
         gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
+        orphan_after: float = DEFAULT_ORPHAN_AFTER,
         **client_options: Any,
     ) -> None:
         client_url, own, database = split_url(url)
@@ -115,9 +127,17 @@ class MongoStore(Store):
             own.get("workers_collection") or workers_collection or f"{self.jobs_collection}_workers"
         )
         self.log_cap = int(own.get("log_cap", log_cap))
+        self.orphan_after = float(own.get("orphan_after", orphan_after))
         self.url = mask_url(url)
         self.database_name = database
-        options = {"tz_aware": True, "appname": "jobworker", **client_options}
+        # DATETIME_AUTO: a date outside Python's range reads as a DatetimeMS (that one job is
+        # then broken) instead of failing the whole cursor.
+        options = {
+            "tz_aware": True,
+            "appname": "jobworker",
+            "datetime_conversion": "DATETIME_AUTO",
+            **client_options,
+        }
         try:
             self.client: MongoClient[dict[str, Any]] = MongoClient(client_url, **options)
         except (ConfigurationError, ValueError, TypeError) as exc:
@@ -179,11 +199,47 @@ class MongoStore(Store):
 
     # -- documents -------------------------------------------------------------------------
 
-    def _job(self, doc: Mapping[str, Any], load_results: bool = True) -> Job:
+    def _decode(self, doc: Mapping[str, Any], load_results: bool = True) -> Job:
+        """The document's job; raises (any exception) when it cannot be read."""
         data = dict(doc)
         if load_results and self.results.file_id(data.get("results")) is not None:
             data["results"] = self.results.load(data["results"])
         return Job.from_dict(unescape_user_data(data))
+
+    def _job(self, doc: Mapping[str, Any], load_results: bool = True) -> Job:
+        """The document's job, or its broken stand-in (see :mod:`.broken`)."""
+        try:
+            return self._decode(doc, load_results)
+        except Exception as exc:  # whatever is wrong with it, it is this one job's problem
+            return broken_job(doc, problem_of(exc))
+
+    def _quarantine(self, doc: Mapping[str, Any], problem: str, now: datetime) -> None:
+        """Fail a just-claimed document that cannot be read with ``INVALID_DOCUMENT`` (not
+        retried, not announced: no hook can be given a job that cannot be read)."""
+        try:
+            self.jobs.update_one(
+                {"_id": doc["_id"], "status": "processing"},
+                {
+                    "$set": {
+                        "status": "failed",
+                        "error": error_doc(quarantine_error(problem)),
+                        "completed_at": now,
+                        "updated_at": now,
+                    },
+                    "$unset": {"lease_owner": "", "lease_expires_at": "", "announce_pending": ""},
+                },
+            )
+        except PyMongoError as exc:
+            log.error(
+                "skipped job %r: it cannot be read (%s) nor failed (%s)",
+                doc.get("job_id"),
+                problem,
+                exc,
+            )
+            return
+        log.error("quarantined job %r: %s: %s", doc.get("job_id"), errors.INVALID_DOCUMENT, problem)
+        if isinstance(doc.get("batch_id"), str):
+            self.counters.move([(doc["batch_id"], "pending", "failed")], now)
 
     def _job_doc(self, job: Job) -> tuple[dict[str, Any], Any | None]:
         doc = escape_user_data(job.to_dict())
@@ -368,7 +424,7 @@ class MongoStore(Store):
             {"available_at": 1},
             sort=[("available_at", ASCENDING)],
         )
-        if doc:
+        if doc and isinstance(doc.get("available_at"), datetime):
             found.append(doc["available_at"])
         legacy = self.jobs.find_one(
             {**match, "available_at": None},
@@ -425,7 +481,11 @@ class MongoStore(Store):
                 )
                 if doc is None:
                     break
-                job = self._job(doc)
+                try:
+                    job = self._decode(doc)
+                except Exception as exc:  # one unreadable document: quarantine it, go on
+                    self._quarantine(doc, problem_of(exc), now)
+                    continue
                 claimed.append(job)
                 if job.job_type in slots:
                     slots[job.job_type] -= 1
@@ -504,7 +564,11 @@ class MongoStore(Store):
         by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for job_id, e in entries:
             by_job[job_id].append(
-                {"timestamp": e.timestamp, "level": e.level.value, "message": e.message}
+                {
+                    "timestamp": e.timestamp,
+                    "level": e.level.value,
+                    "message": storable_text(e.message),
+                }
             )
         ops = []
         for job_id, docs in by_job.items():
@@ -515,23 +579,43 @@ class MongoStore(Store):
                     {"job_id": job_id}, {"$push": {"logs": push}, "$max": {"updated_at": latest}}
                 )
             )
-        self.jobs.bulk_write(ops, ordered=False)
+        try:
+            self.jobs.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:  # unordered: the other jobs' entries were written
+            failed = [e["index"] for e in exc.details.get("writeErrors", [])]
+            if not failed:
+                raise
+            self._repair_logs([list(by_job)[i] for i in failed], [ops[i] for i in failed])
+
+    def _repair_logs(self, job_ids: list[str], ops: list[UpdateOne]) -> None:
+        """Jobs whose ``logs`` is not an array (hand-edited, ``null``) get a fresh one, then
+        their entries are pushed again; entries that still cannot be written are dropped with
+        one log line: a broken document never blocks other jobs' logs."""
+        self.jobs.update_many(
+            {"job_id": {"$in": job_ids}, "logs": {"$not": {"$type": "array"}}},
+            {"$set": {"logs": []}},
+        )
+        try:
+            self.jobs.bulk_write(ops, ordered=False)
+        except BulkWriteError as exc:
+            errors_ = exc.details.get("writeErrors", [])
+            if not errors_:
+                raise
+            log.error(
+                "dropped log entries of job(s) %s: %s",
+                [job_ids[e["index"]] for e in errors_],
+                errors_[0].get("errmsg"),
+            )
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
         done: list[Transition] = []
         moves: list[tuple[str | None, str, str]] = []
         for out in outcomes:
-            file_id = None
-            results = None
-            if out.kind == "completed":
-                results, file_id = self.results.prepare(out.job_id, escape(out.results))
-            update, target = outcome_update(out, now, results)
-            doc = self.jobs.find_one_and_update(
-                {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},
-                update,
-                projection=_NO_LOGS,
-                return_document=_AFTER,
-            )
+            try:
+                doc, file_id, target = self._apply(out, now)
+            except _UNSTORABLE as exc:  # what this attempt returned cannot be stored
+                out = unstorable(out, exc)
+                doc, file_id, target = self._apply(out, now)
             if doc is None:
                 if file_id is not None:
                     self.results.delete([file_id])
@@ -544,13 +628,33 @@ class MongoStore(Store):
         attach_batches(done, self.counters.move(moves, now))
         return done
 
+    def _apply(self, out: Outcome, now: datetime) -> tuple[dict[str, Any] | None, Any, str]:
+        """Write one outcome: ``(the job document after it or None, GridFS id, status)``."""
+        file_id = None
+        results = None
+        if out.kind == "completed":
+            results, file_id = self.results.prepare(out.job_id, escape(out.results))
+        update, target = outcome_update(out, now, results)
+        try:
+            doc = self.jobs.find_one_and_update(
+                {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},
+                update,
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
+        except _UNSTORABLE:
+            if file_id is not None:
+                self.results.delete([file_id])
+            raise
+        return doc, file_id, target
+
     def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
         self._normalise_legacy()
         done: list[Transition] = []
         moves: list[tuple[str | None, str, str]] = []
         expired = list(
             self.jobs.find(
-                {"status": "processing", "lease_expires_at": {"$lt": now}},
+                expired_query(now, now - timedelta(seconds=self.orphan_after)),
                 {
                     "_id": 1,
                     "job_id": 1,
@@ -562,20 +666,16 @@ class MongoStore(Store):
             )
         )
         for row in expired:
-            owner = row.get("lease_owner")
-            attempts = int(row.get("attempts") or 0)
-            max_attempts = int(row.get("max_attempts") or 3)
-            error = JobError(
-                errors.WORKER_LOST,
-                f"worker {owner} stopped renewing its lease (attempt {attempts})",
-                {"lease_owner": owner, "attempt": attempts},
-            )
+            owner = row.get("lease_owner") if isinstance(row.get("lease_owner"), str) else None
+            attempts = as_int(row.get("attempts"), 0)
+            max_attempts = as_int(row.get("max_attempts"), 3)
+            error = worker_lost(owner, attempts)
             if attempts >= max_attempts:
-                out = Outcome(row["job_id"], owner or "", "failed", error=error)
+                out = Outcome(str(row.get("job_id")), owner or "", "failed", error=error)
             else:
                 delay = backoff * 2 ** max(0, attempts - 1)
                 out = Outcome(
-                    row["job_id"],
+                    str(row.get("job_id")),
                     owner or "",
                     "retry",
                     error=error,
@@ -587,8 +687,8 @@ class MongoStore(Store):
                 {
                     "_id": row["_id"],
                     "status": "processing",
-                    "lease_owner": owner,
-                    "lease_expires_at": row["lease_expires_at"],
+                    "lease_owner": row.get("lease_owner"),
+                    "lease_expires_at": row.get("lease_expires_at"),
                 },
                 update,
                 projection=_NO_LOGS,

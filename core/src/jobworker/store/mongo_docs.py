@@ -23,11 +23,14 @@ from pymongo.database import Database
 
 from ..model import LEGACY_DEFAULT_TYPE, JobError, JobProgress, job_type_of
 from .base import Outcome, StoreError
+from .broken import storable_text
 from .mongo_keys import escape
 
 __all__ = [
     "COUNTER",
+    "as_int",
     "claim_query",
+    "expired_query",
     "ResultsSpill",
     "error_doc",
     "from_extended_json",
@@ -100,13 +103,46 @@ def claim_query(
 
 
 def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:
-    return None if p is None else {"step": p.step, "percent": p.percent, "message": p.message}
+    if p is None:
+        return None
+    message = None if p.message is None else storable_text(str(p.message))
+    return {"step": storable_text(str(p.step)), "percent": p.percent, "message": message}
 
 
 def error_doc(e: JobError | None) -> dict[str, Any] | None:
     if e is None:
         return None
-    return {"code": e.code, "message": e.message, "details": escape(e.details)}
+    return {"code": e.code, "message": storable_text(str(e.message)), "details": escape(e.details)}
+
+
+def as_int(value: object, default: int) -> int:
+    """A stored counter (``attempts``...) as an int; ``default`` when it is not a number."""
+    if isinstance(value, (int, float, str)):
+        try:
+            return int(value)
+        except (ValueError, OverflowError):
+            pass
+    return default
+
+
+def expired_query(now: datetime, orphaned_before: datetime) -> dict[str, Any]:
+    """Processing jobs whose lease expired. A job without a (date) lease counts as expired: at
+    once when jobworker claimed it (``lease_owner`` set), once its last update is older than
+    ``orphaned_before`` when it has no owner either (left by the old system, which may still
+    be running it)."""
+    no_lease = {"$not": {"$type": "date"}}
+    return {
+        "status": "processing",
+        "$or": [
+            {"lease_expires_at": {"$lt": now}},
+            {"lease_expires_at": no_lease, "lease_owner": {"$type": "string"}},
+            {
+                "lease_expires_at": no_lease,
+                "lease_owner": {"$not": {"$type": "string"}},
+                "updated_at": {"$not": {"$gte": orphaned_before}},
+            },
+        ],
+    }
 
 
 def outcome_update(

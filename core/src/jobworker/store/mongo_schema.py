@@ -57,6 +57,7 @@ OWN_OPTIONS = (
     "workers_collection",
     "log_cap",
     "gridfs_threshold",
+    "orphan_after",
 )
 
 # (keys, options) per collection; names left to MongoDB where the legacy system created the

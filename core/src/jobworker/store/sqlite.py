@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import sqlite3
 import tempfile
@@ -32,7 +33,8 @@ from .. import errors
 from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
-from .base import Claim, Outcome, Store, StoreError, Transition
+from .base import Claim, Outcome, Store, StoreError, Transition, worker_lost
+from .broken import problem_of, quarantine_error, storable_text, unstorable
 from .sqlite_apikeys import SQLiteKeys
 from .sqlite_outcomes import attach_batches, outcome_update
 from .sqlite_registry import (
@@ -42,41 +44,28 @@ from .sqlite_registry import (
     select_workers,
     upsert_worker,
 )
+from .sqlite_rows import (
+    JOB_COLS,
+    JSON_COLS,
+    SELECT,
+    TIME_COLS,
+    BadText,
+    decode_job,
+    read_job,
+    row_value,
+    text_factory,
+)
 from .sqlite_schema import DROPPED_INDEXES
 from .sqlite_schema import SCHEMA as _SCHEMA
 from .wake import Waker, WakeSocket
 
 __all__ = ["SQLiteStore"]
 
+log = logging.getLogger("jobworker.store")
+
 T = TypeVar("T")
 
-# Columns of `jobs` that mirror model fields; everything else of a job lives in `doc`.
-_TIME_COLS = (
-    "created_at",
-    "updated_at",
-    "available_at",
-    "lease_expires_at",
-    "heartbeat_at",
-    "processing_started_at",
-    "completed_at",
-)
-_JSON_COLS = ("progress", "results", "error")
-_JOB_COLS = (
-    "job_id",
-    "job_type",
-    "status",
-    "priority",
-    "batch_id",
-    "attempts",
-    "max_attempts",
-    "lease_owner",
-    "cancel_requested",
-    "announce_pending",
-    "idempotency_key",
-    *_TIME_COLS,
-    *_JSON_COLS,
-)
-_SELECT = ", ".join((*_JOB_COLS, "doc"))
+_TIME_COLS, _JSON_COLS, _JOB_COLS, _SELECT = TIME_COLS, JSON_COLS, JOB_COLS, SELECT
 _BATCH_COLS = (
     "batch_id",
     "status",
@@ -143,6 +132,7 @@ class SQLiteStore(Store):
         self._conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=0
         )
+        self._conn.text_factory = text_factory  # invalid UTF-8 in one row is that row's problem
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
@@ -266,17 +256,8 @@ class SQLiteStore(Store):
         return row
 
     def _job_from_row(self, row: Sequence[Any], logs: list[LogEntry] | None = None) -> Job:
-        data = dict(zip(_JOB_COLS, row, strict=False))
-        doc = loads(row[-1])
-        for col in _TIME_COLS:
-            data[col] = from_ms(data[col])
-        for col in _JSON_COLS:
-            data[col] = loads(data[col])
-        doc.update({k: v for k, v in data.items() if v is not None})
-        job = Job.from_dict(doc)
-        if logs:
-            job.logs = logs
-        return job
+        """The row's job, or its broken stand-in (see :mod:`.broken`)."""
+        return read_job(row, logs)
 
     def _batch_from_row(self, row: Sequence[Any]) -> Batch:
         data = dict(zip(_BATCH_COLS, row, strict=False))
@@ -541,12 +522,49 @@ class SQLiteStore(Store):
                         limit,
                     ),
                 ).fetchall()
-                claimed += [self._job_from_row(r) for r in rows]
+                for r in rows:
+                    try:
+                        claimed.append(decode_job(r))
+                    except Exception as exc:  # one unreadable row: quarantine it, go on
+                        self._quarantine(db, r, problem_of(exc), now_ms)
             self._move_counters(
                 db, [(j.batch_id, "pending", "processing") for j in claimed], now_ms
             )
         claimed.sort(key=lambda j: (-j.priority, j.created_at))
         return claimed
+
+    def _quarantine(
+        self, db: sqlite3.Connection, row: Sequence[Any], problem: str, now_ms: int
+    ) -> None:
+        """Fail a just-claimed row that cannot be read with ``INVALID_DOCUMENT`` (by rowid; not
+        retried, not announced: no hook can be given a job that cannot be read)."""
+        job_id = row_value(row, "job_id")
+        error = quarantine_error(problem)
+        db.execute("SAVEPOINT quarantine")
+        try:
+            db.execute(
+                "UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?, "
+                "lease_owner = NULL, lease_expires_at = NULL, announce_pending = 0 "
+                "WHERE rowid = ?",
+                (
+                    dumps({"code": error.code, "message": error.message, "details": error.details}),
+                    now_ms,
+                    now_ms,
+                    row_value(row, "rowid"),
+                ),
+            )
+            batch_id = row_value(row, "batch_id")
+            if isinstance(batch_id, str) and not isinstance(batch_id, BadText):
+                self._move_counters(db, [(batch_id, "pending", "failed")], now_ms)
+        except sqlite3.Error as exc:
+            db.execute("ROLLBACK TO quarantine")
+            log.error(
+                "skipped job %r: it cannot be read (%s) nor failed (%s)", job_id, problem, exc
+            )
+        else:
+            log.error("quarantined job %r: %s: %s", job_id, errors.INVALID_DOCUMENT, problem)
+        finally:
+            db.execute("RELEASE quarantine")
 
     def heartbeat(
         self, worker_id: str, job_ids: Collection[str], lease_seconds: float, now: datetime
@@ -592,7 +610,10 @@ class SQLiteStore(Store):
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
-                [(job_id, to_ms(e.timestamp), e.level.value, e.message) for job_id, e in entries],
+                [
+                    (job_id, to_ms(e.timestamp), e.level.value, storable_text(e.message))
+                    for job_id, e in entries
+                ],
             )
             for job_id in {job_id for job_id, _ in entries}:
                 db.execute(
@@ -608,7 +629,11 @@ class SQLiteStore(Store):
         with self._tx() as db:
             moves: list[tuple[str | None, str, str]] = []
             for out in outcomes:
-                sets, args, target = outcome_update(out, now_ms)
+                try:
+                    sets, args, target = outcome_update(out, now_ms)
+                except (TypeError, ValueError) as exc:  # results no store can keep
+                    out = unstorable(out, exc)
+                    sets, args, target = outcome_update(out, now_ms)
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
                     f"AND status = 'processing' RETURNING {_SELECT}",
@@ -635,32 +660,32 @@ class SQLiteStore(Store):
         done: list[Transition] = []
         batch_of: list[str | None] = []
         with self._tx() as db:
+            # A processing job without a (readable) lease counts as expired: nothing renews it.
             rows = db.execute(
-                "SELECT job_id, attempts, max_attempts, lease_owner FROM jobs "
-                "WHERE status = 'processing' AND lease_expires_at < ?",
+                "SELECT rowid, attempts, max_attempts, lease_owner FROM jobs "
+                "WHERE status = 'processing' AND (lease_expires_at < ? "
+                "OR lease_expires_at IS NULL OR typeof(lease_expires_at) != 'integer')",
                 (now_ms,),
             ).fetchall()
             moves = []
-            for job_id, attempts, max_attempts, owner in rows:
-                error = JobError(
-                    errors.WORKER_LOST,
-                    f"worker {owner} stopped renewing its lease (attempt {attempts})",
-                    {"lease_owner": owner, "attempt": attempts},
-                )
+            for rowid, attempts, max_attempts, owner in rows:
+                attempts = attempts if isinstance(attempts, int) else 1
+                max_attempts = max_attempts if isinstance(max_attempts, int) else 1
+                error = worker_lost(owner, attempts)
                 if attempts >= max_attempts:
-                    out = Outcome(job_id, owner, "failed", error=error)
+                    out = Outcome("", owner or "", "failed", error=error)
                 else:
                     delay = backoff * 2 ** max(0, attempts - 1)
                     out = Outcome(
-                        job_id,
-                        owner,
+                        "",
+                        owner or "",
                         "retry",
                         error=error,
                         available_at=from_ms(now_ms + int(delay * 1000)),
                     )
                 sets, args, target = outcome_update(out, now_ms)
                 row = db.execute(
-                    f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}", (*args, job_id)
+                    f"UPDATE jobs SET {sets} WHERE rowid = ? RETURNING {_SELECT}", (*args, rowid)
                 ).fetchone()
                 job = self._job_from_row(row)
                 moves.append((job.batch_id, "processing", target))
