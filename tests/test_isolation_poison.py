@@ -59,7 +59,7 @@ SQLITE_POISON = {
     "doc-not-json": "UPDATE jobs SET doc = '{\"parameters\": {' WHERE job_id = ?",
     "doc-is-array": "UPDATE jobs SET doc = '[1, 2, 3]' WHERE job_id = ?",
     "doc-invalid-utf8": "UPDATE jobs SET doc = CAST(X'7B22FF22' AS TEXT) WHERE job_id = ?",
-    "doc-too-deep": "UPDATE jobs SET doc = '{\"parameters\": {\"context\": "
+    "doc-too-deep": 'UPDATE jobs SET doc = \'{"parameters": {"context": '
     + "[" * 20_000
     + "]" * 20_000
     + "}}' WHERE job_id = ?",
