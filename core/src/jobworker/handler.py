@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from .errors import Cancelled, InputForbidden, InputNotFound, InputTooLarge
+from .errors import Cancelled, InputForbidden, InputNotFound, InputTooLarge, InvalidParameters
 from .model import Job
 
 __all__ = ["Executor", "JobContext", "JobHandler", "Reporter"]
@@ -172,6 +172,7 @@ class JobContext:
         :raises InputForbidden: the path lies outside every input root.
         :raises InputNotFound: ``must_exist`` and no such file.
         :raises InputTooLarge: the file is larger than the configured ``max_input_bytes``.
+        :raises InvalidParameters: a path the system cannot take (NUL byte, too long).
         """
         return resolve_under(
             path, self.input_roots, must_exist=must_exist, max_bytes=self.max_input_bytes
@@ -185,24 +186,42 @@ def resolve_under(
     must_exist: bool = True,
     max_bytes: int | None = None,
 ) -> Path:
-    """The checked, resolved path (see :meth:`JobContext.resolve_input`)."""
+    """The checked, resolved path (see :meth:`JobContext.resolve_input`).
+
+    A path the operating system cannot take (a NUL byte, a name or path over the system's
+    length limits) is refused with :class:`InvalidParameters`.
+    """
     if not roots:
         raise InputForbidden("no input roots are configured, so no file may be read")
-    raw = Path(os.fspath(path)).expanduser()
-    candidate = (raw if raw.is_absolute() else roots[0] / raw).resolve()
-    if not any(candidate.is_relative_to(root.resolve()) for root in roots):
+    shown = _shown(path)
+    try:
+        raw = Path(os.fspath(path)).expanduser()
+        candidate = (raw if raw.is_absolute() else roots[0] / raw).resolve()
+        inside = any(candidate.is_relative_to(root.resolve()) for root in roots)
+        is_file = inside and candidate.is_file()
+        size = candidate.stat().st_size if is_file else 0
+    except (ValueError, OSError) as exc:
+        reason = "a NUL byte" if "\0" in os.fspath(path) else getattr(exc, "strerror", None)
+        raise InvalidParameters(
+            f"{shown!r} is not a usable file path ({reason or exc})",
+            details={"path": shown, "reason": str(reason or exc)},
+        ) from None
+    if not inside:
         raise InputForbidden(
-            f"{os.fspath(path)!r} is outside the allowed input roots "
-            f"({', '.join(str(r) for r in roots)})",
-            details={"path": os.fspath(path)},
+            f"{shown!r} is outside the allowed input roots ({', '.join(str(r) for r in roots)})",
+            details={"path": shown},
         )
-    if must_exist and not candidate.is_file():
-        raise InputNotFound(
-            f"input file not found: {os.fspath(path)}", details={"path": os.fspath(path)}
-        )
-    if max_bytes is not None and candidate.is_file() and candidate.stat().st_size > max_bytes:
+    if must_exist and not is_file:
+        raise InputNotFound(f"input file not found: {shown}", details={"path": shown})
+    if max_bytes is not None and is_file and size > max_bytes:
         raise InputTooLarge(
-            f"{os.fspath(path)} is {candidate.stat().st_size} bytes, over the limit of {max_bytes}",
-            details={"path": os.fspath(path), "limit": max_bytes},
+            f"{shown} is {size} bytes, over the limit of {max_bytes}",
+            details={"path": shown, "limit": max_bytes},
         )
     return candidate
+
+
+def _shown(path: str | os.PathLike[str], limit: int = 200) -> str:
+    """The path as given, cut to ``limit`` characters for messages."""
+    text = os.fspath(path)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
