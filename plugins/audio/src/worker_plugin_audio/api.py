@@ -13,6 +13,7 @@ binary); pydub's ``AudioSegment`` holds decoded PCM for editing. Bad input raise
 
 from __future__ import annotations
 
+from .containers import SINGLE_FILE_FORMATS, open_input
 from .decoding import AudioInfo, AudioSegment, decode, probe, resample, segment_from_array
 from .editing import (
     Piece,
@@ -30,6 +31,7 @@ from .whisper import EXTRA as WHISPER_EXTRA
 
 __all__ = [
     "FORMATS",
+    "SINGLE_FILE_FORMATS",
     "WHISPER_EXTRA",
     "AudioInfo",
     "AudioSegment",
@@ -42,6 +44,7 @@ __all__ = [
     "frame_levels",
     "get_engine",
     "normalise",
+    "open_input",
     "parse_bitrate",
     "probe",
     "resample",

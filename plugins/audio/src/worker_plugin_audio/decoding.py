@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,8 @@ import av
 import av.error
 import numpy as np
 from jobworker import InputTooLarge, UnsupportedInput
+
+from .containers import open_input
 
 with warnings.catch_warnings():  # pydub warns about the ffmpeg binary we never use, and audioop
     warnings.simplefilter("ignore", RuntimeWarning)
@@ -62,32 +63,10 @@ class AudioInfo:
         return attrs.asdict(self)
 
 
-@contextmanager
-def open_media(path: PathLike) -> Iterator[Any]:
-    """Open a media file for reading; every FFmpeg refusal becomes :class:`UnsupportedInput`."""
-    p = Path(path)
-    if not p.is_file():
-        raise UnsupportedInput(f"{p.name}: not a regular file", details={"path": str(p)})
-    if p.stat().st_size == 0:
-        raise UnsupportedInput(
-            f"{p.name} is empty (0 bytes)", details={"path": str(p), "reason": "empty"}
-        )
-    try:
-        container = av.open(str(p), metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        raise UnsupportedInput(
-            f"{p.name} is not a media file FFmpeg can read, or it is corrupt "
-            f"({_ffmpeg_reason(exc)})",
-            details={"path": str(p), "reason": "unreadable"},
-        ) from None
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-def _ffmpeg_reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc)
+def open_media(path: PathLike) -> AbstractContextManager[Any]:
+    """Open a media file for reading (single-file containers only, see :mod:`.containers`);
+    every refusal becomes :class:`UnsupportedInput`."""
+    return open_input(path, "a media file")
 
 
 def audio_stream(container: Any, path: PathLike) -> Any:

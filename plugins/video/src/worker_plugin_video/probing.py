@@ -10,8 +10,7 @@ picture is its cover art), when it is a still image, or when no video frame can 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import attrs
 import av
 import av.error
 from jobworker import InputTooLarge, UnsupportedInput
+from worker_plugin_audio.api import open_input
 
 __all__ = ["StreamInfo", "VideoInfo", "check_limits", "open_video", "probe", "video_stream"]
 
@@ -66,28 +66,11 @@ def _plain(_inst: Any, _field: Any, value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-@contextmanager
-def open_video(path: PathLike) -> Iterator[Any]:
-    """Open a media file; every FFmpeg refusal becomes :class:`UnsupportedInput`."""
-    p = Path(path)
-    if not p.is_file():
-        raise UnsupportedInput(f"{p.name}: not a regular file", details={"path": str(p)})
-    if p.stat().st_size == 0:
-        raise UnsupportedInput(
-            f"{p.name} is empty (0 bytes)", details={"path": str(p), "reason": "empty"}
-        )
-    try:
-        container = av.open(str(p), metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UnsupportedInput(
-            f"{p.name} is not a video FFmpeg can read, or its container is corrupt ({reason})",
-            details={"path": str(p), "reason": "unreadable"},
-        ) from None
-    try:
-        yield container
-    finally:
-        container.close()
+def open_video(path: PathLike) -> AbstractContextManager[Any]:
+    """Open a media file (single-file containers only: the audio plugin's
+    :func:`~worker_plugin_audio.api.open_input` rule); every refusal is :class:`UnsupportedInput`.
+    """
+    return open_input(path, "a video")
 
 
 def _is_cover_art(stream: Any) -> bool:
