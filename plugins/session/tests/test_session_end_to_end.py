@@ -52,7 +52,7 @@ def test_session_page_video_and_slides_into_markdown(
         assert done.status.value == "completed", done.error
         r = done.results
 
-        md_file = out / "FOSS Days 2024" / "Open Government" / "open-budgets.md"
+        md_file = out / job.job_id / "FOSS Days 2024" / "Open Government" / "open-budgets.md"
         assert r["markdown_file"] == str(md_file)
         markdown = md_file.read_text()
         assert markdown == r["markdown_content"]
@@ -79,11 +79,15 @@ def test_session_page_video_and_slides_into_markdown(
         assert steps["video"]["cached"] is False and steps["attachments"][0]["pages"] == 2
         assert any("transcript" in e.message for e in done.logs)
 
-        # The same talk again: the transcript comes from the cache, the document is rewritten.
+        # The same talk again: the transcript comes from the cache; the new job writes its own
+        # document and leaves the first job's alone.
         again = h.client.submit("session", {**params, "session": "Open budgets (repeat)"})
         h.run_burst()
         second = h.client.get(again.job_id)
         assert second.status.value == "completed", second.error
         assert second.results["structured_data"]["steps"]["video"]["cached"] is True
         assert second.results["video_transcript"] == r["video_transcript"]
-        assert "# Open budgets (repeat)" in md_file.read_text()
+        own = out / again.job_id / "FOSS Days 2024" / "Open Government" / "open-budgets.md"
+        assert second.results["markdown_file"] == str(own)
+        assert "# Open budgets (repeat)" in own.read_text()
+        assert md_file.read_text() == r["markdown_content"]

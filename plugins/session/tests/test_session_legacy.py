@@ -194,19 +194,19 @@ allow_private = ["127.0.0.1/32"]
         assert (got.completed_jobs, got.failed_jobs, got.status) == (2, 1, "completed")
 
         # a: page text, nested extra.create_archive = false honoured, legacy fields kept.
-        md_a = out / "Conf 2025" / "Main" / "Keynote.md"
+        md_a = out / "job-legacy-a" / "Conf 2025" / "Main" / "Keynote.md"
         assert PAGE_TEXT in md_a.read_text() and "Grace Hopper" in md_a.read_text()
         assert a.results["archive_filename"] is None and not md_a.with_suffix(".zip").exists()
         assert a.job_name == "Conf 2025 - Main - Keynote"
         # b: slide text, an archive file with the deck.
-        md_b = out / "Conf 2025" / "Main" / "slides-talk.md"
+        md_b = out / "job-legacy-b" / "Conf 2025" / "Main" / "slides-talk.md"
         assert all(s in md_b.read_text() for s in SLIDES)
         assert Path(b.results["archive_path"]).is_file()
         assert b.unknown.get("started_at") is not None
         # c: refused fetch, typed error naming the allow-list.
         assert c.error.code == "INPUT_FORBIDDEN" and "allowed hosts" in c.error.message
         # d: no track -> <event>/<filename>.md; the page read from a local file.
-        md_d = out / "Conf 2025" / "Local.md"
+        md_d = out / "job-legacy-d" / "Conf 2025" / "Local.md"
         assert "Read from the input roots." in md_d.read_text()
         assert d.batch_id is None
         if store_url.startswith("mongodb"):

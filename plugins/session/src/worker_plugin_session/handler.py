@@ -4,8 +4,9 @@ Jobs whose ``job_type`` is empty or missing (legacy ``event_jobs``) are session 
 core maps them here. Steps, each reported as progress: the page (``url``), the talk video
 (``video_url``: audio extraction and transcription), the attachments (``attachments_url``: PDF
 text), rendering the template (default ``Session``), writing
-``<output root>/<event>/<track>/<filename>.md`` with ``assets/<filename>/``, and an optional
-ZIP archive next to it (a file; never base64 inside the job document).
+``<output root>/<job id>/<event>/<track>/<filename>.md`` with ``assets/<filename>/``, and an
+optional ZIP archive next to it (a file; never base64 inside the job document). Every file lives
+under the job's own ``ctx.output_dir``, so no other job's parameters can name it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def handle_session(ctx: JobContext) -> dict[str, Any]:
     """Run the steps and return the legacy ``JobResults`` keys (plus ``archive_path``)."""
     p: SessionParams = ctx.params
     ctx.progress(5, "initializing", p.session)
-    paths = session_paths(ctx.output_root, p.event or "", p.track, p.filename, p.session or "")
+    paths = session_paths(ctx.output_dir, p.event or "", p.track, p.filename, p.session or "")
     steps: dict[str, Any] = {}
     web_text = transcript = attachments_text = None
     page_title = None

@@ -1,5 +1,6 @@
-"""Where a session's files go: ``<output root>/<event>/<track>/<filename>.md`` and
-``.../assets/<filename>/``, every component sanitised."""
+"""Where a session's files go: ``<job's output dir>/<event>/<track>/<filename>.md`` and
+``.../assets/<filename>/``, every component sanitised (the handler passes ``ctx.output_dir``,
+``<output root>/<job id>``, so one job's parameters can never reach another job's files)."""
 
 from __future__ import annotations
 
@@ -51,15 +52,15 @@ class SessionPaths:
 
 
 def session_paths(
-    output_root: Path, event: str, track: str | None, filename: str | None, session: str
+    base: Path, event: str, track: str | None, filename: str | None, session: str
 ) -> SessionPaths:
-    """The files of one session; ``filename`` defaults to the session title, ``.md`` is added
-    unless present; a missing track leaves that directory level out."""
+    """The files of one session under ``base``; ``filename`` defaults to the session title,
+    ``.md`` is added unless present; a missing track leaves that directory level out."""
     stem = filename or session
     if stem.lower().endswith(".md"):
         stem = stem[:-3]
     stem = safe_component(stem, default="session")
-    target = output_root / safe_component(event, default="event")
+    target = base / safe_component(event, default="event")
     if track:
         target = target / safe_component(track, default="track")
     return SessionPaths(

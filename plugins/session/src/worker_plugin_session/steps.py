@@ -74,6 +74,8 @@ def page_step(ctx: JobContext, url: str, container: str | None) -> PageResult:
     page = html_to_text(
         html, container=container, max_chars=int(ctx.settings.get("max_page_chars", 500_000))
     )
+    for warning in page.warnings:
+        ctx.warning(f"page: {warning}")
     return PageResult(page.text, page.title, page.description)
 
 

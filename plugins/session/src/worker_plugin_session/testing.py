@@ -23,6 +23,13 @@ LOCAL = {"allowed_hosts": ["127.0.0.1"], "allow_private": ["127.0.0.1/32"]}
 
 
 class _Quiet(SimpleHTTPRequestHandler):
+    seen: list[str] | None = None
+
+    def do_GET(self) -> None:
+        if self.seen is not None:
+            self.seen.append(self.path)
+        super().do_GET()
+
     def log_message(self, format: str, *args: object) -> None:
         pass
 
@@ -50,9 +57,13 @@ def slide_deck(path: Path, slides: Sequence[str] = SLIDES) -> Path:
 
 
 @contextlib.contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    """Serve ``root`` over HTTP on 127.0.0.1 (a free port); yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=root))
+def serve_directory(root: Path, requests: list[str] | None = None) -> Iterator[str]:
+    """Serve ``root`` over HTTP on 127.0.0.1 (a free port); yields the base URL.
+
+    :param requests: if given, the path of every GET request is appended to it.
+    """
+    handler = type("Handler", (_Quiet,), {"seen": requests})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=root))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
