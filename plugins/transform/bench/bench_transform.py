@@ -10,6 +10,9 @@ Measures, best of ``--repeat`` (templates compiled once, as in a worker process)
 * a loop-heavy template (10 000 iterations, a macro call and a filter each): the same;
 * text tools on a 100 000-character text: ``detect_language``, ``summarize``,
   ``parse_front_matter`` (calls per second);
+* ``html_to_text`` (seconds per page): 100 000 nested ``<div>`` then 100 000 stray end tags
+  (the quadratic case of the old hand-written parser), 250 nested ``<div>`` then 1 000 000 stray
+  end tags (the worst libxml2 allows), and a 1 MB talk page of ordinary markup;
 * ``transform`` jobs through a real worker (SQLite store, process executor): jobs per second,
   first submit to last completion (``--jobs``).
 """
@@ -17,6 +20,7 @@ Measures, best of ``--repeat`` (templates compiled once, as in a worker process)
 from __future__ import annotations
 
 import argparse
+import functools
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +30,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from worker_plugin_transform.api import (
     detect_language,
+    html_to_text,
     parse_front_matter,
     render_template,
     summarize,
@@ -126,6 +131,28 @@ def bench_tools(repeat: int) -> None:
         print(f"{name:22s} {best(fn, n, repeat):9.1f} calls/s")
 
 
+def adversarial_page(depth: int, stray: int) -> str:
+    """``depth`` nested ``<div>``, ``stray`` end tags that close nothing, then a paragraph."""
+    return f"<html><body>{'<div>' * depth}{'</span>' * stray}<p>end</p></body></html>"
+
+
+def bench_html(repeat: int) -> None:
+    talk = (
+        "<article><h2>Open budgets</h2><p>" + SENTENCE * 3 + "</p><ul><li>CSV</li>"
+        "<li>JSON</li></ul><div class='speaker'><p>Ada works on <b>civic</b> tech.</p></div>"
+        "</article>"
+    )
+    ordinary = f"<html><head><title>T</title></head><body><nav>Menu</nav><main>{talk * 2000}"
+    ordinary += "</main><footer>Imprint</footer></body></html>"
+    for name, page in (
+        ("html 100k div+100k </span>", adversarial_page(100_000, 100_000)),
+        ("html 250 div+1M </span>", adversarial_page(250, 1_000_000)),
+        ("html 1 MB talk page", ordinary),
+    ):
+        seconds = 1 / best(functools.partial(html_to_text, page), 1, repeat)
+        print(f"{name:22s} {seconds:9.3f} s per page ({len(page) / 1e6:.1f} MB)")
+
+
 def bench_worker(jobs: int) -> None:
     import worker_plugin_transform
     from jobworker.testing import WorkerHarness
@@ -158,6 +185,7 @@ def main() -> None:
     render_template(template_content="warm", registered={})
     bench_templates(args.renders, args.repeat)
     bench_tools(args.repeat)
+    bench_html(args.repeat)
     bench_worker(args.jobs)
 
 

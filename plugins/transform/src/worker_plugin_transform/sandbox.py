@@ -51,7 +51,11 @@ from .errors import (
 )
 from .guards import Limits, check_size, sized, too_big
 
-__all__ = ["SafeEnvironment", "render"]
+__all__ = ["MAX_NESTED_BLOCKS", "SafeEnvironment", "render"]
+
+#: Python compiles at most 20 statically nested blocks; a template nesting more ``for``/``if``/
+#: ``with`` blocks than that is refused (``TEMPLATE_LIMIT_EXCEEDED``, ``limit == "nesting"``).
+MAX_NESTED_BLOCKS = 20
 
 _STR_METHODS = frozenset(
     {
@@ -205,6 +209,20 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         )
         tree = super()._parse(source, name, filename)
         return _Guard().visit(tree)  # type: ignore[no-any-return]
+
+    def _compile(self, source: str, filename: str) -> types.CodeType:
+        """Compile the generated Python; Python's own limits (about 20 statically nested
+        blocks, 200 nested parentheses) end as :class:`TemplateLimitExceeded`, not a
+        ``SyntaxError``."""
+        try:
+            return super()._compile(source, filename)
+        except (SyntaxError, RecursionError, MemoryError) as exc:
+            msg = getattr(exc, "msg", None) or type(exc).__name__
+            raise TemplateLimitExceeded(
+                f"template {filename} is nested too deeply to compile ({msg})",
+                limit="nesting",
+                maximum=MAX_NESTED_BLOCKS,
+            ) from None
 
     # -- runtime checks --------------------------------------------------------------------
 

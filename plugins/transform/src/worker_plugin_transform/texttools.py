@@ -29,6 +29,15 @@ __all__ = [
 ]
 
 MAX_FRONT_MATTER_CHARS = 65_536
+#: deepest nesting of mappings/sequences accepted in front matter (PyYAML's composer recurses)
+MAX_FRONT_MATTER_DEPTH = 64
+_OPENS = (
+    yaml.BlockMappingStartToken,
+    yaml.BlockSequenceStartToken,
+    yaml.FlowMappingStartToken,
+    yaml.FlowSequenceStartToken,
+)
+_CLOSES = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
 
 # -- language --------------------------------------------------------------------------------
 
@@ -130,7 +139,7 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     """Split Markdown into its YAML front matter (a dict, ``{}`` if none) and the body.
 
     Dates become ISO strings, so the result is plain JSON. YAML anchors/aliases, non-mapping
-    front matter and front matter over 64 KiB are refused.
+    front matter, front matter over 64 KiB and nesting deeper than 64 levels are refused.
 
     :raises UnsupportedInput: the front matter is not valid, safe YAML mapping.
     """
@@ -144,17 +153,35 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
             f"front matter is {len(raw)} characters, over the limit of {MAX_FRONT_MATTER_CHARS}"
         )
     try:
-        for token in yaml.scan(raw, Loader=yaml.SafeLoader):
-            if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
-                raise UnsupportedInput("YAML anchors and aliases are not allowed in front matter")
+        _check_tokens(raw)
         data = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
         raise UnsupportedInput(f"front matter is not valid YAML: {exc}") from None
+    except RecursionError:  # not reached after _check_tokens; kept as the last guard
+        raise UnsupportedInput("front matter is nested too deeply") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise UnsupportedInput(f"front matter must be a mapping, not {type(data).__name__}")
     return _plain(data), text[match.end() :]
+
+
+def _check_tokens(raw: str) -> None:
+    """Refuse anchors/aliases and nesting deeper than :data:`MAX_FRONT_MATTER_DEPTH`, from
+    PyYAML's (iterative) scanner, before the (recursive) composer sees the text."""
+    depth = 0
+    for token in yaml.scan(raw, Loader=yaml.SafeLoader):
+        if isinstance(token, (yaml.AliasToken, yaml.AnchorToken)):
+            raise UnsupportedInput("YAML anchors and aliases are not allowed in front matter")
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_FRONT_MATTER_DEPTH:
+                raise UnsupportedInput(
+                    f"front matter is nested deeper than {MAX_FRONT_MATTER_DEPTH} levels",
+                    details={"limit": MAX_FRONT_MATTER_DEPTH},
+                )
+        elif isinstance(token, _CLOSES):
+            depth -= 1
 
 
 def _plain(value: Any) -> Any:
