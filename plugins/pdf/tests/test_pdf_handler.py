@@ -9,6 +9,7 @@ import pytest
 import worker_plugin_pdf
 from jobworker import JobHandler, hookimpl
 from jobworker.testing import run_handler
+from worker_plugin_ocr.testing import cyclic_page_tree_pdf, huge_image_pdf
 from worker_plugin_pdf.handler import PdfParams, handle_pdf
 
 
@@ -157,6 +158,21 @@ def test_truncated_or_corrupt(tmp_path, request, fixture):
     result = run(tmp_path, {"file_path": str(path)})
     assert_failed(result, "UNSUPPORTED_INPUT")
     assert result.error.details["reason"] == "corrupt"
+
+
+@pytest.mark.parametrize("method", ["native", "ocr"])
+def test_cyclic_page_tree_is_typed(tmp_path, method):
+    pdf = cyclic_page_tree_pdf(tmp_path / "cyclic.pdf")
+    result = run(tmp_path, {"file_path": str(pdf), "extraction_method": method})
+    assert_failed(result, "UNSUPPORTED_INPUT")
+    assert "cyclic" in result.error.message
+
+
+def test_ocr_of_a_page_embedding_a_huge_image_is_refused(tmp_path):
+    pdf = huge_image_pdf(tmp_path / "huge.pdf")  # 40000 x 40000 pixels, about 200 KB
+    result = run(tmp_path, {"file_path": str(pdf), "extraction_method": "ocr"})
+    assert_failed(result, "INPUT_TOO_LARGE")
+    assert "embedded image 1 is 40000x40000" in result.error.message
 
 
 def test_page_range_out_of_bounds(tmp_path, text_pdf):

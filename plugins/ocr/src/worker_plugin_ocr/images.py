@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 from jobworker import InputTooLarge, InvalidParameters, JobFailure, UnsupportedInput
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
@@ -139,11 +140,16 @@ def render_pdf_pages(
 ) -> Iterator[tuple[int, Image.Image]]:
     """Render the given 1-based pages to greyscale images at ``dpi`` (pypdfium2, no poppler).
 
-    Each page's pixel size is checked before rendering.
+    Before a page is rendered, its pixel size at ``dpi`` and the pixel size of every image it
+    embeds (read from the image's dictionary, nothing decoded) are checked against
+    ``max_pixels``: PDFium decodes an embedded image whole, whatever size it is drawn at, so a
+    small PDF holding a 40000 x 40000 image would otherwise need gigabytes.
 
-    :raises UnsupportedInput: not a readable PDF. ``JobFailure`` with code ``PDF_ENCRYPTED``:
-        encrypted and no or a wrong password.
-    :raises InputTooLarge: a page would render to more than ``max_pixels``.
+    :raises UnsupportedInput: not a readable PDF, or a page PDFium cannot load (a damaged or
+        cyclic page tree). ``JobFailure`` with code ``PDF_ENCRYPTED``: encrypted and no or a
+        wrong password.
+    :raises InputTooLarge: a page would render to more than ``max_pixels``, or embeds an image
+        of more than ``max_pixels``.
     """
     scale = dpi / 72.0
     with PDFIUM_LOCK:
@@ -151,7 +157,7 @@ def render_pdf_pages(
     try:
         for number in pages:
             with PDFIUM_LOCK:
-                page = pdf[number - 1]
+                page = _load_page(pdf, path, number)
                 try:
                     width, height = page.get_size()
                     check_pixels(
@@ -160,13 +166,42 @@ def render_pdf_pages(
                         max_pixels,
                         f"page {number} at {dpi} dpi",
                     )
+                    _check_embedded_images(page, number, max_pixels)
                     image = page.render(scale=scale, grayscale=True).to_pil()
+                except pdfium.PdfiumError as exc:
+                    raise _unreadable_page(path, number, exc) from None
                 finally:
                     page.close()
             yield number, image
     finally:
         with PDFIUM_LOCK:
             pdf.close()
+
+
+def _load_page(pdf: pdfium.PdfDocument, path: Path, number: int) -> pdfium.PdfPage:
+    try:
+        return pdf[number - 1]
+    except pdfium.PdfiumError as exc:
+        raise _unreadable_page(path, number, exc) from None
+
+
+def _unreadable_page(path: Path, number: int, exc: Exception) -> UnsupportedInput:
+    return UnsupportedInput(
+        f"{path.name}: page {number} cannot be read ({exc}); the PDF's page tree or the page "
+        "is damaged",
+        details={"page": number, "reason": str(exc)},
+    )
+
+
+def _check_embedded_images(page: pdfium.PdfPage, number: int, max_pixels: int | None) -> None:
+    """Refuse a page embedding an image over ``max_pixels`` (also inside form XObjects)."""
+    if max_pixels is None:
+        return
+    for index, obj in enumerate(
+        page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=8), start=1
+    ):
+        width, height = obj.get_px_size()
+        check_pixels(width, height, max_pixels, f"page {number}: embedded image {index}")
 
 
 def iter_pages(
