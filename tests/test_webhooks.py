@@ -12,9 +12,9 @@ from pathlib import Path
 import attrs
 import pytest
 from jobworker import InvalidParameters, JobHandler, JobStatus, hookimpl, verify_webhook
-from jobworker.builtin.webhook_signing import WebhookSignatureError
 from jobworker.testing import WorkerHarness
 from jobworker.views import job_view
+from jobworker.webhooks.signing import WebhookSignatureError
 
 _spec = importlib.util.spec_from_file_location(
     "webhook_receiver", Path(__file__).with_name("test_webhooks_receiver.py")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from jobworker import JobHandler, hookimpl
-from jobworker.builtin.webhook_signing import signature_header
 from jobworker.testing import WorkerHarness
+from jobworker.webhooks.signing import signature_header
 
 DOC = Path(__file__).parents[1] / "docs" / "webhooks.md"
 SECRET = "whsec-docs-test"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import pytest
 from jobworker import verify_webhook
-from jobworker.builtin.webhook_signing import WebhookSignatureError, sign, signature_header
+from jobworker.webhooks.signing import WebhookSignatureError, sign, signature_header
 from procs import wait_until  # noqa: F401  (re-exported to the other webhook tests)
 
 

@@ -3,12 +3,11 @@ per-type limits, unknown types, bad parameters, lifecycle hooks."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
 
 import pytest
 import testjobs
+from background import Background
 from jobworker import errors, hookimpl
 from jobworker.model import JobStatus
 from jobworker.testing import WorkerHarness, run_handler
@@ -18,27 +17,6 @@ from jobworker.testing import WorkerHarness, run_handler
 def harness(tmp_path):
     with WorkerHarness(tmp_path, plugins=[testjobs], lease_seconds=3) as h:
         yield h
-
-
-class Background:
-    """A worker running in a thread until stopped."""
-
-    def __init__(self, harness, **kwargs):
-        self.worker = harness.worker(**kwargs)
-        self.ready = threading.Event()
-        self.thread = threading.Thread(target=lambda: asyncio.run(self._main()))
-        self.thread.start()
-        assert self.ready.wait(10)
-
-    async def _main(self):
-        self.loop = asyncio.get_running_loop()
-        self.ready.set()
-        await self.worker.run()
-
-    def stop(self, immediate=False):
-        self.loop.call_soon_threadsafe(self.worker.request_stop, immediate)
-        self.thread.join(30)
-        assert not self.thread.is_alive()
 
 
 def wait_status(client, job_id, status, timeout=20.0):

@@ -22,8 +22,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .builtin.webhook_config import check_webhook, parse_webhook
-from .builtin.webhook_signing import verify_webhook
+from .announce import announce
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
 from .fleet import WorkerRecord, unserved_reason
@@ -41,6 +40,8 @@ from .plugins import Plugins
 from .store import Store, open_store
 from .store.apikeys import KeyStore
 from .validation import check_json_parameters, check_submitted_keys, params_for
+from .webhooks.config import check_webhook, parse_webhook
+from .webhooks.signing import verify_webhook
 
 __all__ = ["Client", "connect", "verify_webhook"]
 
@@ -354,12 +355,9 @@ class Client:
         t = self.store.cancel(job_id, utcnow())
         if t is None:
             return None
-        if t.job.status.terminal:
-            self.plugins.notify("job_finished", job=t.job, store=self.store)
-            self.store.mark_announced([job_id])
-        if t.batch_finished is not None:
-            self.plugins.notify("batch_finished", batch=t.batch_finished, store=self.store)
-            self.store.mark_announced([], [t.batch_finished.batch_id])
+        jobs, batches = announce(self.plugins, self.store, [t])
+        if jobs or batches:
+            self.store.mark_announced(jobs, batches)
         return t.job
 
     def retry(self, job_id: str) -> Job | None:

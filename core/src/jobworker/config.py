@@ -19,6 +19,7 @@ file::
     unknown_type_grace = 600           # pending jobs of a type no live worker serves fail after
                                        # this many seconds without one (at once if never served)
     plugin_check_interval = 10         # look for installed/removed plugins this often (0: never)
+    hook_timeout = 60                  # seconds the worker waits for one round of lifecycle hooks
     max_concurrent_per_type = { ocr = 2 }          # per worker process
     cluster_max_concurrent_per_type = { video = 4 } # across all workers sharing the store
 
@@ -69,6 +70,7 @@ class Settings:
     max_input_bytes: int | None = 1 << 30
     plugin_settings: dict[str, dict[str, Any]] = attrs.Factory(dict)
     retry_backoff: float = 2.0
+    hook_timeout: float = 60.0
     source: str = "defaults"
 
     def for_type(self, job_type: str) -> dict[str, Any]:
@@ -118,6 +120,7 @@ def _from_mapping(data: Mapping[str, Any], base: Path) -> Settings:
         "max_concurrent_per_type",
         "cluster_max_concurrent_per_type",
         "retry_backoff",
+        "hook_timeout",
     ):
         if key in worker:
             setattr(s, key, worker[key])

@@ -1,9 +1,10 @@
 """Finding, loading and checking plugins; the registry of job types they hand over.
 
-Plugins come from the entry-point group ``jobworker`` (``pip install worker-plugin-x``), from
-modules named with ``--plugin`` / ``JOBWORKER_EXTRA_PLUGINS`` / the config's ``plugins`` list, and
-from jobworker itself (built-ins use the same manager). Loading never raises: every broken plugin
-is recorded as a :class:`PluginProblem` naming it, and the others keep working.
+Plugins come from the entry-point group ``jobworker`` (``pip install worker-plugin-x``) and from
+modules named with ``--plugin`` / ``JOBWORKER_EXTRA_PLUGINS`` / the config's ``plugins`` list;
+the core's own job type (``webhook``) is listed as the plugin ``jobworker``. Loading never
+raises: every broken plugin is recorded as a :class:`PluginProblem` naming it, and the others
+keep working.
 
 Environment:
 
@@ -14,7 +15,7 @@ Environment:
 * ``JOBWORKER_TRACE_HOOKS=1``: print every hook call and its result to stderr.
 
 Installed plugins load in a fixed order, sorted by distribution name, then entry-point name, after
-the built-ins; when two plugins register the same job type, the first in that order keeps it and
+the core's own; when two plugins register the same job type, the first in that order keeps it and
 the other is refused for it, with both named.
 """
 
@@ -24,12 +25,14 @@ import importlib
 import importlib.metadata as md
 import os
 import sys
+import time
 from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 import attrs
 import pluggy
+import structlog
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -41,6 +44,7 @@ from .model import job_type_of
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
 
 ENTRY_POINT_GROUP = "jobworker"
+CORE = "jobworker"  # the name the core's own job types are listed under
 hookimpl = pluggy.HookimplMarker("jobworker")
 
 
@@ -122,10 +126,13 @@ class Plugins:
         return plugins
 
     def load_builtins(self) -> None:
-        from . import builtin
+        """The core's own job type: ``webhook`` (deliveries, :mod:`jobworker.webhooks`), listed
+        as the plugin ``jobworker``."""
+        from .webhooks.delivery import delivery_handler
 
-        for module in builtin.MODULES:
-            self._register(importlib.import_module(module), module, "jobworker", core_version())
+        self.infos.setdefault(CORE, PluginInfo(CORE, "jobworker", core_version()))
+        if delivery_handler().job_type not in self.handlers:
+            self._add_handler(CORE, delivery_handler())
 
     def load_entry_points(self, *, every: bool = False) -> None:
         """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says
@@ -331,17 +338,29 @@ class Plugins:
         caller = getattr(self.hook, hook_name, None)
         return caller is not None and bool(caller.get_hookimpls())
 
+    #: A lifecycle hook call slower than this many seconds is logged (a warning naming it).
+    slow_hook_seconds = 1.0
+
     def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a lifecycle hook; an exception from an observer is logged, never raised."""
-        caller = getattr(self.hook, hook_name)
-        if not caller.get_hookimpls():
+        """Call a lifecycle hook; an exception from an observer is logged, never raised, and so
+        is a call slower than :attr:`slow_hook_seconds`."""
+        caller = getattr(self.hook, hook_name, None)
+        impls = caller.get_hookimpls() if caller is not None else []
+        if caller is None or not impls:
             return
+        started = time.monotonic()
         try:
             caller(**kwargs)
         except Exception:
-            import structlog
-
             structlog.get_logger("jobworker").exception("hook failed", hook=hook_name)
+        elapsed = time.monotonic() - started
+        if elapsed >= self.slow_hook_seconds:
+            structlog.get_logger("jobworker").warning(
+                "slow hook",
+                hook=hook_name,
+                seconds=round(elapsed, 3),
+                plugins=[self.pm.get_name(i.plugin) for i in impls],
+            )
 
 
 def _label(info: PluginInfo) -> str:

@@ -20,10 +20,11 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +34,7 @@ import attrs
 import structlog
 
 from . import errors
+from .announce import HookThreads, announce, announce_progress, announce_started, store_on
 from .config import Settings
 from .executors import AttemptStopped, Executors, RemoteError, StopSignal
 from .fleet import WorkerRecord
@@ -53,11 +55,13 @@ from .serving import PluginWatcher, Serving, reload_plugins
 from .store import Claim, Outcome, Store, Transition
 from .store.broken import problem_of, unstorable
 from .validation import params_for
+from .webhooks import delivery as webhooks
 
 __all__ = ["Worker"]
 
 T = TypeVar("T")
 log = structlog.get_logger("jobworker.worker")
+_IO_THREAD = "jobworker-io"
 
 
 @attrs.define
@@ -70,21 +74,20 @@ class _Running:
 
 
 class _Reporter:
-    """In-process reporter: records the latest progress and log lines for the next flush."""
+    """In-process reporter: hands progress and log lines to the worker for the next flush
+    (through :meth:`Worker.report_progress` / :meth:`Worker.report_log`, which are safe from the
+    handler threads)."""
 
     def __init__(self, worker: Worker, job_id: str, stop: StopSignal) -> None:
         self.worker, self.job_id, self.stop = worker, job_id, stop
 
     def progress(self, percent: int, step: str | None, message: str | None) -> None:
-        progress = JobProgress(step or "processing", percent, message)
-        self.worker._progress[self.job_id] = progress
-        if self.worker.on_progress is not None:
-            self.worker.on_progress(self.job_id, progress)
+        self.worker.report_progress(
+            self.job_id, JobProgress(step or "processing", percent, message)
+        )
 
     def log(self, level: str, message: str) -> None:
-        self.worker._logs.append(
-            (self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message)))
-        )
+        self.worker.report_log(self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message)))
 
     def is_cancelled(self) -> bool:
         return self.stop.reason is not None
@@ -132,7 +135,13 @@ class Worker:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._stop_now = False
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobworker-io")
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_IO_THREAD)
+        # Handler threads report progress and logs while the loop swaps the buffers out.
+        self._report_lock = threading.Lock()
+        self._hooks = HookThreads(limit=settings.hook_timeout)
+        self._hook_tasks: set[asyncio.Future[Any]] = set()
+        #: The store as lifecycle hooks see it: every call runs on the I/O thread.
+        self.hook_store = store_on(store, self._io, _IO_THREAD)
         process_slots = settings.concurrency
         self.executors = Executors(
             threads=max(4, settings.concurrency * 2),
@@ -191,6 +200,8 @@ class Worker:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
             await self._flush()
+            await self._drain_hooks()
+            self._hooks.close()
             with contextlib.suppress(Exception):  # a dead store cannot be told; expiry will do
                 self.record.stopped_at = utcnow()
                 await self._call(self.store.register_worker, self._current_record())
@@ -203,6 +214,18 @@ class Worker:
             activate(previous)
             self._remove_signals(loop)
             self.log.info("worker stopped", processed=self.processed)
+
+    def report_progress(self, job_id: str, progress: JobProgress) -> None:
+        """Record a job's latest progress for the next flush (safe from any thread)."""
+        with self._report_lock:
+            self._progress[job_id] = progress
+        if self.on_progress is not None:
+            self.on_progress(job_id, progress)
+
+    def report_log(self, job_id: str, entry: LogEntry) -> None:
+        """Queue a log line of a job for the next flush (safe from any thread)."""
+        with self._report_lock:
+            self._logs.append((job_id, entry))
 
     def request_stop(self, immediate: bool = False) -> None:
         """Stop claiming; with ``immediate`` (or a second call) hand running jobs back now."""
@@ -255,8 +278,9 @@ class Worker:
     async def _exchange(self, claim: bool) -> list[Job]:
         """One round trip to the store: logs, progress, finished attempts, and a new claim."""
         outcomes, self._outcomes = self._outcomes, []
-        progress, self._progress = self._progress, {}
-        logs, self._logs = self._logs, []
+        with self._report_lock:
+            progress, self._progress = self._progress, {}
+            logs, self._logs = self._logs, []
         announced, self._announced = self._announced, []
         batches, self._announced_batches = self._announced_batches, []
         progress = {k: v for k, v in progress.items() if k in self.running}
@@ -280,16 +304,17 @@ class Worker:
         except BaseException:
             # Nothing is lost: put the unwritten work back for the next round trip.
             self._outcomes[:0] = outcomes
-            self._logs[:0] = logs
             self._announced[:0] = announced
             self._announced_batches[:0] = batches
-            self._progress = {**progress, **self._progress}
+            with self._report_lock:
+                self._logs[:0] = logs
+                self._progress = {**progress, **self._progress}
             raise
-        for job_id, p in progress.items() if self.plugins.observes("job_progress") else ():
-            if job_id in self.running:
-                self.plugins.notify(
-                    "job_progress", job=self.running[job_id].job, progress=p, store=self.store
-                )
+        written = [(self.running[j].job, p) for j, p in progress.items() if j in self.running]
+        if written:
+            self._spawn_hooks(
+                "job_progress", announce_progress, self.plugins, self.hook_store, written
+            )
         self._announce(done)
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
@@ -394,8 +419,10 @@ class Worker:
         handler = self.plugins.handler_for(job.job_type)
         running = _Running(job, handler, StopSignal())
         self.running[job.job_id] = running
+        webhooks.job_started(job, self.hook_store)  # in memory: before the attempt runs
         running.task = asyncio.ensure_future(self._attempt(running))
-        self.plugins.notify("job_started", job=job, store=self.store)
+        if self.plugins.observes("job_started"):
+            self._spawn_hooks("job_started", announce_started, self.plugins, self.hook_store, job)
 
     async def _attempt(self, run: _Running) -> None:
         job, handler = run.job, run.handler
@@ -428,7 +455,7 @@ class Worker:
             result = await self.executors.run(handler, ctx, run.stop, timeout)
             if result is not None and not isinstance(result, dict):
                 result = {"structured_data": result}
-            progress = self._progress.pop(job.job_id, None)
+            progress = self._take_progress(job.job_id)
             outcome = Outcome(
                 job.job_id,
                 self.worker_id,
@@ -439,7 +466,7 @@ class Worker:
         except BaseException as exc:  # every failure becomes an outcome; nothing escapes
             if isinstance(exc, asyncio.CancelledError) and run.stop.reason is None:
                 run.stop.stop("shutdown")
-            progress = self._progress.pop(job.job_id, None)
+            progress = self._take_progress(job.job_id)
             outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
         finally:
             if scratch is not None and scratch.exists():
@@ -454,15 +481,13 @@ class Worker:
                 code=outcome.error.code,
                 error=outcome.error.message,
             )
-            self._logs.append(
-                (
-                    job.job_id,
-                    LogEntry(
-                        utcnow(),
-                        LogLevel.ERROR if outcome.kind == "failed" else LogLevel.WARNING,
-                        f"{outcome.error.code}: {outcome.error.message}",
-                    ),
-                )
+            self.report_log(
+                job.job_id,
+                LogEntry(
+                    utcnow(),
+                    LogLevel.ERROR if outcome.kind == "failed" else LogLevel.WARNING,
+                    f"{outcome.error.code}: {outcome.error.message}",
+                ),
             )
         if run.stop.reason != "lost":
             self._outcomes.append(outcome)
@@ -525,20 +550,52 @@ class Worker:
             )
         return Outcome(job.job_id, self.worker_id, "failed", error=error, progress=progress)
 
-    def _announce(self, transitions: list[Transition]) -> None:
-        observed = self.plugins.observes("job_finished")
-        for t in transitions:
-            if observed and t.status.terminal:
-                self.plugins.notify("job_finished", job=t.job, store=self.store)
-            if t.status.terminal:
-                self._announced.append(t.job_id)
-        for t in transitions:  # after every job of the same write
-            if t.batch_finished is not None:
-                self._announce_batch(t.batch_finished)
+    def _announce(self, transitions: list[Transition], batches: list[Batch] | None = None) -> None:
+        """Run the reactions to committed transitions (:func:`jobworker.announce.announce`) on
+        the hook threads; what they announced is marked in the store by a later round trip."""
+        batches = list(batches or ())
+        if not batches and not any(
+            t.status.terminal or t.batch_finished is not None for t in transitions
+        ):
+            return
 
-    def _announce_batch(self, batch: Batch) -> None:
-        self.plugins.notify("batch_finished", batch=batch, store=self.store)
-        self._announced_batches.append(batch.batch_id)
+        async def run() -> None:
+            done = await self._hooks.run(
+                "job_finished/batch_finished",
+                announce,
+                self.plugins,
+                self.hook_store,
+                transitions,
+                batches,
+            )
+            if done is not None:
+                self._announced += done[0]
+                self._announced_batches += done[1]
+
+        self._track(run())
+
+    def _spawn_hooks(self, what: str, fn: Callable[..., None], *args: Any) -> None:
+        self._track(self._hooks.run(what, fn, *args))
+
+    def _track(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+
+    async def _drain_hooks(self) -> None:
+        """Wait for the hooks still running (each within its time limit), writing what they
+        announced, until none is left."""
+        while self._hook_tasks:
+            await asyncio.gather(*list(self._hook_tasks), return_exceptions=True)
+            try:
+                await self._flush()
+            except Exception:  # a dead store: the sweep of another worker announces again
+                self.log.exception("could not write what the hooks announced")
+                return
+
+    def _take_progress(self, job_id: str) -> JobProgress | None:
+        with self._report_lock:
+            return self._progress.pop(job_id, None)
 
     # -- background duties -----------------------------------------------------------------
 
@@ -697,9 +754,7 @@ class Worker:
                 jobs=[t.job_id for t in missed],
                 batches=[b.batch_id for b in batches],
             )
-        self._announce(missed)
-        for batch in batches:
-            self._announce_batch(batch)
+        self._announce(missed, batches)
 
     def _on_wake(self, notifier: Any) -> None:
         notifier.drain()

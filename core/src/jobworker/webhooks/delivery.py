@@ -2,8 +2,10 @@
 
 How it works:
 
-1. The lifecycle hooks below run after a transition is committed. When the job (or its batch)
-   has a webhook that wants the event, they store one *delivery*: a job of the built-in type
+1. The reactions below (``job_finished``, ``job_progress``, ``batch_finished``) are called by
+   the core's announcement step (:mod:`jobworker.announce`) after a transition is committed, in
+   a worker on its hook threads with store calls on its I/O thread. When the job (or its batch)
+   has a webhook that wants the event, they store one *delivery*: a job of the core type
    ``webhook`` whose parameters hold the URL, the payload and the source job's id. Its
    ``idempotency_key`` names the transition, so one transition never yields two deliveries.
 2. Any worker serving ``webhook`` sends it like any job: with a lease, retries with backoff
@@ -35,19 +37,23 @@ from ..errors import InputForbidden, JobFailure
 from ..handler import JobContext, JobHandler
 from ..model import Batch, Job, JobParameters, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ..net import NetworkError, async_request, display_url
-from ..plugins import hookimpl
 from ..store import Store
-from .webhook_config import EVENT_NAMES, WebhookConfig, batch_webhook, job_webhooks
-from .webhook_payload import build_payload
-from .webhook_signing import SIGNATURE_HEADER, signature_header
+from .config import EVENT_NAMES, WebhookConfig, batch_webhook, job_webhooks
+from .payload import build_payload
+from .signing import SIGNATURE_HEADER, signature_header
 
 __all__ = [
     "DELIVERY_FAILED",
     "JOB_TYPE",
     "DeliveryParams",
     "WebhookSettings",
+    "batch_finished",
     "deliver",
+    "delivery_handler",
     "enqueue_delivery",
+    "job_finished",
+    "job_progress",
+    "job_started",
 ]
 
 JOB_TYPE = "webhook"
@@ -206,13 +212,13 @@ def _batch_config(store: Store, batch_id: str) -> WebhookConfig | None:
     return config
 
 
-@hookimpl
 def job_started(job: Job, store: Store) -> None:
+    """Remember the store of a delivery about to run, for the notes it writes on its source job
+    (in memory, no I/O: the worker calls this on its loop before the attempt starts)."""
     if job.job_type == JOB_TYPE:
         _remember(_stores, job.job_id, store)
 
 
-@hookimpl
 def job_finished(job: Job, store: Store) -> None:
     if job.job_type == JOB_TYPE:
         _delivery_finished(job, store)
@@ -244,7 +250,6 @@ def job_finished(job: Job, store: Store) -> None:
         )
 
 
-@hookimpl
 def job_progress(job: Job, progress: JobProgress, store: Store) -> None:
     if job.job_type == JOB_TYPE:
         return
@@ -266,7 +271,6 @@ def job_progress(job: Job, progress: JobProgress, store: Store) -> None:
     )
 
 
-@hookimpl
 def batch_finished(batch: Batch, store: Store) -> None:
     config, _problem = batch_webhook(batch)
     if config is None or "batch.finished" not in config.events:
@@ -411,17 +415,15 @@ async def _retry_or_give_up(
     return JobFailure(reason, code=DELIVERY_FAILED, retryable=True)
 
 
-@hookimpl
-def register_job_handlers(register: Any) -> None:
-    register(
-        JobHandler(
-            JOB_TYPE,
-            deliver,
-            params=DeliveryParams,
-            executor="async",
-            max_attempts=ATTEMPTS_CEILING,
-            backoff=5.0,
-            timeout=600,
-            description="Sends a webhook delivery (made by jobworker itself).",
-        )
+def delivery_handler() -> JobHandler:
+    """The core job type ``webhook``: sends one stored delivery."""
+    return JobHandler(
+        JOB_TYPE,
+        deliver,
+        params=DeliveryParams,
+        executor="async",
+        max_attempts=ATTEMPTS_CEILING,
+        backoff=5.0,
+        timeout=600,
+        description="Sends a webhook delivery (made by jobworker itself).",
     )

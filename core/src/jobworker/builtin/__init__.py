@@ -1,3 +1,0 @@
-"""Behaviour that ships with jobworker, registered through the same plugin manager as any plugin."""
-
-MODULES: list[str] = ["jobworker.builtin.webhooks"]
