@@ -676,8 +676,16 @@ class Worker:
             await self._sweep_unserved()
 
     async def _sweep_unserved(self) -> int:
-        """Fail pending jobs of types the fleet does not serve (see :mod:`jobworker.fleet`)."""
+        """Fail pending jobs of types the fleet does not serve (see :mod:`jobworker.fleet`).
+
+        Skipped while this worker's installed plugins changed and it has not reloaded yet: a
+        job of a type just installed here must not fail as never served."""
         try:
+            if self._reload_wanted or (
+                self._watcher is not None and await self._call(self._watcher.changed)
+            ):
+                self.request_reload()
+                return 0
             done = await self._call(
                 self.store.sweep_unserved, utcnow(), self.settings.unknown_type_grace
             )

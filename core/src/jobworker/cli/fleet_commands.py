@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+from pathlib import Path
+
 import click
 from rich.console import Console
 from rich.table import Table
@@ -53,6 +58,42 @@ def workers(state: State, as_json: bool, show_all: bool) -> None:
             ),
         )
     console.print(table)
+
+
+def tell_local_workers(state: State) -> list[str]:
+    """Ask the live workers of the configured store that run on this host to reload their
+    plugins (SIGHUP to their pids); return the ids of the workers told. Nothing is created:
+    a SQLite store that does not exist yet has no workers to tell."""
+    url = state.settings.store
+    if url.startswith("sqlite:"):
+        from ..store.sqlite import SQLiteStore
+
+        if not SQLiteStore.path_of(url).exists():
+            return []
+    try:
+        records = state.store.workers()
+    except Exception:  # an unreachable store: the workers notice by their timer
+        return []
+    now, host, told = utcnow(), socket.gethostname(), []
+    for record in records:
+        if record.host == host and record.alive(now) and _is_jobworker(record.pid):
+            try:
+                os.kill(record.pid, signal.SIGHUP)
+            except OSError:
+                continue
+            told.append(record.worker_id)
+    return told
+
+
+def _is_jobworker(pid: int) -> bool:
+    """Whether ``pid`` is a jobworker process (never signal a recycled pid)."""
+    if pid == os.getpid():
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # gone, or no /proc here: do not guess
+        return False
+    return b"jobworker" in cmdline
 
 
 def register_fleet_commands(cli: click.Group) -> None:

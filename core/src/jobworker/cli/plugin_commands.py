@@ -89,7 +89,9 @@ def _pip(*args: str) -> None:
 @click.option("--no-cache-dir", is_flag=True, help="Disable pip's cache.")
 @click.option("--pre", is_flag=True, help="Include pre-release versions.")
 @click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
+@pass_state
 def install(
+    state: State,
     packages: tuple[str, ...],
     upgrade: bool,
     editables: tuple[str, ...],
@@ -101,7 +103,9 @@ def install(
     """Install plugins (PyPI names, paths or URLs) into jobworker's own environment.
 
     Runs ``python -m pip install`` with the interpreter running jobworker, e.g.
-    ``jobworker install worker-plugin-pdf`` or ``jobworker install -e ./my-plugin``.
+    ``jobworker install worker-plugin-pdf`` or ``jobworker install -e ./my-plugin``. Then tells
+    the live workers of the store on this host to reload their plugins (SIGHUP); they start
+    claiming the new job types between jobs, without a restart.
     """
     if not packages and not editables:
         raise click.UsageError("name at least one package (or -e PATH)")
@@ -118,14 +122,30 @@ def install(
     for path in editables:
         args += ["--editable", path]
     _pip(*args, *packages)
+    _tell_workers(state)
 
 
 @click.command()
 @click.argument("packages", nargs=-1, required=True)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
-def uninstall(packages: tuple[str, ...], yes: bool) -> None:
-    """Uninstall plugins from jobworker's environment (``python -m pip uninstall``)."""
+@pass_state
+def uninstall(state: State, packages: tuple[str, ...], yes: bool) -> None:
+    """Uninstall plugins from jobworker's environment (``python -m pip uninstall``).
+
+    Then tells the live workers of the store on this host to reload their plugins: they stop
+    claiming the removed job types; attempts already running finish with the code they started
+    with.
+    """
     _pip("uninstall", *(["-y"] if yes else []), *packages)
+    _tell_workers(state)
+
+
+def _tell_workers(state: State) -> None:
+    from .fleet_commands import tell_local_workers
+
+    told = tell_local_workers(state)
+    if told:
+        click.echo(f"asked {len(told)} running worker(s) to reload plugins: {', '.join(told)}")
 
 
 @click.group("plugin")

@@ -38,7 +38,10 @@ from .common import State, pass_state
     help="Seconds pending jobs of a type no live worker serves wait for one (default 600; "
     "a type no worker ever served fails at once).",
 )
-@click.option("--worker-id", help="Name of this worker (default host-pid-random).")
+@click.option(
+    "--worker-id",
+    help="Name of this worker (default host-pid-random); with --processes N, NAME-1 ... NAME-N.",
+)
 @click.option("--log-level", default="info", show_default=True)
 @click.option(
     "--log-json/--log-console",
@@ -108,8 +111,8 @@ def _supervise(processes: int, burst: bool) -> int:
     restart a copy that dies unexpectedly (not in ``--burst`` mode)."""
     log = structlog.get_logger("jobworker.supervisor")
     argv = _argv_without_processes(sys.argv[1:])
-    cmd = [sys.executable, "-m", "jobworker", *argv]
-    children = [subprocess.Popen(cmd) for _ in range(processes)]
+    cmds = [[sys.executable, "-m", "jobworker", *_numbered(argv, i + 1)] for i in range(processes)]
+    children = [subprocess.Popen(cmd) for cmd in cmds]
     log.info("supervisor started", processes=processes, pids=[c.pid for c in children])
     stopping = {"count": 0}
 
@@ -129,7 +132,7 @@ def _supervise(processes: int, burst: bool) -> int:
                 alive += 1
             elif code != 0 and not stopping["count"] and not burst:
                 log.warning("worker process died; restarting", pid=child.pid, exit_code=code)
-                children[i] = subprocess.Popen(cmd)
+                children[i] = subprocess.Popen(cmds[i])
                 alive += 1
         if not alive:
             break
@@ -151,4 +154,16 @@ def _argv_without_processes(argv: list[str]) -> list[str]:
         if arg.startswith("--processes="):
             continue
         out.append(arg)
+    return out
+
+
+def _numbered(argv: list[str], index: int) -> list[str]:
+    """``argv`` with ``--worker-id NAME`` made ``NAME-<index>``: every process of a supervisor
+    needs its own id (leases and the worker registry are per id)."""
+    out = list(argv)
+    for i, arg in enumerate(out):
+        if arg == "--worker-id" and i + 1 < len(out):
+            out[i + 1] = f"{out[i + 1]}-{index}"
+        elif arg.startswith("--worker-id="):
+            out[i] = f"{arg}-{index}"
     return out

@@ -146,8 +146,9 @@ class SQLiteStore(Store):
         self._watch_dir = Path(tempfile.gettempdir()) / f"jobworker-watch-{digest}"
         self._watchers = Waker(self._watch_dir)
 
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
+    @staticmethod
+    def path_of(url: str) -> Path:
+        """The database file a ``sqlite:`` URL names."""
         parts = urlsplit(url)
         path = unquote(parts.path)
         if parts.netloc:  # sqlite://relative/path.db
@@ -156,8 +157,12 @@ class SQLiteStore(Store):
             path = path[1:]  # sqlite:///rel.db -> rel.db ; sqlite:////abs.db -> /abs.db
         if not path:
             raise StoreError(f"no database path in {url!r}")
+        return Path(path)
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> SQLiteStore:
         known = {"synchronous", "log_cap", "busy_timeout_ms"}
-        return cls(path, **{k: v for k, v in options.items() if k in known})
+        return cls(cls.path_of(url), **{k: v for k, v in options.items() if k in known})
 
     def init(self) -> None:
         with self._lock:
