@@ -472,8 +472,12 @@ class SQLiteStore(Store):
                 for job_type, limit in claim.cluster_limits.items():
                     room = max(0, limit - running.get(job_type, 0))
                     slots[job_type] = min(slots.get(job_type, room), room)
+            order = "ORDER BY priority DESC, created_at, rowid LIMIT ?"
+            # (a query of the rowids to claim, its arguments, at most this many)
+            groups: list[tuple[str, tuple[Any, ...], int]] = []
             if claim.types is not None:
-                # One index range per type (jobs_type_claim), merged in priority order.
+                # One index range per type (jobs_type_claim), merged in priority order: the
+                # cost does not depend on how many jobs of other types are pending.
                 parts, args = [], []
                 for job_type in sorted(set(claim.types)):
                     n = min(slots.get(job_type, claim.limit), claim.limit)
@@ -481,40 +485,34 @@ class SQLiteStore(Store):
                         parts.append(
                             "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
                             "FROM jobs WHERE status = 'pending' AND job_type = ? "
-                            "AND available_at <= ? ORDER BY priority DESC, created_at, rowid "
-                            "LIMIT ?)"
+                            f"AND available_at <= ? {order})"
                         )
                         args += [job_type, now_ms, n]
-                groups: list[tuple[str, tuple[Any, ...], int]] = (
-                    [
-                        (
-                            f"rowid IN (SELECT r FROM ({' UNION ALL '.join(parts)}) "
-                            f"ORDER BY p DESC, c, r LIMIT ?)",
-                            (*args, claim.limit),
-                            claim.limit,
-                        )
-                    ]
-                    if parts
-                    else []
-                )
-            elif slots:
-                groups = [
-                    (f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots), claim.limit),
-                    *[("job_type = ?", (t,), n) for t, n in slots.items() if n > 0],
-                ]
+                if parts:
+                    union = " UNION ALL ".join(parts)
+                    groups.append(
+                        (f"SELECT r FROM ({union}) ORDER BY p DESC, c, r LIMIT ?", tuple(args), 0)
+                    )
             else:
-                groups = [("1", (), claim.limit)]
-            for condition, cond_args, group_limit in groups:
-                limit = min(group_limit, claim.limit - len(claimed))
+                pending = "SELECT rowid FROM jobs WHERE status = 'pending' AND available_at <= ?"
+                conditions = [(f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots))]
+                conditions += [("job_type = ?", (t,)) for t, n in slots.items() if n > 0]
+                limits = [claim.limit] + [n for n in slots.values() if n > 0]
+                if not slots:
+                    conditions, limits = [("1", ())], [claim.limit]
+                groups = [
+                    (f"{pending} AND {cond} {order}", (now_ms, *cond_args), n)
+                    for (cond, cond_args), n in zip(conditions, limits, strict=True)
+                ]
+            for select, select_args, group_limit in groups:
+                limit = min(group_limit or claim.limit, claim.limit - len(claimed))
                 if limit <= 0:
                     break
                 rows = db.execute(
                     f"UPDATE jobs SET status = 'processing', lease_owner = ?, "
                     f"lease_expires_at = ?, heartbeat_at = ?, processing_started_at = ?, "
                     f"updated_at = ?, attempts = attempts + 1, progress = ? "
-                    f"WHERE rowid IN (SELECT rowid FROM jobs WHERE status = 'pending' "
-                    f"AND available_at <= ? AND {condition} "
-                    f"ORDER BY priority DESC, created_at, rowid LIMIT ?) RETURNING {_SELECT}",
+                    f"WHERE rowid IN ({select}) RETURNING {_SELECT}",
                     (
                         claim.worker_id,
                         lease_ms,
@@ -522,8 +520,7 @@ class SQLiteStore(Store):
                         now_ms,
                         now_ms,
                         progress,
-                        now_ms,
-                        *cond_args,
+                        *select_args,
                         limit,
                     ),
                 ).fetchall()
