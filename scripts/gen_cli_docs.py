@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from jobworker.cli import cli
+from jobworker.cli.outcome import EXIT_CODES
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
 
@@ -34,6 +35,9 @@ def render() -> str:
                 walk(command.get_command(ctx, name), [*path, name])
 
     walk(cli, ["jobworker"])
+    parts += ["## Exit codes", "", "| code | meaning |", "|---|---|"]
+    parts += [f"| {code} | {meaning} |" for code, meaning in EXIT_CODES.items()]
+    parts.append("")
     return "\n".join(parts)
 
 

@@ -422,7 +422,9 @@ def test_legacy_jobs_are_claimed_finished_and_stay_readable(legacy_store):
     assert done["progress"] == {"step": "completed", "percent": 100, "message": None}
     failed = raw(store, empty["job_id"])
     assert failed["error"]["code"] == "ValueError"
-    assert failed["progress"]["step"] == "error" and failed["progress"]["percent"] == 0
+    assert (
+        failed["progress"]["step"] == "error" and failed["progress"]["percent"] == 100
+    )  # the last percent stays
     assert [e["message"] for e in failed["logs"]] == ["Job erstellt", "Cache leer", "jobworker"]
 
     batch = store.batches.find_one({"batch_id": batch_id}, {"_id": 0})

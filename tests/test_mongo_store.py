@@ -168,13 +168,11 @@ def test_large_results_go_to_gridfs_and_come_back(store):
     assert got.results == results
     assert store.list_jobs()[0].results["markdown_content"] == big_text
 
-    assert (
-        store.purge(
-            before=utcnow() + __import__("datetime").timedelta(seconds=1),
-            statuses=[JobStatus.COMPLETED],
-        )
-        == 1
+    purged = store.purge(
+        before=utcnow() + __import__("datetime").timedelta(seconds=1),
+        statuses=[JobStatus.COMPLETED],
     )
+    assert purged.job_ids == [j.job_id]
     assert files.count_documents({}) == 0
 
 

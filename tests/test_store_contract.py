@@ -218,7 +218,18 @@ def test_retry_failed_job_reopens_batch(store):
     )
     assert t.batch_finished is not None
     again = store.retry(a.job_id, utcnow())
-    assert again.status is JobStatus.PENDING and again.error is None and again.attempts == 0
+    assert again.status is JobStatus.PENDING and again.error is None
+    # attempts keep counting; the retry grants a fresh budget on top (default 3)
+    assert (again.attempts, again.max_attempts) == (1, 4)
+    [j] = claim(store)
+    assert (j.attempts, j.max_attempts) == (2, 4)
+    store.finish([Outcome(j.job_id, "w1", "failed", error=JobError("X", "x", None))], utcnow())
+    assert (store.retry(a.job_id, utcnow(), budget=1).max_attempts) == 3
+    [j] = claim(store)
+    assert j.attempts == 3
+    store.finish([Outcome(j.job_id, "w1", "failed", error=JobError("X", "x", None))], utcnow())
+    assert store.get_job(a.job_id).status is JobStatus.FAILED
+    store.retry(a.job_id, utcnow())
     b = store.get_batch(batch.batch_id)
     assert (b.status, b.failed_jobs, b.pending_jobs) == ("processing", 0, 1)
     assert store.retry(a.job_id, utcnow()) is None
@@ -245,9 +256,43 @@ def test_list_count_and_purge(store):
     store.finish([Outcome(j.job_id, "w1", "completed")], utcnow())
     assert store.count_by_status() == {"pending": 2, "processing": 0, "completed": 1, "failed": 0}
     assert len(store.list_jobs(status=JobStatus.COMPLETED)) == 1
-    assert store.purge(before=utcnow() + timedelta(seconds=1), statuses=[JobStatus.COMPLETED]) == 1
+    purged = store.purge(before=utcnow() + timedelta(seconds=1), statuses=[JobStatus.COMPLETED])
+    assert purged.job_ids == [j.job_id] and purged.batch_ids == []
     assert store.get_job(j.job_id) is None
     assert len(store.list_jobs()) == 2
+
+
+def test_purge_takes_emptied_batches_and_has_a_dry_run(store):
+    done, mixed = Batch(), Batch()
+    store.enqueue([job(), job()], done)
+    store.enqueue([job(), job()], mixed)
+    claimed = claim(store, limit=3)
+    store.finish([Outcome(j.job_id, "w1", "completed") for j in claimed], utcnow())
+    before, finished = utcnow() + timedelta(seconds=1), [JobStatus.COMPLETED]
+    plan = store.purge(before=before, statuses=finished, dry_run=True)
+    assert sorted(plan.job_ids) == sorted(j.job_id for j in claimed)
+    assert plan.batch_ids == [done.batch_id]  # `mixed` keeps a job that is still running
+    assert len(store.list_jobs()) == 4 and store.get_batch(done.batch_id) is not None
+    purged = store.purge(before=before, statuses=finished)
+    assert (sorted(purged.job_ids), purged.batch_ids) == (sorted(plan.job_ids), plan.batch_ids)
+    assert store.get_batch(done.batch_id) is None
+    assert store.get_batch(mixed.batch_id).total_jobs == 2
+    assert len(store.list_jobs()) == 1
+
+
+def test_cancel_and_lost_leases_keep_the_last_percent(store):
+    """Progress never goes backwards within an attempt: a cancelled or lost attempt keeps its
+    percent, whether or not the outcome carries it."""
+    store.enqueue([job(max_attempts=1), job(max_attempts=1)])
+    a, b = claim(store, lease=1)
+    now = utcnow()
+    store.save_progress("w1", {a.job_id: JobProgress("ocr", 46, None)}, now)
+    store.save_progress("w1", {b.job_id: JobProgress("ocr", 71, None)}, now)
+    cancelled = JobError(errors.CANCELLED, "cancelled while running", None)
+    [t] = store.finish([Outcome(a.job_id, "w1", "failed", error=cancelled)], now)
+    assert t.job.progress == JobProgress("error", 46, "cancelled while running")
+    [t] = store.recover_expired(now + timedelta(seconds=5), backoff=0)
+    assert t.job.error.code == errors.WORKER_LOST and t.job.progress.percent == 71
 
 
 def test_enqueue_into_existing_batch_grows_it(store):

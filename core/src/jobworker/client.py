@@ -17,6 +17,9 @@ installed in the submitting process; unknown types are refused unless ``allow_un
 from __future__ import annotations
 
 import builtins
+import glob
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -37,7 +40,7 @@ from .model import (
     utcnow,
 )
 from .plugins import Plugins
-from .store import Store, open_store
+from .store import Purged, Store, open_store
 from .store.apikeys import KeyStore
 from .validation import check_json_parameters, check_submitted_keys, params_for
 from .webhooks.config import check_webhook, parse_webhook
@@ -56,13 +59,21 @@ def connect(
     """Open the store at ``url`` (default: the configured store) and return a :class:`Client`."""
     settings = settings or load_settings(store=url)
     store = open_store(url or settings.store, **{**settings.store_options, **store_options})
-    return Client(store, plugins if plugins is not None else Plugins.load(settings.plugins))
+    return Client(
+        store, plugins if plugins is not None else Plugins.load(settings.plugins), settings
+    )
 
 
 class Client:
-    def __init__(self, store: Store, plugins: Plugins | None = None) -> None:
+    """Submit, follow and change jobs in ``store``. ``settings`` (default: the built-in
+    defaults) tells :meth:`purge` where the jobs' output folders are."""
+
+    def __init__(
+        self, store: Store, plugins: Plugins | None = None, settings: Settings | None = None
+    ) -> None:
         self.store = store
         self.plugins = plugins if plugins is not None else Plugins.load()
+        self.settings = settings if settings is not None else Settings()
 
     def close(self) -> None:
         self.store.close()
@@ -360,14 +371,44 @@ class Client:
             self.store.mark_announced(jobs, batches)
         return t.job
 
-    def retry(self, job_id: str) -> Job | None:
-        """Put a failed job back to pending with a fresh attempt budget."""
-        return self.store.retry(job_id, utcnow())
+    def retry(self, job_id: str, *, attempts: int | None = None) -> Job | None:
+        """Put a failed job back to pending with ``attempts`` more attempts (default: its
+        type's ``max_attempts``, 3 if no local plugin knows the type). Attempts keep counting:
+        the job's next attempt is numbered ``attempts + 1``. ``None`` if it is not failed."""
+        if attempts is None:
+            job = self.store.get_job(job_id, with_logs=False)
+            handler = self.plugins.handler_for(job.job_type) if job is not None else None
+            attempts = handler.max_attempts if handler is not None else 3
+        if attempts < 1:
+            raise InvalidParameters("a retry needs at least one attempt")
+        return self.store.retry(job_id, utcnow(), attempts)
 
     def purge(
         self,
         older_than: timedelta,
         statuses: Iterable[JobStatus | str] = (JobStatus.COMPLETED, JobStatus.FAILED),
-    ) -> int:
+        *,
+        dry_run: bool = False,
+    ) -> Purged:
+        """Delete finished jobs last updated more than ``older_than`` ago: their documents,
+        logs, output folders (``<output_root>/<job_id>``) and any scratch folders a killed
+        worker left (``$TMPDIR/jobworker-*/<job_id>-*``), and the batches no job is left in.
+        ``dry_run`` deletes nothing and returns what would go."""
         before: datetime = utcnow() - older_than
-        return self.store.purge(before=before, statuses=[JobStatus(s) for s in statuses])
+        purged = self.store.purge(
+            before=before, statuses=[JobStatus(s) for s in statuses], dry_run=dry_run
+        )
+        if not dry_run:
+            for job_id in purged.job_ids:
+                for folder in self.job_folders(job_id):
+                    shutil.rmtree(folder, ignore_errors=True)
+        return purged
+
+    def job_folders(self, job_id: str) -> builtins.list[str]:
+        """The folders on this machine that belong to a job: its output folder and scratch
+        folders left by killed workers (those that exist)."""
+        output = self.settings.output_root / job_id
+        scratch = glob.glob(
+            glob.escape(tempfile.gettempdir()) + f"/jobworker-*/{glob.escape(job_id)}-*"
+        )
+        return ([str(output)] if output.is_dir() else []) + sorted(scratch)

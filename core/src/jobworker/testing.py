@@ -95,7 +95,7 @@ class WorkerHarness:
         )
         self.plugins = make_plugins(plugins)
         self.store = open_store(self.settings.store)
-        self.client = Client(self.store, self.plugins)
+        self.client = Client(self.store, self.plugins, self.settings)
 
     def worker(self, **kwargs: Any) -> Worker:
         return Worker(self.store, self.plugins, self.settings, **kwargs)

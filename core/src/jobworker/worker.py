@@ -71,6 +71,13 @@ class _Running:
     stop: StopSignal
     task: asyncio.Task[None] | None = None
     started: float = attrs.Factory(time.monotonic)
+    #: the latest progress the handler reported, flushed or not: a failed or cancelled
+    #: attempt keeps its percent (never backwards within an attempt)
+    progress: JobProgress | None = None
+
+
+#: How the end of an attempt is named in the worker's log.
+_OUTCOME_WORDS = {"retry": "will retry", "release": "handed back"}
 
 
 class _Reporter:
@@ -78,13 +85,14 @@ class _Reporter:
     (through :meth:`Worker.report_progress` / :meth:`Worker.report_log`, which are safe from the
     handler threads)."""
 
-    def __init__(self, worker: Worker, job_id: str, stop: StopSignal) -> None:
-        self.worker, self.job_id, self.stop = worker, job_id, stop
+    def __init__(self, worker: Worker, run: _Running) -> None:
+        self.worker, self.run = worker, run
+        self.job_id, self.stop = run.job.job_id, run.stop
 
     def progress(self, percent: int, step: str | None, message: str | None) -> None:
-        self.worker.report_progress(
-            self.job_id, JobProgress(step or "processing", percent, message)
-        )
+        progress = JobProgress(step or "processing", percent, message)
+        self.run.progress = progress
+        self.worker.report_progress(self.job_id, progress)
 
     def log(self, level: str, message: str) -> None:
         self.worker.report_log(self.job_id, LogEntry(utcnow(), LogLevel.parse(level), str(message)))
@@ -421,6 +429,12 @@ class Worker:
         self.running[job.job_id] = running
         webhooks.job_started(job, self.hook_store)  # in memory: before the attempt runs
         running.task = asyncio.ensure_future(self._attempt(running))
+        self.log.info(
+            "job started",
+            job_type=job.job_type,
+            job_id=job.job_id,
+            attempt=f"{job.attempts}/{job.max_attempts}",
+        )
         if self.plugins.observes("job_started"):
             self._spawn_hooks("job_started", announce_started, self.plugins, self.hook_store, job)
 
@@ -439,7 +453,7 @@ class Worker:
             ctx = JobContext(
                 job,
                 params,
-                _Reporter(self, job.job_id, run.stop),
+                _Reporter(self, run),
                 self._scratch_root,
                 tuple(self.settings.input_roots),
                 self.settings.output_root,
@@ -466,21 +480,25 @@ class Worker:
         except BaseException as exc:  # every failure becomes an outcome; nothing escapes
             if isinstance(exc, asyncio.CancelledError) and run.stop.reason is None:
                 run.stop.stop("shutdown")
-            progress = self._take_progress(job.job_id)
+            progress = self._take_progress(job.job_id) or run.progress
             outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
         finally:
             if scratch is not None and scratch.exists():
                 shutil.rmtree(scratch, ignore_errors=True)
+        # One line per job end (as RQ and Celery log): type, id, duration, outcome.
+        self.log.info(
+            "job ended",
+            job_type=job.job_type,
+            job_id=job.job_id,
+            duration=f"{time.monotonic() - run.started:.2f}s",
+            outcome=_OUTCOME_WORDS.get(outcome.kind, outcome.kind),
+            **(
+                {"code": outcome.error.code, "error": outcome.error.message[:200]}
+                if outcome.error is not None
+                else {}
+            ),
+        )
         if outcome.error is not None:
-            self.log.info(
-                "attempt ended",
-                job_id=job.job_id,
-                job_type=job.job_type,
-                attempt=job.attempts,
-                outcome=outcome.kind,
-                code=outcome.error.code,
-                error=outcome.error.message,
-            )
             self.report_log(
                 job.job_id,
                 LogEntry(

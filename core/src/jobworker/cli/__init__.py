@@ -55,7 +55,10 @@ def cli(
     config_path: str | None,
     plugin_modules: tuple[str, ...],
 ) -> None:
-    """jobworker: background jobs whose job types are plugins."""
+    """jobworker: background jobs whose job types are plugins.
+
+    Exit codes: 0 done (a waited-for job completed), 1 a waited-for job failed or the command
+    failed, 2 refused (bad usage or parameters), 3 a wait ran out."""
     ctx.obj = State(store_url, config_path, plugin_modules)
 
 

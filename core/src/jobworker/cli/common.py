@@ -14,6 +14,7 @@ from ..config import Settings, load_settings
 from ..errors import JobFailure
 from ..plugins import Plugins
 from ..store import Store, StoreError, open_store
+from .outcome import EXIT_REFUSED
 
 
 class State:
@@ -54,7 +55,7 @@ class State:
 
     @cached_property
     def client(self) -> Client:
-        return Client(self.store, self.plugins)
+        return Client(self.store, self.plugins, self.settings)
 
 
 pass_state = click.make_pass_decorator(State)
@@ -65,6 +66,7 @@ def echo_json(value: Any) -> None:
 
 
 def fail(exc: JobFailure) -> None:
-    """Print a refused request like the job error it would have been, and exit 2."""
+    """Print a refused request like the job error it would have been, and exit 2 (see the
+    exit codes in :mod:`.outcome`)."""
     click.echo(f"error: {exc.code}: {exc.message}", err=True)
-    sys.exit(2)
+    sys.exit(EXIT_REFUSED)

@@ -16,10 +16,17 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
 from rich.table import Table
 
 from ..errors import InvalidParameters, JobFailure
-from ..model import Job, JobStatus
+from ..model import Batch, Job, JobStatus
 from ..validation import MAX_PARAMETER_DEPTH
 from ..views import batch_view, job_view
 from .common import State, echo_json, fail, pass_state
+from .outcome import (
+    EXIT_FAILED,
+    batch_line,
+    describe_job,
+    failed_jobs_lines,
+    wait_ran_out,
+)
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 
@@ -91,7 +98,14 @@ def parse_duration(text: str) -> timedelta:
     is_flag=True,
     help="Accept a type no local plugin knows (the workers have it).",
 )
-@click.option("--wait", "wait_seconds", type=float, help="Wait up to N seconds for the end.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    metavar="S",
+    help="Wait up to S seconds for the end and show the outcome: exit 0 if completed, 1 if "
+    "failed, 3 if still not done (see the exit codes in docs/cli.md).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the job document as JSON.")
 @pass_state
 def submit(
@@ -128,12 +142,35 @@ def submit(
         )
     except JobFailure as exc:
         fail(exc)
-    if wait_seconds is not None:
-        job = state.client.wait(job.job_id, timeout=wait_seconds)
+    if wait_seconds is None:
+        if as_json:
+            echo_json(job_view(job))
+        else:
+            click.echo(job.job_id)
+        return
+    _wait_and_show(state, job.job_id, wait_seconds, as_json)
+
+
+def _wait_and_show(state: State, job_id: str, seconds: float, as_json: bool) -> None:
+    """Wait for a job, print it (the document with ``as_json``, else its id and outcome),
+    and exit 1 if it failed, 3 if it did not end in time."""
+    try:
+        job = state.client.wait(job_id, timeout=seconds)
+    except TimeoutError:
+        job = _get(state, job_id)
+        if as_json:
+            echo_json(job_view(job))
+        unserved = state.client.unserved(job.job_type)
+        wait_ran_out(job_id, seconds, job.status.value, unserved)
+        return
     if as_json:
         echo_json(job_view(job))
     else:
         click.echo(job.job_id)
+        for line in describe_job(job):
+            click.echo(line, err=job.status is JobStatus.FAILED)
+    if job.status is JobStatus.FAILED:
+        sys.exit(EXIT_FAILED)
 
 
 @click.group()
@@ -152,6 +189,14 @@ def batch() -> None:
     help="Notify this URL (batch.finished) when every job has ended.",
 )
 @click.option("--webhook-secret", metavar="SECRET", help="HMAC secret for --webhook.")
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=float,
+    metavar="S",
+    help="Wait up to S seconds for every job to end; list the failed ones. Exit 0 if all "
+    "completed, 1 if any failed, 3 if the batch is still not done.",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_state
 def batch_submit(
@@ -161,6 +206,7 @@ def batch_submit(
     allow_unknown_type: bool,
     webhook_url: str | None,
     webhook_secret: str | None,
+    wait_seconds: float | None,
     as_json: bool,
 ) -> None:
     """Submit the jobs of a JSONL FILE (one {"job_type", "parameters", ...} per line)."""
@@ -182,10 +228,34 @@ def batch_submit(
         )
     except JobFailure as exc:
         fail(exc)
+    if wait_seconds is not None:
+        try:
+            made = state.client.wait_batch(made.batch_id, timeout=wait_seconds)
+        except TimeoutError:
+            _batch_ran_out(state, made.batch_id, wait_seconds)
     if as_json:
         echo_json(batch_view(made))
     else:
         click.echo(made.batch_id)
+    if wait_seconds is not None:
+        _batch_outcome(state, made)
+
+
+def _batch_ran_out(state: State, batch_id: str, seconds: float) -> None:
+    waiting = state.client.list(batch_id=batch_id, status=JobStatus.PENDING, limit=10_000)
+    reasons = {t: state.client.unserved(t) for t in sorted({j.job_type for j in waiting})}
+    unserved = "; ".join(r for r in reasons.values() if r) or None
+    wait_ran_out(f"batch {batch_id}", seconds, "running", unserved)
+
+
+def _batch_outcome(state: State, batch: Batch) -> None:
+    """Print a finished batch's counts and failed jobs; exit 1 if any failed."""
+    click.echo(batch_line(batch))
+    if batch.failed_jobs:
+        failed = state.client.list(batch_id=batch.batch_id, status=JobStatus.FAILED, limit=11)
+        for line in failed_jobs_lines(failed):
+            click.echo(line, err=True)
+        sys.exit(EXIT_FAILED)
 
 
 @batch.command("status")
@@ -243,21 +313,9 @@ def status(state: State, job_id: str, as_json: bool) -> None:
     if as_json:
         echo_json(job_view(job))
         return
-    p = job.progress
-    click.echo(
-        f"{job.job_id}  {job.job_type}  {job.status.value}"
-        f"{f'  {p.percent}% {p.step}' if p else ''}  attempt {job.attempts}/"
-        f"{job.max_attempts}"
-    )
-    if job.error:
-        click.echo(f"error: {job.error.code}: {job.error.message}")
-    if job.status is JobStatus.PENDING:
-        reason = state.client.unserved(job.job_type)
-        if reason:
-            click.echo(f"waiting: {reason}")
-    if job.results:
-        keys = [k for k, v in job.results.items() if v not in (None, [], {})]
-        click.echo(f"results: {', '.join(keys) or '(empty)'}")
+    unserved = state.client.unserved(job.job_type) if job.status is JobStatus.PENDING else None
+    for line in describe_job(job, unserved):
+        click.echo(line)
 
 
 @click.command("list")
@@ -320,7 +378,8 @@ def logs(state: State, job_id: str, follow: bool) -> None:
 @click.option("--interval", type=float, default=0.3, show_default=True)
 @pass_state
 def watch(state: State, job_id: str | None, batch_id: str | None, interval: float) -> None:
-    """Live progress bars until the job (or every job of --batch) is done."""
+    """Live progress bars until the job (or every job of --batch) is done; then the outcome.
+    Exit 0 if everything completed, 1 if a job failed."""
     if not job_id and not batch_id:
         raise click.UsageError("give a JOB_ID or --batch BATCH_ID")
     columns = (
@@ -362,7 +421,13 @@ def watch(state: State, job_id: str | None, batch_id: str | None, interval: floa
         b = state.client.batch(batch_id)
         if b is None:
             raise click.ClickException(f"no batch {batch_id}")
-        click.echo(f"batch {batch_id}: {b.completed_jobs} completed, {b.failed_jobs} failed")
+        _batch_outcome(state, b)
+        return
+    job = _get(state, jobs[0].job_id)
+    for line in describe_job(job)[1:]:
+        click.echo(line, err=job.status is JobStatus.FAILED)
+    if job.status is JobStatus.FAILED:
+        sys.exit(EXIT_FAILED)
 
 
 @click.command()
@@ -378,24 +443,50 @@ def cancel(state: State, job_id: str) -> None:
 
 @click.command()
 @click.argument("job_id")
+@click.option(
+    "--attempts",
+    type=click.IntRange(1),
+    help="How many more attempts it gets (default: its type's max_attempts).",
+)
 @pass_state
-def retry(state: State, job_id: str) -> None:
-    """Run a failed job again (fresh attempts)."""
-    if state.client.retry(job_id) is None:
+def retry(state: State, job_id: str, attempts: int | None) -> None:
+    """Run a failed job again. Attempts keep counting: a job that failed at attempt 1 of 3
+    runs attempt 2 of 4 next."""
+    job = state.client.retry(job_id, attempts=attempts)
+    if job is None:
         raise click.ClickException(f"{job_id}: no such failed job")
-    click.echo(f"{job_id}: pending again")
+    click.echo(f"{job_id}: pending again (next: attempt {job.attempts + 1} of {job.max_attempts})")
 
 
 @click.command()
 @click.option("--older-than", default="7d", show_default=True, help="e.g. 12h, 7d.")
 @click.option("--status", "statuses", default="completed,failed", show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show what would be deleted; delete nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_state
-def purge(state: State, older_than: str, statuses: str) -> None:
-    """Delete finished jobs (and their logs) older than --older-than."""
+def purge(state: State, older_than: str, statuses: str, dry_run: bool, yes: bool) -> None:
+    """Delete finished jobs last updated longer ago than --older-than: their documents, logs,
+    output folders and scratch, and the batches no job is left in.
+
+    On a terminal it shows what it would delete and asks first (--yes skips the question);
+    elsewhere it deletes without asking."""
     chosen = [JobStatus(s.strip()) for s in statuses.split(",") if s.strip()]
     if any(not s.terminal for s in chosen):
         raise click.BadParameter("only completed and failed jobs can be purged")
-    click.echo(f"purged {state.client.purge(parse_duration(older_than), chosen)} jobs")
+    age = parse_duration(older_than)
+    if dry_run or (not yes and sys.stdin.isatty()):
+        plan = state.client.purge(age, chosen, dry_run=True)
+        folders = sum(len(state.client.job_folders(j)) for j in plan.job_ids)
+        click.echo(
+            f"{'would delete' if dry_run else 'to delete'}: {len(plan.job_ids)} jobs, "
+            f"{len(plan.batch_ids)} batches, {folders} folders under "
+            f"{state.settings.output_root} and scratch"
+        )
+        if dry_run or not plan.job_ids:
+            return
+        click.confirm("delete them?", abort=True)
+    done = state.client.purge(age, chosen)
+    click.echo(f"purged {len(done.job_ids)} jobs, {len(done.batch_ids)} batches")
 
 
 @click.group()

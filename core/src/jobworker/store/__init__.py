@@ -10,9 +10,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import Claim, Outcome, Store, StoreError, Transition
+from .base import Claim, Outcome, Purged, Store, StoreError, Transition
 
-__all__ = ["DEFAULT_URL", "Claim", "Outcome", "Store", "StoreError", "Transition", "open_store"]
+__all__ = [
+    "DEFAULT_URL",
+    "Claim",
+    "Outcome",
+    "Purged",
+    "Store",
+    "StoreError",
+    "Transition",
+    "open_store",
+]
 
 DEFAULT_URL = "sqlite:///jobworker.db"
 

@@ -23,7 +23,7 @@ from .. import errors
 from ..fleet import KEEP_RECORDS, WorkerRecord, unserved_types
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
 
-__all__ = ["Claim", "Outcome", "Store", "StoreError", "Transition"]
+__all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition"]
 
 
 class StoreError(Exception):
@@ -116,6 +116,15 @@ class Transition:
 
     def __repr__(self) -> str:
         return f"Transition({self.job!r}, {self.batch_finished!r})"
+
+
+@attrs.define
+class Purged:
+    """What :meth:`Store.purge` deleted (or, with ``dry_run``, would delete): the finished
+    jobs, and the batches that no job is left in afterwards."""
+
+    job_ids: list[str] = attrs.Factory(list)
+    batch_ids: list[str] = attrs.Factory(list)
 
 
 class Store(abc.ABC):
@@ -357,13 +366,19 @@ class Store(abc.ABC):
         already finished."""
 
     @abc.abstractmethod
-    def retry(self, job_id: str, now: datetime) -> Job | None:
-        """A failed job goes back to pending with a fresh attempt budget (error, results and
-        ``completed_at`` cleared, batch counters and status adjusted). ``None`` if not failed."""
+    def retry(self, job_id: str, now: datetime, budget: int = 3) -> Job | None:
+        """A failed job goes back to pending with ``budget`` more attempts: ``attempts`` keeps
+        counting (the next one is ``attempts + 1``, truthfully numbered in the logs) and
+        ``max_attempts`` becomes ``attempts + budget``; error, results and ``completed_at``
+        cleared, batch counters and status adjusted. ``None`` if not failed."""
 
     @abc.abstractmethod
-    def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
-        """Delete finished jobs (and their logs) last updated before ``before``; return count."""
+    def purge(
+        self, *, before: datetime, statuses: Collection[JobStatus], dry_run: bool = False
+    ) -> Purged:
+        """Delete finished jobs (and their logs and spilled results) last updated before
+        ``before``, and the batches of those jobs that no job is left in; with ``dry_run``
+        delete nothing and report what would go."""
 
     # -- waking idle workers ---------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from pymongo.errors import (
 from .. import errors
 from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
-from .base import Claim, Outcome, Store, StoreError, Transition, worker_lost
+from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
 from .broken import broken_job, problem_of, quarantine_error, storable_text, unstorable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
@@ -706,7 +706,10 @@ class MongoStore(Store):
 
     def cancel(self, job_id: str, now: datetime) -> Transition | None:
         error = JobError(errors.CANCELLED, "cancelled before it started", None)
-        update, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now)
+        unstarted = JobProgress("error", 0)  # a pending job may have no progress object
+        update, _ = outcome_update(
+            Outcome(job_id, "", "failed", error=error, progress=unstarted), now
+        )
         update["$set"]["cancel_requested"] = True
         for _ in range(5):  # the job may move between pending and processing meanwhile
             doc = self.jobs.find_one_and_update(
@@ -732,13 +735,18 @@ class MongoStore(Store):
                 return None
         return None
 
-    def retry(self, job_id: str, now: datetime) -> Job | None:
+    def retry(self, job_id: str, now: datetime, budget: int = 3) -> Job | None:
+        found = self.jobs.find_one({"job_id": job_id, "status": "failed"}, {"attempts": 1})
+        if found is None:
+            return None
+        attempts = int(found.get("attempts") or 0)
         before = self.jobs.find_one_and_update(
-            {"job_id": job_id, "status": "failed"},
+            {"job_id": job_id, "status": "failed", "attempts": found.get("attempts")},
             {
                 "$set": {
                     "status": "pending",
-                    "attempts": 0,
+                    "attempts": attempts,
+                    "max_attempts": attempts + max(1, budget),
                     "cancel_requested": False,
                     "available_at": now,
                     "updated_at": now,
@@ -787,22 +795,33 @@ class MongoStore(Store):
         )
         return [Transition(self._job(doc)) for doc in docs]
 
-    def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
+    def purge(
+        self, *, before: datetime, statuses: Collection[JobStatus], dry_run: bool = False
+    ) -> Purged:
         values = [JobStatus(s).value for s in statuses]
         if not values:
-            return 0
+            return Purged()
         query = {"status": {"$in": values}, "updated_at": {"$lt": before}}
-        deleted = 0
-        while True:
-            rows = list(self.jobs.find(query, {"_id": 1, "results.results_ref": 1}).limit(1000))
-            if not rows:
-                return deleted
-            deleted += self.jobs.delete_many(
-                {"_id": {"$in": [r["_id"] for r in rows]}, **query}
-            ).deleted_count
-            self.results.delete(
-                f for f in (self.results.file_id(r.get("results")) for r in rows) if f is not None
-            )
+        rows = list(
+            self.jobs.find(query, {"_id": 1, "job_id": 1, "batch_id": 1, "results.results_ref": 1})
+        )
+        emptied = [
+            b
+            for b in sorted({r["batch_id"] for r in rows if isinstance(r.get("batch_id"), str)})
+            if self.jobs.find_one({"batch_id": b, "$nor": [query]}, {"_id": 1}) is None
+        ]
+        if not dry_run:
+            for start in range(0, len(rows), 1000):
+                chunk = rows[start : start + 1000]
+                self.jobs.delete_many({"_id": {"$in": [r["_id"] for r in chunk]}, **query})
+                self.results.delete(
+                    f
+                    for f in (self.results.file_id(r.get("results")) for r in chunk)
+                    if f is not None
+                )
+            if emptied:
+                self.batches.delete_many({"batch_id": {"$in": emptied}})
+        return Purged([str(r.get("job_id")) for r in rows], emptied)
 
     # -- the worker registry ---------------------------------------------------------------
 
@@ -826,7 +845,10 @@ class MongoStore(Store):
         moves: list[tuple[str | None, str, str]] = []
         for job_type, message in messages.items():
             error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
-            update, _ = outcome_update(Outcome("", "", "failed", error=error), now)
+            unstarted = JobProgress("error", 0)  # pending: may have no progress object
+            update, _ = outcome_update(
+                Outcome("", "", "failed", error=error, progress=unstarted), now
+            )
             update["$push"] = {
                 "logs": {
                     "$each": [

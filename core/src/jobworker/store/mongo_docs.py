@@ -168,14 +168,12 @@ def outcome_update(
         unset["error"] = ""
         target = "completed"
     elif out.kind == "failed":
-        percent = out.progress.percent if out.progress else 0
         message = out.error.message if out.error else None
-        sets.update(
-            status="failed",
-            completed_at=now,
-            announce_pending=True,
-            progress=progress_doc(JobProgress("error", percent, message)),
-        )
+        sets.update(status="failed", completed_at=now, announce_pending=True)
+        if out.progress is not None:
+            sets["progress"] = progress_doc(JobProgress("error", out.progress.percent, message))
+        else:  # keeps the attempt's last percent (a claimed job always has a progress object)
+            sets.update({"progress.step": "error", "progress.message": message})
         target = "failed"
         _set_or_unset(sets, unset, "error", error_doc(out.error))
     elif out.kind in ("retry", "release"):

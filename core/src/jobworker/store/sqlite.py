@@ -33,7 +33,7 @@ from .. import errors
 from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ._codec import dumps, from_ms, loads, to_ms
-from .base import Claim, Outcome, Store, StoreError, Transition, worker_lost
+from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
 from .broken import problem_of, quarantine_error, storable_text, unstorable
 from .sqlite_apikeys import SQLiteKeys
 from .sqlite_outcomes import attach_batches, outcome_update
@@ -767,16 +767,17 @@ class SQLiteStore(Store):
             db.execute(f"SELECT {_SELECT} FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
         )
 
-    def retry(self, job_id: str, now: datetime) -> Job | None:
+    def retry(self, job_id: str, now: datetime, budget: int = 3) -> Job | None:
         now_ms = to_ms(now)
         with self._tx() as db:
             row = db.execute(
-                "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, results = NULL, "
+                "UPDATE jobs SET status = 'pending', max_attempts = attempts + ?, "
+                "error = NULL, results = NULL, "
                 "progress = NULL, completed_at = NULL, cancel_requested = 0, lease_owner = NULL, "
                 "announce_pending = 0, "
                 "lease_expires_at = NULL, available_at = ?, updated_at = ? "
                 f"WHERE job_id = ? AND status = 'failed' RETURNING {_SELECT}",
-                (now_ms, now_ms, job_id),
+                (max(1, budget), now_ms, now_ms, job_id),
             ).fetchone()
             if row is None:
                 return None
@@ -815,17 +816,36 @@ class SQLiteStore(Store):
         )
         return [Transition(self._job_from_row(r)) for r in rows]
 
-    def purge(self, *, before: datetime, statuses: Collection[JobStatus]) -> int:
+    def purge(
+        self, *, before: datetime, statuses: Collection[JobStatus], dry_run: bool = False
+    ) -> Purged:
         values = [JobStatus(s).value for s in statuses]
         if not values:
-            return 0
+            return Purged()
         cond = f"status IN ({', '.join('?' * len(values))}) AND updated_at < ?"
+        args = (*values, to_ms(before))
         with self._tx() as db:
-            db.execute(
-                f"DELETE FROM logs WHERE job_id IN (SELECT job_id FROM jobs WHERE {cond})",
-                (*values, to_ms(before)),
-            )
-            return db.execute(f"DELETE FROM jobs WHERE {cond}", (*values, to_ms(before))).rowcount
+            rows = db.execute(f"SELECT job_id, batch_id FROM jobs WHERE {cond}", args).fetchall()
+            emptied = [
+                b
+                for b in sorted({batch for _, batch in rows if batch})
+                if db.execute(
+                    f"SELECT 1 FROM jobs WHERE batch_id = ? AND NOT ({cond}) LIMIT 1", (b, *args)
+                ).fetchone()
+                is None
+            ]
+            if not dry_run:
+                db.execute(
+                    f"DELETE FROM logs WHERE job_id IN (SELECT job_id FROM jobs WHERE {cond})", args
+                )
+                db.execute(f"DELETE FROM jobs WHERE {cond}", args)
+                for start in range(0, len(emptied), 500):
+                    chunk = emptied[start : start + 500]
+                    db.execute(
+                        f"DELETE FROM batches WHERE batch_id IN ({', '.join('?' * len(chunk))})",
+                        chunk,
+                    )
+        return Purged([job_id for job_id, _ in rows], emptied)
 
     # -- the worker registry ---------------------------------------------------------------
 

@@ -31,12 +31,21 @@ def outcome_update(out: Outcome, now_ms: int) -> tuple[str, tuple[Any, ...], str
             "completed",
         )
     if out.kind == "failed":
-        percent = progress.percent if progress else 0
-        progress = JobProgress("error", percent, out.error.message if out.error else None)
+        # A failure keeps the attempt's last percent: the outcome's, else the stored one.
+        message = out.error.message if out.error else None
+        if progress is not None:
+            progress = JobProgress("error", progress.percent, message)
+            return (
+                f"status = 'failed', error = ?, progress = ?, "
+                f"completed_at = ?, announce_pending = 1, {common}",
+                (error, _progress(progress), now_ms, now_ms),
+                "failed",
+            )
         return (
-            f"status = 'failed', error = ?, progress = COALESCE(?, progress), "
+            f"status = 'failed', error = ?, progress = json_object('step', 'error', "
+            f"'percent', COALESCE(json_extract(progress, '$.percent'), 0), 'message', ?), "
             f"completed_at = ?, announce_pending = 1, {common}",
-            (error, _progress(progress), now_ms, now_ms),
+            (error, message, now_ms, now_ms),
             "failed",
         )
     available = to_ms(out.available_at) if out.available_at else now_ms
