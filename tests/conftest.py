@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,12 @@ sys.path.insert(0, str(SUPPORT))
 
 from jobworker.store import Store  # noqa: E402
 from storefactory import BACKENDS, make_store  # noqa: E402
+
+if os.environ.get("JOBWORKER_RECORD_MONGO"):  # tests/test_mongo_indexes.py records a suite
+    from mongo_commands import CommandRecorder
+    from pymongo import monitoring
+
+    monitoring.register(CommandRecorder(os.environ["JOBWORKER_RECORD_MONGO"]))
 
 
 @pytest.fixture(params=BACKENDS)

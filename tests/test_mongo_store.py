@@ -102,15 +102,16 @@ def test_store_init_command_creates_every_index_idempotently():
         key = jobs["jobworker_idempotency_key"]
         assert key["unique"] is True
         assert key["partialFilterExpression"] == {"idempotency_key": {"$type": "string"}}
-        assert jobs["jobworker_claim_typed"]["key"] == [
+        assert jobs["jobworker_claim_by_type"]["key"] == [
             ("status", 1),
             ("job_type", 1),
             ("priority", -1),
             ("created_at", 1),
             ("_id", 1),
+            ("available_at", 1),
         ]
         assert {
-            "jobworker_claim_any",
+            "jobworker_claim",
             "jobworker_lease",
             "jobworker_batch",
             "jobworker_created",

@@ -90,8 +90,31 @@ def test_claim_honours_available_at_and_types(store):
     store.enqueue([later, other, mine])
     got = claim(store, types=["echo"])
     assert [j.job_id for j in got] == [mine.job_id]
-    assert store.next_available_at() is not None
+    assert store.next_available_at(["echo"], now) is not None
     assert claim(store, types=["echo"], now=now + timedelta(seconds=61))[0].job_id == later.job_id
+
+
+def test_next_available_at_reports_future_times_of_the_given_types_only(store):
+    now = utcnow()
+    soon, later = now + timedelta(seconds=10), now + timedelta(seconds=60)
+    store.enqueue(
+        [
+            job("other", available_at=soon),
+            job("echo", available_at=now - timedelta(seconds=5)),  # due: not reported
+            job("echo", available_at=later),
+            job("due", available_at=now - timedelta(seconds=1)),
+        ]
+    )
+
+    def at(types):
+        found = store.next_available_at(types, now)
+        return None if found is None else round((found - now).total_seconds())
+
+    assert at(["echo"]) == 60
+    assert at(["other", "echo"]) == 10
+    assert at(None) == 10
+    assert at(["due"]) is None and at(["nothing"]) is None and at([]) is None
+    assert store.next_available_at(None, later) is None
 
 
 def test_claim_type_slots_and_cluster_limits(store):

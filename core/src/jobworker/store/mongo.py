@@ -75,7 +75,7 @@ from .mongo_schema import (
     DEFAULT_GRIDFS_THRESHOLD,
     LIMITS_COLLECTION,
     OWN_OPTIONS,
-    create_indexes,
+    ensure_indexes,
     mask_url,
     split_url,
 )
@@ -92,6 +92,7 @@ _UNSTORABLE = (StoreError, InvalidDocument, WriteError, OverflowError, TypeError
 DEFAULT_ORPHAN_AFTER = 3600.0
 _AFTER = ReturnDocument.AFTER
 _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+_SOONEST = [("available_at", ASCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
 _NORMALISE_EVERY = 10.0
 
@@ -184,8 +185,9 @@ class MongoStore(Store):
         self._normalise_legacy(force=True)
 
     def create_indexes(self) -> list[str]:
-        """Create every index the store's queries use (idempotent); return their names."""
-        return create_indexes(self.jobs, self.batches) + self.registry.create_indexes()
+        """Make sure every index the store's queries use exists (idempotent; reuses equivalent
+        indexes, see :func:`~.mongo_schema.ensure_indexes`); return their names."""
+        return ensure_indexes(self.jobs, self.batches) + self.registry.create_indexes()
 
     def close(self) -> None:
         for n in self._notifiers:
@@ -257,7 +259,9 @@ class MongoStore(Store):
         stored: list[Job | None] = [None] * len(jobs)
         keys = [j.idempotency_key for j in jobs if j.idempotency_key]
         if keys:
-            for doc in self.jobs.find({"idempotency_key": {"$in": keys}}, _NO_LOGS):
+            # $type: the predicate the partial unique index was built with (else unusable).
+            found = {"idempotency_key": {"$in": keys, "$type": "string"}}
+            for doc in self.jobs.find(found, _NO_LOGS):
                 for i, j in enumerate(jobs):
                     if stored[i] is None and j.idempotency_key == doc["idempotency_key"]:
                         stored[i] = self._job(doc)
@@ -285,7 +289,15 @@ class MongoStore(Store):
                             inserted.append(j.job_id)
                         else:  # the same idempotency key was stored meanwhile
                             stored[i] = self._job(
-                                self.jobs.find_one({"idempotency_key": j.idempotency_key}, _NO_LOGS)
+                                self.jobs.find_one(
+                                    {
+                                        "idempotency_key": {
+                                            "$eq": j.idempotency_key,
+                                            "$type": "string",
+                                        }
+                                    },
+                                    _NO_LOGS,
+                                )
                                 or {}
                             )
                             if batch is not None:
@@ -402,8 +414,12 @@ class MongoStore(Store):
         return [Batch.from_dict(d) for d in cursor]
 
     def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
-        match = {} if batch_id is None else {"batch_id": batch_id}
         counts = {s.value: 0 for s in JobStatus}
+        # Served by the status (or batch_id, status) prefix of an index, covered: no document
+        # is fetched; statuses the model does not know are not counted.
+        match: dict[str, Any] = {"status": {"$in": list(counts)}}
+        if batch_id is not None:
+            match = {"batch_id": batch_id, **match}
         for row in self.jobs_read.aggregate(
             [{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
         ):
@@ -473,6 +489,11 @@ class MongoStore(Store):
                 room = max(0, limit - running)
                 slots[job_type] = min(slots.get(job_type, room), room)
             while len(claimed) < claim.limit:
+                if allowed is None and any(n <= 0 for n in slots.values()):
+                    # Any type but some full ones: claim with $in over the types that are
+                    # pending (a DISTINCT_SCAN of the claim index), not with a $nin range.
+                    pending = self.jobs.distinct("job_type", {"status": "pending"})
+                    allowed = {job_type_of(t) for t in pending}
                 query = claim_query(allowed, slots, now)
                 if query is None:
                     break

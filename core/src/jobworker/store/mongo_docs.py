@@ -85,20 +85,17 @@ def claim_query(
 ) -> dict[str, Any] | None:
     """The claim filter for the types that may still be taken, or ``None`` if none may.
 
-    A missing ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches
-    it as well as every date up to ``now``.
+    ``allowed`` ``None`` means any type (the caller turns "any type but these full ones" into
+    the list of open types: a ``$nin`` is a range no index bound can use). A missing
+    ``available_at`` (legacy document) counts as due: ``$not: {$gt: now}`` matches it as well
+    as every date up to ``now``.
     """
     query: dict[str, Any] = {"status": "pending", "available_at": {"$not": {"$gt": now}}}
-    if allowed is None:
-        full = [t for t, n in slots.items() if n <= 0]
-        if full:
-            query["job_type"] = {"$nin": type_values(full)}
-    else:
+    if allowed is not None:
         open_types = sorted(t for t in allowed if slots.get(t, 1) > 0)
         if not open_types:
             return None
-        values = type_values(open_types)
-        query["job_type"] = values[0] if len(values) == 1 else {"$in": values}
+        query["job_type"] = {"$in": type_values(open_types)}
     return query
 
 

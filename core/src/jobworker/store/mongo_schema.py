@@ -1,9 +1,10 @@
 """Names, URL options and indexes of the MongoDB store.
 
-Indexes (created by :func:`create_indexes`, i.e. ``store.init()`` / ``jobworker store init``),
-one for every query the store makes:
+Indexes (made sure of by :func:`ensure_indexes`, i.e. ``store.init()`` / ``jobworker store
+init``), one for every query the store makes; ``tests/test_mongo_indexes.py`` records every
+command of the contract suite and checks it against this list (equality, then sort, then range
+fields), and ``docs/mongodb.md`` lists them too:
 
-=============================  ===============================================================
 jobs ``job_id_1``              unique ``job_id`` (same name as the old system's index)
 ``jobworker_idempotency_key``  unique ``idempotency_key``, partial: only string keys
 ``jobworker_claim_typed``      claims restricted to types: status, job_type, priority desc,
@@ -17,6 +18,32 @@ batches ``batch_id_1``         unique ``batch_id`` (same name as the old system'
 batches ``jobworker_created``  listing newest first
 workers ``jobworker_seen``     the worker registry: pruning records by when last seen
 =============================  ===============================================================
+=======
+=================================  ===========================================================
+jobs ``job_id_1``                  unique ``job_id`` (same name as the old system's index)
+``jobworker_idempotency_key``      unique ``idempotency_key``, partial: only string keys
+``jobworker_claim_by_type``        claims of some types: status, job_type, priority desc,
+                                   created_at, _id, available_at
+``jobworker_claim``                claims of any type: status, priority desc, created_at, _id,
+                                   available_at
+``jobworker_lease``                lease recovery: status, lease_expires_at
+``jobworker_available``            next scheduled job of any type: status, available_at,
+                                   created_at
+``jobworker_available_by_type``    next scheduled job of some types: status, job_type,
+                                   available_at
+``jobworker_batch``                a batch's jobs and counts: batch_id, status
+``jobworker_created``              listing newest first: created_at desc, _id desc
+``jobworker_announce``             announcements to redo: updated_at, partial (announce_pending)
+batches ``batch_id_1``             unique ``batch_id`` (same name as the old system's index)
+batches ``jobworker_created``      listing newest first
+batches ``jobworker_announce``     batch announcements to redo, partial (announce_pending)
+workers ``jobworker_seen``         the worker registry: pruning records by when last seen
+=================================  ===========================================================
+
+An index that already exists with the same keys under another name (the old system's, a DBA's)
+is reused, not duplicated; one that lacks a uniqueness the store relies on is refused with a
+:class:`~jobworker.store.base.StoreError` naming it. Indexes of earlier jobworker versions that
+no query uses any more (:data:`OBSOLETE_INDEXES`) are dropped once their replacement exists.
 """
 
 from __future__ import annotations
@@ -35,7 +62,9 @@ __all__ = [
     "BATCH_INDEXES",
     "COLLECTION_PRESETS",
     "JOB_INDEXES",
-    "create_indexes",
+    "OBSOLETE_INDEXES",
+    "ensure_indexes",
+    "index_name",
     "mask_url",
     "split_url",
 ]
@@ -60,9 +89,13 @@ OWN_OPTIONS = (
     "orphan_after",
 )
 
+IndexSpec = tuple[list[tuple[str, int]], dict[str, Any]]
+
+_ANNOUNCE = {"partialFilterExpression": {"announce_pending": True}}
+
 # (keys, options) per collection; names left to MongoDB where the legacy system created the
-# same index, so creating ours next to theirs is a no-op instead of a name conflict.
-JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+# same index (``job_id_1``, ``batch_id_1``).
+JOB_INDEXES: list[IndexSpec] = [
     ([("job_id", ASCENDING)], {"unique": True}),
     (
         [("idempotency_key", ASCENDING)],
@@ -79,8 +112,9 @@ JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
             ("priority", DESCENDING),
             ("created_at", ASCENDING),
             ("_id", ASCENDING),
+            ("available_at", ASCENDING),
         ],
-        {"name": "jobworker_claim_typed"},
+        {"name": "jobworker_claim_by_type"},
     ),
     (
         [
@@ -88,25 +122,30 @@ JOB_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
             ("priority", DESCENDING),
             ("created_at", ASCENDING),
             ("_id", ASCENDING),
+            ("available_at", ASCENDING),
         ],
-        {"name": "jobworker_claim_any"},
+        {"name": "jobworker_claim"},
     ),
     ([("status", ASCENDING), ("lease_expires_at", ASCENDING)], {"name": "jobworker_lease"}),
     (
         [("status", ASCENDING), ("available_at", ASCENDING), ("created_at", ASCENDING)],
         {"name": "jobworker_available"},
     ),
+    (
+        [("status", ASCENDING), ("job_type", ASCENDING), ("available_at", ASCENDING)],
+        {"name": "jobworker_available_by_type"},
+    ),
     ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
     ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
-    (
-        [("updated_at", ASCENDING)],
-        {"name": "jobworker_announce", "partialFilterExpression": {"announce_pending": True}},
-    ),
+    ([("updated_at", ASCENDING)], {"name": "jobworker_announce", **_ANNOUNCE}),
 ]
-BATCH_INDEXES: list[tuple[list[tuple[str, int]], dict[str, Any]]] = [
+BATCH_INDEXES: list[IndexSpec] = [
     ([("batch_id", ASCENDING)], {"unique": True}),
     ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+    ([("updated_at", ASCENDING)], {"name": "jobworker_announce", **_ANNOUNCE}),
 ]
+#: Indexes of earlier versions whose queries now use another index: dropped by ``init``.
+OBSOLETE_INDEXES = ("jobworker_claim_typed", "jobworker_claim_any")
 
 
 def split_url(url: str) -> tuple[str, dict[str, str], str]:
@@ -129,21 +168,68 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{hosts}"))
 
 
-def create_indexes(jobs: Collection[Any], batches: Collection[Any]) -> list[str]:
-    """Create every index the store's queries use; return their names. Idempotent; an
-    equivalent index that already exists under another name is kept as it is."""
-    names = []
+def index_name(keys: list[tuple[str, int]], options: dict[str, Any]) -> str:
+    """The name an index spec gets (its own, or MongoDB's default ``field_dir_...``)."""
+    return str(options.get("name") or "_".join(f"{k}_{d}" for k, d in keys))
+
+
+def _equivalent(info: dict[str, Any], keys: list[tuple[str, int]], opts: dict[str, Any]) -> bool:
+    """Whether an existing index (``index_information()`` entry) has these keys and the
+    partial filter these options ask for (uniqueness is checked separately)."""
+    existing = list(info.get("key", []))
+    same_keys = len(existing) == len(keys) and all(
+        str(k) == want and d == direction  # 1.0 == 1; "text" or "2d" never equal a direction
+        for (k, d), (want, direction) in zip(existing, keys, strict=True)
+    )
+    return same_keys and info.get("partialFilterExpression") == opts.get("partialFilterExpression")
+
+
+def ensure_indexes(jobs: Collection[Any], batches: Collection[Any]) -> list[str]:
+    """Make sure every index the store's queries use exists; return their names.
+
+    Reads ``index_information()`` first: an index with the same keys (and partial filter) is
+    reused under whatever name it has; one that lacks the uniqueness the store relies on
+    (``job_id``, ``batch_id``, idempotency keys) is refused, naming it, since creating ours
+    next to it would fail or, worse, silently allow duplicates. Only missing indexes are
+    created, so opening a store on an initialised database costs two ``listIndexes``.
+    """
+    names: list[str] = []
     for coll, specs in ((jobs, JOB_INDEXES), (batches, BATCH_INDEXES)):
+        try:
+            existing = dict(coll.index_information())
+        except OperationFailure as exc:
+            raise StoreError(f"cannot list the indexes of {coll.name}: {exc}") from exc
         for keys, opts in specs:
+            wanted = index_name(keys, opts)
+            same = [n for n, info in existing.items() if _equivalent(info, keys, opts)]
+            if opts.get("unique"):
+                unique = [n for n in same if existing[n].get("unique")]
+                if not unique and same:
+                    raise StoreError(
+                        f"index {same[0]!r} on {coll.name} {keys} is not unique, but jobworker "
+                        f"relies on unique {keys[0][0]} values: drop it (db.{coll.name}."
+                        f"dropIndex({same[0]!r})) after checking there are no duplicates, "
+                        "then run `jobworker store init` again"
+                    )
+                same = unique
+            if same:
+                names.append(wanted if wanted in same else same[0])
+                continue
+            if wanted in existing:
+                raise StoreError(
+                    f"an index named {wanted!r} on {coll.name} has other keys or options "
+                    f"({existing[wanted].get('key')}) than jobworker needs ({keys}): drop or "
+                    "rename it, then run `jobworker store init` again"
+                )
             try:
                 names.append(coll.create_index(keys, **opts))
             except OperationFailure as exc:
-                if exc.code != 85:  # IndexOptionsConflict: an index on these keys exists
-                    raise StoreError(f"cannot create index {keys} on {coll.name}: {exc}") from exc
-                log.warning(
-                    "kept the existing index on %s %s: %s",
-                    coll.name,
-                    keys,
-                    exc.details.get("errmsg") if exc.details else exc,
-                )
+                raise StoreError(f"cannot create index {wanted!r} on {coll.name}: {exc}") from exc
+        for name in OBSOLETE_INDEXES:
+            if name in existing:
+                log.info("dropping index %s on %s (replaced)", name, coll.name)
+                try:
+                    coll.drop_index(name)
+                except OperationFailure as exc:
+                    log.warning("could not drop the obsolete index %s: %s", name, exc)
     return names
