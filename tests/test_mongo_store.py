@@ -114,7 +114,7 @@ def test_store_init_command_creates_every_index_idempotently():
             "jobworker_claim",
             "jobworker_lease",
             "jobworker_batch",
-            "jobworker_created",
+            "jobworker_newest",
             "jobworker_available",
         } <= set(jobs)
         assert store.batches.index_information()["batch_id_1"]["unique"] is True

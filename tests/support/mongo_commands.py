@@ -192,6 +192,15 @@ def unserved(shape: Mapping[str, Any], indexes: Sequence[Mapping[str, Any]]) -> 
     flt = shape.get("filter")
     if flt is None:
         return f"unknown command {shape.get('op')}"
+    if "$and" in flt:  # one conjunction: merge its parts (operators on one field combine)
+        merged: dict[str, Any] = {k: v for k, v in flt.items() if k != "$and"}
+        for part in flt["$and"]:
+            for k, v in part.items():
+                if isinstance(merged.get(k), Mapping) and isinstance(v, Mapping):
+                    merged[k] = {**merged[k], **v}
+                else:
+                    merged[k] = v
+        return unserved({**shape, "filter": merged}, indexes)
     eq, rng, residual, ors = _classify(flt)
     if ors:
         outer = {k: v for k, v in flt.items() if k != "$or"}

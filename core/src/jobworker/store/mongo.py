@@ -429,28 +429,19 @@ class MongoStore(Store):
     def next_available_at(
         self, types: Collection[str] | None = None, now: datetime | None = None
     ) -> datetime | None:
-        if types is not None and not types:
-            return None
-        found = []
-        match: dict[str, Any] = {"status": "pending"}
+        # Legacy documents without available_at count as due (and get one within seconds,
+        # see _normalise_legacy): never a future time to wake up for.
+        query: dict[str, Any] = {
+            "status": "pending",
+            "available_at": {"$ne": None} if now is None else {"$gt": now},
+        }
         if types is not None:
-            match["job_type"] = {"$in": type_values(types)}
-        doc = self.jobs.find_one(
-            {**match, "available_at": {"$ne": None} if now is None else {"$gt": now}},
-            {"available_at": 1},
-            sort=[("available_at", ASCENDING)],
-        )
-        if doc and isinstance(doc.get("available_at"), datetime):
-            found.append(doc["available_at"])
-        legacy = self.jobs.find_one(
-            {**match, "available_at": None},
-            {"created_at": 1},
-            sort=[("created_at", ASCENDING)],
-        )
-        created = legacy.get("created_at") if legacy else None
-        if isinstance(created, datetime) and (now is None or created > now):
-            found.append(created)
-        return min(found) if found else None
+            if not types:
+                return None
+            query["job_type"] = {"$in": type_values(types)}
+        doc = self.jobs.find_one(query, {"_id": 0, "available_at": 1}, sort=_SOONEST)
+        found = None if doc is None else doc.get("available_at")
+        return found if isinstance(found, datetime) else None  # a bad value: no wake-up time
 
     # -- the worker's operations -----------------------------------------------------------
 

@@ -5,20 +5,6 @@ init``), one for every query the store makes; ``tests/test_mongo_indexes.py`` re
 command of the contract suite and checks it against this list (equality, then sort, then range
 fields), and ``docs/mongodb.md`` lists them too:
 
-jobs ``job_id_1``              unique ``job_id`` (same name as the old system's index)
-``jobworker_idempotency_key``  unique ``idempotency_key``, partial: only string keys
-``jobworker_claim_typed``      claims restricted to types: status, job_type, priority desc,
-                               created_at, _id
-``jobworker_claim_any``        claims of any type: status, priority desc, created_at, _id
-``jobworker_lease``            lease recovery: status, lease_expires_at
-``jobworker_available``        next scheduled job: status, available_at, created_at
-``jobworker_batch``            a batch's jobs and counts: batch_id, status
-``jobworker_created``          listing newest first: created_at desc, _id desc
-batches ``batch_id_1``         unique ``batch_id`` (same name as the old system's index)
-batches ``jobworker_created``  listing newest first
-workers ``jobworker_seen``     the worker registry: pruning records by when last seen
-=============================  ===============================================================
-=======
 =================================  ===========================================================
 jobs ``job_id_1``                  unique ``job_id`` (same name as the old system's index)
 ``jobworker_idempotency_key``      unique ``idempotency_key``, partial: only string keys
@@ -32,10 +18,10 @@ jobs ``job_id_1``                  unique ``job_id`` (same name as the old syste
 ``jobworker_available_by_type``    next scheduled job of some types: status, job_type,
                                    available_at
 ``jobworker_batch``                a batch's jobs and counts: batch_id, status
-``jobworker_created``              listing newest first: created_at desc, _id desc
+``jobworker_newest``               listing newest first: created_at desc, job_id desc
 ``jobworker_announce``             announcements to redo: updated_at, partial (announce_pending)
 batches ``batch_id_1``             unique ``batch_id`` (same name as the old system's index)
-batches ``jobworker_created``      listing newest first
+batches ``jobworker_newest``       listing newest first: created_at desc, batch_id desc
 batches ``jobworker_announce``     batch announcements to redo, partial (announce_pending)
 workers ``jobworker_seen``         the worker registry: pruning records by when last seen
 =================================  ===========================================================
@@ -136,16 +122,16 @@ JOB_INDEXES: list[IndexSpec] = [
         {"name": "jobworker_available_by_type"},
     ),
     ([("batch_id", ASCENDING), ("status", ASCENDING)], {"name": "jobworker_batch"}),
-    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+    ([("created_at", DESCENDING), ("job_id", DESCENDING)], {"name": "jobworker_newest"}),
     ([("updated_at", ASCENDING)], {"name": "jobworker_announce", **_ANNOUNCE}),
 ]
 BATCH_INDEXES: list[IndexSpec] = [
     ([("batch_id", ASCENDING)], {"unique": True}),
-    ([("created_at", DESCENDING), ("_id", DESCENDING)], {"name": "jobworker_created"}),
+    ([("created_at", DESCENDING), ("batch_id", DESCENDING)], {"name": "jobworker_newest"}),
     ([("updated_at", ASCENDING)], {"name": "jobworker_announce", **_ANNOUNCE}),
 ]
 #: Indexes of earlier versions whose queries now use another index: dropped by ``init``.
-OBSOLETE_INDEXES = ("jobworker_claim_typed", "jobworker_claim_any")
+OBSOLETE_INDEXES = ("jobworker_claim_typed", "jobworker_claim_any", "jobworker_created")
 
 
 def split_url(url: str) -> tuple[str, dict[str, str], str]:
