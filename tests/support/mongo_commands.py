@@ -128,12 +128,21 @@ def load(path: str) -> list[dict[str, Any]]:
 
 _EQUALITY_OPS = {"$eq", "$in", "$type"}
 _RANGE_OPS = {"$gt", "$gte", "$lt", "$lte", "$not"}
+_NEGATIONS = {"$ne", "$nin"}
 
 
-def _classify(flt: Mapping[str, Any]) -> tuple[set[str], set[str], set[str], list[Any]]:
-    """(equality fields, range fields, residual fields, $or branches) of a filter."""
+def _classify(
+    flt: Mapping[str, Any],
+) -> tuple[set[str], set[str], set[str], set[str], list[Any]]:
+    """(equality, range, negation, residual fields, $or branches) of a filter.
+
+    Negations (``$ne``, ``$nin``) are ranges an index can only bound by skipping values, so
+    they must be index keys too; residual conditions (``$type``/``$exists`` alone, ``$expr``)
+    filter what the index bounds found.
+    """
     eq: set[str] = set()
     rng: set[str] = set()
+    neg: set[str] = set()
     residual: set[str] = set()
     ors: list[Any] = []
     for field, value in flt.items():
@@ -147,13 +156,15 @@ def _classify(flt: Mapping[str, Any]) -> tuple[set[str], set[str], set[str], lis
             ops = set(value)
             if ops <= _EQUALITY_OPS and ops & {"$eq", "$in"}:
                 eq.add(field)
+            elif ops & _NEGATIONS:
+                neg.add(field)
             elif ops <= _RANGE_OPS:
                 rng.add(field)
             else:
-                residual.add(field)  # $ne, $nin, $exists, $type alone: not index bounds
+                residual.add(field)
         else:
             eq.add(field)
-    return eq, rng, residual, ors
+    return eq, rng, neg, residual, ors
 
 
 def _implied(partial: Mapping[str, Any] | None, flt: Mapping[str, Any]) -> set[str] | None:
@@ -186,8 +197,10 @@ def unserved(shape: Mapping[str, Any], indexes: Sequence[Mapping[str, Any]]) -> 
         of the query comes after them in the index; or
     (b) no leading equality key, but the index starts with the sort (or, without a sort, a
         range field) and the query is bounded by a limit or a range on that key.
-    Residual conditions (``$ne``, ``$nin``, ``$exists``) are allowed only in a point lookup.
-    Each ``$or`` branch must be served on its own (with the outer conditions).
+    A range field not in the index is a residual filter only when another range of the query
+    is bounded by the index; negations (``$ne``, ``$nin``) must always be bounded by it (or be
+    part of a point lookup). Each ``$or`` branch must be served on its own (with the outer
+    conditions).
     """
     flt = shape.get("filter")
     if flt is None:
@@ -201,7 +214,7 @@ def unserved(shape: Mapping[str, Any], indexes: Sequence[Mapping[str, Any]]) -> 
                 else:
                     merged[k] = v
         return unserved({**shape, "filter": merged}, indexes)
-    eq, rng, residual, ors = _classify(flt)
+    eq, rng, neg, _residual, ors = _classify(flt)
     if ors:
         outer = {k: v for k, v in flt.items() if k != "$or"}
         for branch in ors:
@@ -224,9 +237,6 @@ def unserved(shape: Mapping[str, Any], indexes: Sequence[Mapping[str, Any]]) -> 
             p += 1
         if p and index.get("unique") and p == len(fields):
             return None  # point lookup on a unique key
-        if residual - implied:
-            reasons.append(f"{index['name']}: residual {sorted(residual)} outside a point lookup")
-            continue
         want = [(k, d) for k, d in sort if k not in equal]
         if p == 0 and not want and not (fields and fields[0] in rng):
             continue
@@ -240,9 +250,11 @@ def unserved(shape: Mapping[str, Any], indexes: Sequence[Mapping[str, Any]]) -> 
             reasons.append(f"{index['name']}: sort {want} is not next after {fields[:p]}")
             continue
         after = set(fields[p:])
-        missing = rng - after
-        if missing:
-            reasons.append(f"{index['name']}: range {sorted(missing)} not in the index")
+        if neg - after:
+            reasons.append(f"{index['name']}: negation {sorted(neg - after)} not bounded")
+            continue
+        if rng and not rng & after:
+            reasons.append(f"{index['name']}: range {sorted(rng)} not in the index")
             continue
         return None
     return "; ".join(reasons) or f"no index has a prefix of {sorted(eq)} or the sort {sort}"
