@@ -318,6 +318,41 @@ def test_cancel_and_lost_leases_keep_the_last_percent(store):
     assert t.job.error.code == errors.WORKER_LOST and t.job.progress.percent == 71
 
 
+def test_listing_filters_owner_created_range_and_keyset_cursor(store):
+    t0 = utcnow() - timedelta(minutes=10)
+    mine = [job("a", created_at=t0 + timedelta(seconds=i)) for i in range(5)]
+    for j in mine:
+        j.unknown["owner_key"] = "k1"
+    theirs = job("a", created_at=t0 + timedelta(seconds=2))  # same instant as mine[2]
+    theirs.unknown["owner_key"] = "k2"
+    store.enqueue([*mine, theirs, job("b", created_at=t0)])
+    assert [j.job_id for j in store.list_jobs(owner="k1")] == [j.job_id for j in mine[::-1]]
+    pages, after = [], None
+    while page := store.list_jobs(limit=2, after=after):
+        pages += [j.job_id for j in page]
+        after = (page[-1].created_at, page[-1].job_id)
+    assert len(pages) == len(set(pages)) == 7  # every job once, ties broken by id
+    span = store.list_jobs(
+        created_from=t0 + timedelta(seconds=1), created_to=t0 + timedelta(seconds=3)
+    )
+    assert {j.job_id for j in span} == {mine[1].job_id, mine[2].job_id, theirs.job_id}
+    assert store.count_by_status(job_type="b") == {
+        "pending": 1,
+        "processing": 0,
+        "completed": 0,
+        "failed": 0,
+    }
+    b1, b2 = Batch(created_at=t0), Batch(created_at=t0 + timedelta(seconds=1))
+    b1.unknown["owner_key"] = "k1"
+    store.enqueue([job()], b1)
+    store.enqueue([job()], b2)
+    assert [b.batch_id for b in store.list_batches(owner="k1")] == [b1.batch_id]
+    assert [b.batch_id for b in store.list_batches(after=(b2.created_at, b2.batch_id))] == [
+        b1.batch_id
+    ]
+    assert store.list_batches(status="completed") == []
+
+
 def test_enqueue_into_existing_batch_grows_it(store):
     batch = Batch()
     store.enqueue([job()], batch)

@@ -294,9 +294,9 @@ class Client:
         """Batches newest first; ``after`` as in :meth:`list`, with the batch id."""
         return self.store.list_batches(limit=limit, status=status, owner=owner, after=after)
 
-    def counts(self, *, batch_id: str | None = None) -> dict[str, int]:
-        """``{status: number of jobs}`` over the store (or one batch)."""
-        return self.store.count_by_status(batch_id=batch_id)
+    def counts(self, *, batch_id: str | None = None, job_type: str | None = None) -> dict[str, int]:
+        """``{status: number of jobs}`` over the store (or one batch, or one job type)."""
+        return self.store.count_by_status(batch_id=batch_id, job_type=job_type)
 
     def logs(self, job_id: str) -> builtins.list[LogEntry] | None:
         """A job's log entries, oldest first (the newest ``log_cap`` kept); ``None`` if there

@@ -208,8 +208,10 @@ class Store(abc.ABC):
         :meth:`list_jobs`."""
 
     @abc.abstractmethod
-    def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
-        """``{status: count}`` over all jobs (or one batch's)."""
+    def count_by_status(
+        self, *, batch_id: str | None = None, job_type: str | None = None
+    ) -> dict[str, int]:
+        """``{status: count}`` over all jobs (or one batch's, or one type's)."""
 
     @abc.abstractmethod
     def next_available_at(

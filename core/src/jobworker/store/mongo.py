@@ -413,13 +413,17 @@ class MongoStore(Store):
         cursor = self.batches_read.find(query).sort(order).skip(offset).limit(limit)
         return [Batch.from_dict(d) for d in cursor]
 
-    def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
+    def count_by_status(
+        self, *, batch_id: str | None = None, job_type: str | None = None
+    ) -> dict[str, int]:
         counts = {s.value: 0 for s in JobStatus}
         # Served by the status (or batch_id, status) prefix of an index, covered: no document
         # is fetched; statuses the model does not know are not counted.
         match: dict[str, Any] = {"status": {"$in": list(counts)}}
         if batch_id is not None:
             match = {"batch_id": batch_id, **match}
+        if job_type is not None:
+            match["job_type"] = type_match(job_type)
         for row in self.jobs_read.aggregate(
             [{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]
         ):

@@ -424,11 +424,16 @@ class SQLiteStore(Store):
         sql += " ORDER BY created_at DESC, batch_id DESC LIMIT ? OFFSET ?"
         return [self._batch_from_row(r) for r in self._query(sql, (*args, limit, offset))]
 
-    def count_by_status(self, *, batch_id: str | None = None) -> dict[str, int]:
+    def count_by_status(
+        self, *, batch_id: str | None = None, job_type: str | None = None
+    ) -> dict[str, int]:
         sql = "SELECT status, count(*) FROM jobs"
-        args: tuple[Any, ...] = ()
-        if batch_id is not None:
-            sql, args = sql + " WHERE batch_id = ?", (batch_id,)
+        where = [
+            (c, v) for c, v in (("batch_id", batch_id), ("job_type", job_type)) if v is not None
+        ]
+        args = tuple(v for _, v in where)
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
         counts = {s.value: 0 for s in JobStatus}
         counts.update(dict(self._query(sql + " GROUP BY status", args)))
         return counts
