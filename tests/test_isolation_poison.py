@@ -63,6 +63,10 @@ SQLITE_POISON = {
     + "[" * 20_000
     + "]" * 20_000
     + "}}' WHERE job_id = ?",
+    "doc-deep-enough-to-overflow-views": 'UPDATE jobs SET doc = \'{"parameters": {"context": '
+    + "[" * 900
+    + "]" * 900
+    + "}}' WHERE job_id = ?",
     "progress-not-json": "UPDATE jobs SET progress = 'nope' WHERE job_id = ?",
     "error-not-json": "UPDATE jobs SET error = '{' WHERE job_id = ?",
     "date-out-of-range": "UPDATE jobs SET created_at = 99999999999999999 WHERE job_id = ?",

@@ -21,7 +21,18 @@ import attrs
 from .model import JobProgress, LogEntry
 from .store import Outcome
 
-__all__ = ["Part", "is_data_error", "parts_by_job"]
+__all__ = [
+    "BURST_STORE_FAILURES",
+    "Part",
+    "is_data_error",
+    "is_store_failure",
+    "one_line",
+    "parts_by_job",
+]
+
+#: Failed round trips in a row after which ``jobworker run --burst`` gives up and exits 1
+#: (a long-running worker keeps backing off, up to 30 s between tries, saying why).
+BURST_STORE_FAILURES = 3
 
 
 @attrs.define
@@ -55,3 +66,18 @@ def is_data_error(exc: BaseException) -> bool:
     if isinstance(exc, (ValueError, TypeError, OverflowError, RecursionError)):
         return True
     return type(exc).__module__.split(".")[0] == "bson"  # InvalidDocument, InvalidStringData
+
+
+def is_store_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot be used now (read-only, unreachable, not a
+    database), as opposed to a bug."""
+    from .store import StoreError
+
+    module = type(exc).__module__.split(".")[0]
+    return isinstance(exc, (StoreError, OSError)) or module in ("sqlite3", "pymongo")
+
+
+def one_line(exc: BaseException) -> str:
+    """``exc`` as one short line for a log."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]

@@ -50,7 +50,7 @@ from .model import (
     utcnow,
 )
 from .plugins import Plugins, activate, core_version, module_names
-from .poison import is_data_error, parts_by_job
+from .poison import BURST_STORE_FAILURES, is_data_error, is_store_failure, one_line, parts_by_job
 from .serving import PluginWatcher, Serving, reload_plugins
 from .store import Claim, Outcome, Store, Transition
 from .store.broken import problem_of, unstorable
@@ -158,6 +158,9 @@ class Worker:
         self.log = log.bind(worker_id=self.worker_id)
         self._scratch_root = Path(tempfile.gettempdir()) / f"jobworker-{self.worker_id}"
         self.processed = 0
+        #: Why a burst worker gave up on its store (``jobworker run --burst`` exits 1), if so.
+        self.store_error: str | None = None
+        self._troubled: dict[str, float] = {}
         self.failed = 0
         self.serving = Serving.of(plugins, settings, self.types)
         self.record = WorkerRecord.here(
@@ -183,7 +186,10 @@ class Worker:
         self._install_signals(loop)
         if self.settings.plugin_check_interval > 0:
             self._watcher = await self._call(PluginWatcher)
-        await self._heartbeat()  # in the registry before the first claim
+        try:
+            await self._heartbeat()  # in the registry before the first claim
+        except Exception as exc:  # the main loop backs off (or, in burst mode, gives up)
+            self._store_trouble("registration", exc)
         background = [
             asyncio.ensure_future(f())
             for f in (
@@ -207,7 +213,10 @@ class Worker:
             for task in [*background, *self._tasks]:
                 task.cancel()
             await asyncio.gather(*background, *self._tasks, return_exceptions=True)
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:  # unwritten work of a dead store: leases will expire
+                self._store_trouble("final flush", exc)
             await self._drain_hooks()
             self._hooks.close()
             with contextlib.suppress(Exception):  # a dead store cannot be told; expiry will do
@@ -258,8 +267,14 @@ class Worker:
                 if failures == 0 and await self._isolate_poison():
                     continue  # one job's data was the problem: the others are written
                 failures += 1
+                if self.burst and failures >= BURST_STORE_FAILURES:
+                    self.store_error = one_line(exc)
+                    self.log.error("store unusable; giving up (burst)", error=self.store_error)
+                    return
                 delay = min(30.0, 0.5 * 2 ** min(failures, 6))
-                self.log.error("store round trip failed; retrying", error=repr(exc), retry_in=delay)
+                self.log.error(
+                    "store round trip failed; backing off", error=one_line(exc), retry_in=delay
+                )
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wait_stop(), delay)
                 continue
@@ -380,6 +395,17 @@ class Worker:
         self._announce(done)
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
+
+    def _store_trouble(self, what: str, exc: BaseException) -> None:
+        """Log a failed background store call: one line (at most every 30 s per duty) when
+        the store is failing, a traceback when it is a bug."""
+        if not is_store_failure(exc):
+            self.log.error(f"{what} failed", exc_info=exc)
+            return
+        now = time.monotonic()
+        if now - self._troubled.get(what, -60.0) >= 30.0:
+            self._troubled[what] = now
+            self.log.error(f"{what} failed: store unusable", error=one_line(exc))
 
     async def _wait_stop(self) -> None:
         while not self._stopping:
@@ -625,16 +651,16 @@ class Worker:
             await asyncio.sleep(self.flush_interval)
             try:
                 await self._flush()
-            except Exception:
-                self.log.exception("flush failed")
+            except Exception as exc:
+                self._store_trouble("flush", exc)
 
     async def _heartbeat_loop(self) -> None:
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 3)
             try:
                 await self._heartbeat()
-            except Exception:
-                self.log.exception("heartbeat failed")
+            except Exception as exc:
+                self._store_trouble("heartbeat", exc)
 
     def _current_record(self) -> WorkerRecord:
         record = self.record

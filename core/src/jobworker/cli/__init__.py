@@ -13,6 +13,7 @@ import click
 
 from ..config import load_settings
 from ..plugins import Plugins
+from ..poison import is_store_failure
 from .common import State
 from .fleet_commands import register_fleet_commands
 from .jobs import register_job_commands
@@ -90,4 +91,11 @@ def main() -> None:
             click.echo(
                 f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True
             )
-    cli(prog_name="jobworker")
+    try:
+        cli(prog_name="jobworker")
+    except Exception as exc:
+        if not is_store_failure(exc):
+            raise
+        # A store that cannot be opened, read or written: one clear line, not a traceback.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -96,6 +96,9 @@ def run(
     )
     asyncio.run(worker.run())
     state.store.close()
+    if worker.store_error is not None:
+        click.echo(f"error: {worker.store_error}", err=True)
+        sys.exit(1)
     if any(
         t.is_alive() and not t.daemon
         for t in threading.enumerate()

@@ -6,7 +6,7 @@ is written with one more ``$`` (``"$date"`` -> ``"$$date"``) and read back witho
 encoding, a single-``$`` key only ever is the store's own marker; a ``{"$date": ...}`` the user
 wrote comes back as the user's dict, and keys such as ``"$$x"`` round-trip too.
 
-Text that cannot be decoded (invalid JSON or UTF-8, nesting too deep to read) raises
+Text that cannot be decoded (invalid JSON or UTF-8, nested deeper than :data:`MAX_DEPTH`) raises
 :class:`UndecodableError`; the store quarantines that one job. A single-key ``{"$date": x}``
 whose ``x`` is not a date can only come from a file written before keys were escaped: it is
 read as the user's dict it was.
@@ -93,14 +93,36 @@ def loads(text: str | bytes | None) -> Any:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
         if '"$' not in text:
-            return json.loads(text)
-        return json.loads(text, object_hook=_decode_markers)
+            value = json.loads(text)
+        else:
+            value = json.loads(text, object_hook=_decode_markers)
+        if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(value):
+            raise UndecodableError(f"nested deeper than {MAX_DEPTH} levels")
+        return value
     except UndecodableError:
         raise
     except RecursionError:
         raise UndecodableError("nested too deeply to read") from None
     except (ValueError, TypeError) as exc:  # JSONDecodeError, UnicodeDecodeError
         raise UndecodableError(f"not JSON: {exc}") from None
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether ``value`` nests lists/objects deeper than :data:`MAX_DEPTH` (no recursion, so
+    that nothing that reads a stored job later, e.g. a view, can overflow the stack)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 @overload

@@ -165,7 +165,10 @@ class Store(abc.ABC):
     def import_documents(
         self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
     ) -> None:
-        """Insert raw documents as they are (legacy shapes), for migration and tests."""
+        """Insert raw documents as they are (legacy shapes), for migration and tests.
+
+        Job documents of internal types or with jobworker's origin fields are refused with
+        :class:`StoreError`, before anything is inserted (see :mod:`.imported`)."""
 
     @abc.abstractmethod
     def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None: ...

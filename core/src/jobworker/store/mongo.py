@@ -51,6 +51,7 @@ from ..fleet import WorkerRecord
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
 from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
 from .broken import broken_job, problem_of, quarantine_error, storable_text, unstorable
+from .imported import check_importable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_docs import (
@@ -340,7 +341,9 @@ class MongoStore(Store):
         self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
     ) -> None:
         """Insert documents as they are; Extended JSON values (``{"$date": ...}``,
-        ``{"$oid": ...}``, as ``mongoexport`` writes them) become BSON dates and ids."""
+        ``{"$oid": ...}``, as ``mongoexport`` writes them) become BSON dates and ids.
+        Documents posing as jobworker's own jobs are refused (:mod:`.imported`)."""
+        jobs = check_importable(jobs)
         for raw in batches:
             doc = from_extended_json(raw)
             Batch.from_dict(doc)  # refuse what the model cannot read

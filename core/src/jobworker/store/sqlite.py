@@ -35,6 +35,7 @@ from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogL
 from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
 from .broken import problem_of, quarantine_error, storable_text, unstorable
+from .imported import check_importable
 from .sqlite_apikeys import SQLiteKeys
 from .sqlite_outcomes import attach_batches, outcome_update
 from .sqlite_registry import (
@@ -113,6 +114,14 @@ def _listing_filter(
     return where, args
 
 
+def _unusable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be used (read-only, not a database, disk
+    full, ...), as opposed to a constraint of the data (duplicate id) or a bug."""
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, (sqlite3.IntegrityError, sqlite3.DataError)
+    )
+
+
 class SQLiteStore(Store):
     def __init__(
         self,
@@ -128,10 +137,13 @@ class SQLiteStore(Store):
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.synchronous = synchronous.upper()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=0
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unusable_error(exc) from exc
         self._conn.text_factory = text_factory  # invalid UTF-8 in one row is that row's problem
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
@@ -199,13 +211,20 @@ class SQLiteStore(Store):
             self._depth = 1
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                if _unusable(exc):
+                    raise self._unusable_error(exc) from exc
                 raise
             finally:
                 self._depth = 0
-            self._conn.execute("COMMIT")
             self._watchers.wake()
+
+    def _unusable_error(self, exc: BaseException) -> StoreError:
+        return StoreError(f"the SQLite store {self.path} cannot be used: {exc}")
 
     def _begin(self) -> None:
         """``BEGIN IMMEDIATE``, waiting for another process's write lock in short steps.
@@ -224,10 +243,13 @@ class SQLiteStore(Store):
         while True:
             try:
                 return fn(*args)
-            except sqlite3.OperationalError as exc:
-                if (
-                    "locked" not in str(exc) and "busy" not in str(exc)
-                ) or time.monotonic() > deadline:
+            except sqlite3.DatabaseError as exc:
+                busy = isinstance(exc, sqlite3.OperationalError) and (
+                    "locked" in str(exc) or "busy" in str(exc)
+                )
+                if not busy or time.monotonic() > deadline:
+                    if _unusable(exc):
+                        raise self._unusable_error(exc) from exc
                     raise
             time.sleep(delay)
             delay = min(delay * 1.5, 0.005)
@@ -340,6 +362,7 @@ class SQLiteStore(Store):
     def import_documents(
         self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
     ) -> None:
+        jobs = check_importable(jobs)  # documents posing as jobworker's own jobs: refused
         with self._tx() as db:
             for doc in batches:
                 self._insert_batch(db, Batch.from_dict(doc))
