@@ -135,7 +135,8 @@ def test_unreadable_jobs_are_quarantined_and_the_rest_flows(backend, url, client
         plain = cli(url, "status", job.job_id, cwd=tmp_path)
         assert plain.returncode == 0 and "INVALID_DOCUMENT" in plain.stdout
     watched = cli(url, "watch", next(iter(bad.values())).job_id, cwd=tmp_path)
-    assert watched.returncode == 0, watched.stderr
+    assert watched.returncode == 1, watched.stderr  # 1: the watched job failed (docs/cli.md)
+    assert "Traceback" not in watched.stderr and "INVALID_DOCUMENT" in watched.stderr
 
 
 def test_a_quarantined_job_in_a_batch_still_finishes_the_batch(backend, url, client, tmp_path):
