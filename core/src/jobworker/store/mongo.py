@@ -26,7 +26,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from bson.errors import InvalidDocument
@@ -45,6 +45,7 @@ from pymongo.errors import (
     PyMongoError,
     WriteError,
 )
+from pymongo.read_concern import ReadConcern
 
 from .. import errors
 from ..fleet import WorkerRecord
@@ -70,6 +71,7 @@ from .mongo_docs import (
 from .mongo_keys import escape, escape_user_data, unescape_user_data
 from .mongo_limits import TypeLocks
 from .mongo_notify import ChangeStreamNotifier
+from .mongo_orphans import sweep_orphan_results
 from .mongo_registry import WorkerRegistry
 from .mongo_schema import (
     COLLECTION_PRESETS,
@@ -91,6 +93,8 @@ _UNSTORABLE = (StoreError, InvalidDocument, WriteError, OverflowError, TypeError
 #: A processing job without a lease (left by the old system) is reclaimed once its last update
 #: is this many seconds old (store option ``orphan_after``).
 DEFAULT_ORPHAN_AFTER = 3600.0
+#: Result files younger than this are never swept as orphans (their job may be finishing).
+ORPHAN_FILE_MARGIN = timedelta(hours=1)
 _AFTER = ReturnDocument.AFTER
 _CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
 _SOONEST = [("available_at", ASCENDING)]
@@ -149,25 +153,28 @@ class MongoStore(Store):
             raise StoreError(
                 "w=0 (unacknowledged writes) cannot keep jobs safe: use w=1 or w=majority"
             )
-        # The worker's reads decide claims and limits: always from the primary. Users' reads
-        # (get/list/count) follow the URL's readPreference.
-        primary = ReadPreference.PRIMARY
-        self.jobs = self.db.get_collection(self.jobs_collection, read_preference=primary)
-        self.batches = self.db.get_collection(self.batches_collection, read_preference=primary)
+        # The worker's reads decide claims, leases and limits: always from the primary, with
+        # read concern "local", whatever the URL says. With readConcernLevel=majority and w:1
+        # writes, a majority read can miss this worker's own fresh claim (its heartbeat would
+        # then stop its own attempt) and a limit count can miss recent claims. Spilled
+        # results are read from the primary too (a secondary may not have the file yet).
+        # Users' reads (get/list/count) follow the URL's readPreference and readConcern.
+        primary = self.client.get_database(
+            database, read_preference=ReadPreference.PRIMARY, read_concern=ReadConcern("local")
+        )
+        self.primary_db = primary
+        self.jobs = primary.get_collection(self.jobs_collection)
+        self.batches = primary.get_collection(self.batches_collection)
         self.jobs_read = self.db.get_collection(self.jobs_collection)
         self.batches_read = self.db.get_collection(self.batches_collection)
-        self.limits = TypeLocks(
-            self.db.get_collection(LIMITS_COLLECTION, read_preference=primary), self.jobs_collection
-        )
+        self.limits = TypeLocks(primary.get_collection(LIMITS_COLLECTION), self.jobs_collection)
         self.results = ResultsSpill(
-            self.db,
+            primary,
             f"{self.jobs_collection}_results",
             int(own.get("gridfs_threshold", gridfs_threshold)),
         )
         self.counters = BatchCounters(self.batches)
-        self.registry = WorkerRegistry(
-            self.db.get_collection(self.workers_collection, read_preference=primary)
-        )
+        self.registry = WorkerRegistry(primary.get_collection(self.workers_collection))
         self._normalised_at = float("-inf")
         self._notifiers: list[ChangeStreamNotifier] = []
 
@@ -840,6 +847,10 @@ class MongoStore(Store):
                 )
             if emptied:
                 self.batches.delete_many({"batch_id": {"$in": emptied}})
+            # Files an earlier, interrupted purge (or finish, or retry) left behind; an hour
+            # of margin keeps the files of attempts still finishing out of reach.
+            cutoff = min(before, datetime.now(timezone.utc) - ORPHAN_FILE_MARGIN)
+            sweep_orphan_results(self.results, self.jobs, cutoff)
         return Purged([str(r.get("job_id")) for r in rows], emptied)
 
     # -- the worker registry ---------------------------------------------------------------

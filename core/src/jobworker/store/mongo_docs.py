@@ -19,6 +19,7 @@ from bson.codec_options import CodecOptions
 from bson.errors import InvalidDocument
 from gridfs import GridFSBucket
 from gridfs.errors import NoFile
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from ..model import LEGACY_DEFAULT_TYPE, JobError, JobProgress, job_type_of
@@ -249,6 +250,11 @@ class ResultsSpill:
         doc = {k: inline[k] for k in full}  # keep the handler's key order
         doc[self.REF] = {"gridfs_id": file_id, "size": len(data), "bucket": self.bucket_name}
         return doc, file_id
+
+    @property
+    def bucket_files(self) -> Collection[Any]:
+        """The bucket's ``<bucket>.files`` collection (for the orphan sweep)."""
+        return self.db.get_collection(f"{self.bucket_name}.files")
 
     def file_id(self, results: object) -> Any | None:
         """The GridFS id a stored results sub-document refers to, if any. Only the store's own
