@@ -33,7 +33,7 @@ def test_submit_json_prints_the_stored_shape_and_status_matches(run):
         run("submit", "async", "-p", "n:=3", "-p", "fail=final", "--priority", "2", "--json").stdout
     )
     assert doc["status"] == "pending" and doc["job_type"] == "async"
-    assert doc["parameters"]["extra"] == {"n": 3, "fail": "final"}
+    assert doc["parameters"] == {"n": 3, "fail": "final"}  # as given, no legacy session keys
     assert {
         "job_id",
         "created_at",

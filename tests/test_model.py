@@ -97,8 +97,8 @@ def job_documents(draw):
     return doc
 
 
-def canonical_parameters(params: dict) -> dict:
-    return JobParameters.from_dict(params).to_dict()
+def canonical_parameters(params: dict, job_type: str = "session") -> dict:
+    return JobParameters.from_dict(params, job_type=job_type).to_dict()
 
 
 @settings(max_examples=300, deadline=None)
@@ -107,8 +107,10 @@ def test_job_document_round_trip_loses_nothing(doc):
     original = copy.deepcopy(doc)
     out = Job.from_dict(doc).to_dict()
     assert doc == original  # reading does not mutate the input
-    expected = {**original, "parameters": canonical_parameters(original["parameters"])}
-    assert out == expected
+    params = canonical_parameters(original["parameters"], original["job_type"])
+    if original["job_type"] != "session":
+        assert params == original["parameters"]  # other types: exactly as given
+    assert out == {**original, "parameters": params}
     # and a second round trip is the identity
     assert Job.from_dict(out).to_dict() == out
 
@@ -269,3 +271,45 @@ def test_batch_round_trip(total, done, failed):
     doc = b.to_dict()
     assert doc["batch_name"] == b.batch_id and doc["isActive"] is True
     assert Batch.from_dict(doc).to_dict() == doc
+
+
+# -- parameters: session jobs in the legacy shape, every other type as given (issue 15) -------
+
+
+def old_reader(params: dict) -> dict:
+    """The old system's ``JobParameters.from_dict`` (latest version, legacy-schema.md section 2):
+    named keys via ``get(key, default)``, an incoming ``extra`` unpacked and merged, other
+    top-level keys into ``extra`` (winning)."""
+    out = {k: params.get(k, JobParameters().values[k]) for k in NAMED}
+    extra = dict(params.get("extra") or {})
+    extra.update({k: v for k, v in params.items() if k not in NAMED and k != "extra"})
+    return {**out, "extra": extra}
+
+
+def old_reader_before_extra(params: dict) -> dict:
+    """Its version before ``extra`` existed (before 2025-08-15): named keys only."""
+    return {k: params.get(k, JobParameters().values[k]) for k in NAMED}
+
+
+@given(st.dictionaries(st.sampled_from(NAMED) | extra_keys, json_values, max_size=8))
+def test_other_types_keep_their_own_parameters_and_old_readers_still_read_them(params):
+    for job_type in ("wordstats", "pdf", "transform"):
+        got = JobParameters.from_dict(params, job_type=job_type)
+        assert got.to_dict() == params  # written and shown exactly as given
+        assert got.flat() == params  # what the handler validates: no session defaults
+        # An old reader sees the same parameters as in the legacy shape it would have written.
+        legacy = JobParameters.from_dict(params).to_dict()
+        assert old_reader(got.to_dict()) == old_reader(legacy)
+        assert old_reader_before_extra(got.to_dict()) == old_reader_before_extra(legacy)
+
+
+def test_session_jobs_keep_the_full_legacy_shape():
+    doc = Job("session", JobParameters.from_dict({"event": "E", "session": "S"})).to_dict()
+    assert set(doc["parameters"]) == {*NAMED, "extra"}
+    assert doc["parameters"]["target_language"] == "de" and doc["parameters"]["extra"] == {}
+    legacy = Job.from_dict({"job_id": "j", "status": "pending", "parameters": {"event": "E"}})
+    assert legacy.job_type == "session" and set(legacy.to_dict()["parameters"]) >= set(NAMED)
+    words = Job.from_dict(
+        {"job_id": "w", "job_type": "wordstats", "status": "pending", "parameters": {"text": "x"}}
+    )
+    assert words.to_dict()["parameters"] == {"text": "x"} and words.parameters.get("text") == "x"

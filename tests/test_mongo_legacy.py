@@ -92,8 +92,14 @@ def legacy_problems(doc: dict) -> list[str]:
     maybe("user_id", str)
     maybe("batch_id", str)
     need("parameters", dict)
+    # The old JobParameters.from_dict reads named keys with get(key, default) and moves unknown
+    # keys to extra (legacy-schema.md, section 2): a missing key is its default. Session jobs
+    # (dispatched without a type) are written in the full legacy shape; other types keep their
+    # own parameters, and any named key present must have the old type.
+    session = doc.get("job_type") in (None, "", "session")
     for key, types in NAMED_PARAMETERS.items():
-        need(key, types, doc.get("parameters", {}), "parameters.")
+        if session or key in doc.get("parameters", {}):
+            need(key, types, doc.get("parameters", {}), "parameters.")
     if "extra" in doc.get("parameters", {}):
         need("extra", dict, doc["parameters"], "parameters.")
     need("access_control", dict)

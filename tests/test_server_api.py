@@ -165,7 +165,8 @@ def test_upload_and_result_files(server: Server) -> None:
     response = alice.post("/v1/jobs/upload", files=files, data=form)
     assert response.status_code == 201, response.text
     job = response.json()
-    stored = job["parameters"]["extra"]["record"]
+    assert job["parameters"] == {"n": 1, "record": job["parameters"]["record"]}  # as given
+    stored = job["parameters"]["record"]
     assert stored == str(server.cwd / "jobworker-uploads" / job["job_id"] / "passwd_notes.txt")
     uploaded = server.cwd / "jobworker-uploads" / job["job_id"] / "passwd_notes.txt"
     assert uploaded.read_bytes().startswith(b"hello upload")

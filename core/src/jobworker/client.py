@@ -116,11 +116,13 @@ class Client:
                 f"{', '.join(self.plugins.job_types()) or 'none'} (pass allow_unknown_type / "
                 f"--allow-unknown-type if the workers have plugins this process lacks)"
             )
-        stored = JobParameters.from_dict(parameters)
+        if handler is not None:
+            job_type = handler.job_type  # an alias submits as the primary type
+        # session jobs in the legacy shape; any other type's parameters as they were given
+        stored = JobParameters.from_dict(parameters, job_type=job_type)
         if handler is not None:
             check_submitted_keys(handler, parameters)
             params_for(handler, stored)  # raises InvalidParameters
-            job_type = handler.job_type  # an alias submits as the primary type
         if max_attempts is not None and max_attempts < 1:
             raise InvalidParameters("max_attempts must be at least 1")
         now = utcnow()

@@ -7,8 +7,9 @@ noticing. Three rules keep that promise:
 
 * only the four legacy status values are ever written (:class:`JobStatus`);
 * ``progress.percent`` is always within 0..100;
-* nothing is dropped: unknown parameter keys live in ``parameters.extra`` and unknown top-level
-  keys in :attr:`Job.unknown`, and both are written back unchanged.
+* nothing is dropped: unknown top-level keys live in :attr:`Job.unknown` and are written back
+  unchanged; parameters are written back as they were read (see :class:`JobParameters`:
+  ``session`` jobs in the legacy shape, every other type exactly as given).
 
 Scheduling state that old readers do not know (attempts, leases, cancellation, idempotency key,
 ...) is stored in extra top-level fields which old readers ignore. This module imports nothing
@@ -187,34 +188,54 @@ _LIST_RESULT_KEYS = frozenset({"assets", "page_texts"})
 
 @attrs.define
 class JobParameters:
-    """Legacy parameters: named keys plus ``extra`` for everything else.
+    """A job's parameters: named legacy keys (``values``) and everything else (``extra``).
 
-    ``values`` holds the named keys (all of them, defaults filled in); ``extra`` every other key.
-    A job type's own parameters are validated from :meth:`flat`, the merged view.
+    Two stored shapes, chosen by the job type (:meth:`from_dict`):
+
+    * ``session`` jobs (and legacy jobs without a type) keep the old ``JobParameters`` shape
+      that old readers need: every named key written, defaults filled in, other keys in
+      ``extra`` (``given`` is ``None``);
+    * every other type keeps its own parameters exactly as they were given (``given``), which
+      is what :meth:`to_dict` writes and a person sees. Old readers accept that too: their
+      ``from_dict`` fills missing named keys with defaults and moves unknown keys to ``extra``
+      (docs/legacy-schema.md, section 2).
+
+    ``values`` and ``extra`` are the read views either way; a type's schema is validated from
+    :meth:`flat`, their merged view.
     """
 
     values: dict[str, Any] = attrs.Factory(lambda: _copy_defaults())
     extra: dict[str, Any] = attrs.Factory(dict)
+    #: equal parameters mean equal views, whichever shape they were given in
+    given: dict[str, Any] | None = attrs.field(default=None, eq=False)
 
     NAMED = tuple(_PARAMETER_DEFAULTS)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> JobParameters:
+    def from_dict(
+        cls, data: Mapping[str, Any] | None, *, job_type: str | None = LEGACY_DEFAULT_TYPE
+    ) -> JobParameters:
         """Read parameters like the legacy ``from_dict``, flattening nested ``extra.extra``.
 
         Unknown top-level keys go to ``extra`` and win over keys already inside ``extra``.
+        ``job_type`` picks the shape: the legacy one for ``session`` (the default, also for an
+        empty type), the given mapping kept as it is for any other type.
         """
         data = dict(data or {})
+        legacy = job_type_of(job_type) == LEGACY_DEFAULT_TYPE
+        given = None if legacy else dict(data)
         extra = _flatten_extra(data.pop("extra", None))
-        values = _copy_defaults()
+        values = _copy_defaults() if legacy else {}
         for key, value in data.items():
-            if key in values:
+            if key in _PARAMETER_DEFAULTS:
                 values[key] = value
             else:
                 extra[key] = value
-        return cls(values, extra)
+        return cls(values, extra, given)
 
     def to_dict(self) -> dict[str, Any]:
+        if self.given is not None:
+            return dict(self.given)
         return {**self.values, "extra": dict(self.extra)}
 
     def flat(self) -> dict[str, Any]:
@@ -225,6 +246,10 @@ class JobParameters:
         if key in self.extra:
             return self.extra[key]
         return self.values.get(key, default)
+
+    def with_value(self, key: str, value: Any, job_type: str | None) -> JobParameters:
+        """A copy with ``key`` set (at the top level), in the same shape."""
+        return JobParameters.from_dict({**self.to_dict(), key: value}, job_type=job_type)
 
 
 def _copy_defaults() -> dict[str, Any]:
@@ -348,7 +373,9 @@ class Batch:
 converter = cattrs.Converter(detailed_validation=False)
 converter.register_structure_hook(datetime, lambda v, _: _to_datetime(v))
 converter.register_unstructure_hook(datetime, lambda v: v)
-converter.register_structure_hook(JobParameters, lambda v, _: JobParameters.from_dict(v))
+converter.register_structure_hook(
+    JobParameters, lambda v, _: v if isinstance(v, JobParameters) else JobParameters.from_dict(v)
+)
 converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
 converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
 converter.register_structure_hook(
@@ -417,6 +444,7 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
     data = {k: v for k, v in doc.items() if k in _JOB_FIELDS and k != "_id"}
     unknown = {k: v for k, v in doc.items() if k not in _JOB_FIELDS and k != "_id"}
     data["job_type"] = job_type_of(data.get("job_type"))
+    data["parameters"] = JobParameters.from_dict(data.get("parameters"), job_type=data["job_type"])
     data["status"] = JobStatus(data.get("status") or "pending")
     if data.get("batch_id") in ("undefined", ""):
         # Legacy placeholder: no batch. Kept as it was so the document is written back unchanged.

@@ -65,7 +65,7 @@ def test_mixed_batch_end_to_end(
     for row in listed:
         job = json.loads(jobworker(tmp_path, "status", row["job_id"], "--json"))
         params = job["parameters"]
-        source = params.get("filename") or params["extra"].get("file_path")
+        source = params.get("filename") or params.get("file_path")  # as given
         by_file[(job["job_type"], Path(source).name)] = job
     assert by_file[("pdf", "notes.pdf")]["error"]["code"] == "UNSUPPORTED_INPUT"
     german = by_file[("pdf", "deutsch.pdf")]["results"]

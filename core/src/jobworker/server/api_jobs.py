@@ -102,9 +102,7 @@ def store_upload(
         upload.file.seek(0)
         while chunk := upload.file.read(1 << 20):
             out.write(chunk)
-    job.parameters = type(job.parameters).from_dict(
-        {**job.parameters.to_dict(), file_param: str(target)}
-    )
+    job.parameters = job.parameters.with_value(file_param, str(target), job.job_type)
     try:
         return client.submit_built(job, spec.batch_id)
     except Exception:

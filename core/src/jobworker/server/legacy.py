@@ -21,7 +21,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ..client import Client
 from ..errors import JobFailure
-from ..model import Batch, Job
+from ..model import Batch, Job, JobParameters
 from ..views import redact
 from .api_jobs import owned_job
 from .auth import principal_of, scope
@@ -62,7 +62,8 @@ def legacy_job(job: Job) -> dict[str, Any]:
     """The old ``Job.to_dict`` rendering, secrets redacted and no tracebacks."""
     doc = job.to_dict()
     out = {k: doc.get(k) for k in _ALWAYS}
-    out["parameters"] = redact(doc["parameters"])
+    # the old API always answered with every named parameter key (its JobParameters.to_dict)
+    out["parameters"] = redact(JobParameters.from_dict(doc["parameters"]).to_dict())
     out["access_control"] = doc.get("access_control")
     for key in _WHEN_SET:
         if doc.get(key) is not None:

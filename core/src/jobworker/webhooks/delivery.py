@@ -167,7 +167,7 @@ def enqueue_delivery(
     subject = job.job_id if job else batch.batch_id if batch else "?"
     delivery = Job(
         JOB_TYPE,
-        JobParameters.from_dict(attrs.asdict(params)),
+        JobParameters.from_dict(attrs.asdict(params), job_type=JOB_TYPE),
         job_id=delivery_id,
         job_name=f"{name} {subject}",
         max_attempts=ATTEMPTS_CEILING,
