@@ -261,3 +261,21 @@ def test_rate_limit_per_key_and_configured_cors(tmp_path) -> None:
         assert preflight.headers["access-control-allow-origin"] == "https://app.example"
     finally:
         server.stop()
+
+
+def test_dashboard_pages_follow_the_same_keys(server: Server) -> None:
+    alice, bob = server.as_("alice"), server.as_("bob")
+    mine = _submit(alice, sleep=0.1)["job_id"]
+    theirs = _submit(bob)["job_id"]
+    anonymous = httpx.get(f"{server.url}/", follow_redirects=False)
+    assert anonymous.status_code in (302, 303, 307) and anonymous.headers["location"] == "/login"
+    cookie = {"jobworker_key": server.tokens["alice"]}
+    with httpx.Client(base_url=server.url, cookies=cookie) as page:
+        overview = page.get("/")
+        assert overview.status_code == 200 and "Job types" in overview.text
+        assert "Workers" not in overview.text  # the fleet is for admin keys
+        assert mine in page.get("/jobs").text and theirs not in page.get("/jobs").text
+        assert page.get(f"/jobs/{mine}").status_code == 200
+        assert "Cancel</button>" not in page.get(f"/jobs/{mine}").text
+        assert page.get(f"/jobs/{theirs}").status_code == 404
+        assert page.post(f"/jobs/{mine}/cancel").status_code == 403
