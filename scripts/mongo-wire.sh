@@ -4,6 +4,9 @@
 #   bash scripts/mongo-wire.sh start   # prints MONGO_URI=mongodb://127.0.0.1:PORT
 #   bash scripts/mongo-wire.sh stop    # stops the server started by `start` (by its PID)
 #   bash scripts/mongo-wire.sh status
+#   bash scripts/mongo-wire.sh for-tests # what scripts/test.sh runs without MONGO_URI: `start`, or
+#                                        # one loud line that the MongoDB tests will be skipped;
+#                                        # under CI=true a server that cannot start is a failure
 #
 # It is NOT a real mongod: no change streams, no replication, memory only. Real pymongo talks to
 # it over TCP, so the MongoDB tests run unchanged against it and against a real deployment
@@ -129,11 +132,28 @@ stop() {
     fi
 }
 
+SKIPPED="test: !!! the MongoDB tests are SKIPPED: no MONGO_URI and the wire-compatible test server did not start (it needs Python >= 3.13: set MONGO_WIRE_PYTHON). Run them with export MONGO_URI=mongodb://HOST:PORT pointing at a MongoDB server (any database name; the tests use their own) !!!"
+
+for_tests() {
+    local out
+    if out="$(bash "$0" start)"; then
+        echo "$out"
+        return 0
+    fi
+    if [ "${CI:-}" = "true" ]; then
+        echo "test: FAILED: CI=true and no MongoDB server for the MongoDB tests (see above): set MONGO_URI=mongodb://HOST:PORT, or MONGO_WIRE_PYTHON to a Python >= 3.13 for the test server" >&2
+        return 1
+    fi
+    echo "$SKIPPED" >&2
+}
+
 case "${1:-}" in
     start) start ;;
+    for-tests) for_tests ;;
+    skipped) echo "$SKIPPED" ;;
     stop) stop ;;
     status)
         if running; then echo "running: MONGO_URI=mongodb://127.0.0.1:$(cat "$PORTFILE")"
         else echo "not running"; exit 1; fi ;;
-    *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|for-tests|skipped" >&2; exit 2 ;;
 esac
