@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import worker_plugin_transform
 from jobworker import UnsupportedInput
-from jobworker.testing import WorkerHarness
+from jobworker.testing import WorkerHarness, run_handler
 from worker_plugin_transform.api import html_to_text, parse_front_matter
 from worker_plugin_transform.htmltext import MAX_DEPTH
 from worker_plugin_transform.sandbox import MAX_NESTED_BLOCKS
@@ -74,3 +74,22 @@ def test_html_edge_cases() -> None:
         "</body></html>"
     )
     assert (page.title, page.text, page.main_found) == ("Title", "Café text", True)
+
+
+@pytest.mark.timeout(120)  # a guard only
+def test_pathological_html_file_through_the_worker(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    page.write_text(
+        "<html><head><title>Deep</title></head><body><main><p>kept</p>"
+        + adversarial_page(100_000, 100_000)
+        + "</main></body></html>"
+    )
+    got = run_handler(
+        "transform",
+        {"file_path": "page.html", "template_content": "{{ title }}: {{ text }}"},
+        plugins=[worker_plugin_transform],
+        tmp_path=tmp_path,
+    )
+    assert got.error is None, got.error
+    assert got.results["markdown_content"] == "Deep: kept"
+    assert any(level == "warning" and "deeper than" in msg for level, msg in got.logs)

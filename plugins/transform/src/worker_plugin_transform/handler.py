@@ -109,6 +109,8 @@ def handle_transform(ctx: JobContext) -> dict[str, Any]:
     p: TransformParams = ctx.params
     ctx.progress(5, "initializing")
     loaded = load_input(ctx, p)
+    for warning in loaded.warnings:
+        ctx.warning(f"{loaded.kind}: {warning}")
     text = loaded.text
     context = dict(p.context or {})
     structured: dict[str, Any] = {"input": loaded.kind}

@@ -32,6 +32,7 @@ class Loaded:
     kind: str  #: text, file, url, source_job or none
     source: dict[str, Any] | None = None  #: the source job's results
     title: str | None = None
+    warnings: list[str] = attrs.Factory(list)  #: e.g. an HTML page cut at its depth limit
 
 
 def _limit_text(text: str, limit: int, what: str) -> str:
@@ -95,7 +96,9 @@ def _decoded(
     )
     if looks_html:
         page = html_to_text(text)
-        return Loaded(_limit_text(page.text, limit, name), kind, title=page.title)
+        return Loaded(
+            _limit_text(page.text, limit, name), kind, title=page.title, warnings=page.warnings
+        )
     return Loaded(_limit_text(text, limit, name), kind)
 
 
