@@ -96,7 +96,9 @@ def open_input(path: PathLike, what: str = "a media file") -> Iterator[Any]:
     if listed is not None:
         raise _not_allowed(p, listed)
     try:
-        container = av.open(str(p.absolute()), options=dict(_OPTIONS), metadata_errors="ignore")
+        container = av.open(
+            str(p.absolute()), container_options=dict(_OPTIONS), metadata_errors="ignore"
+        )
     except av.error.FFmpegError as exc:
         if getattr(exc, "errno", None) == errno.EINVAL:  # the probed demuxer is not allowed
             raise _not_allowed(p, "is not in one of the allowed formats") from None
