@@ -25,7 +25,6 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .announce import announce
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
 from .fleet import WorkerRecord, unserved_reason
@@ -368,6 +367,8 @@ class Client:
         t = self.store.cancel(job_id, utcnow())
         if t is None:
             return None
+        from .announce import announce  # webhooks (httpx): only when something is announced
+
         jobs, batches = announce(self.plugins, self.store, [t])
         if jobs or batches:
             self.store.mark_announced(jobs, batches)

@@ -42,11 +42,6 @@ from typing import Any
 
 import attrs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from .store import DEFAULT_URL
 
 __all__ = ["Settings", "load_settings"]
@@ -87,6 +82,10 @@ def load_settings(
         path = "jobworker.toml"
     data: dict[str, Any] = {}
     if path is not None:
+        if sys.version_info >= (3, 11):  # imported only when there is a file to read
+            import tomllib
+        else:  # pragma: no cover
+            import tomli as tomllib
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     base = Path(path).resolve().parent if path else Path.cwd()

@@ -19,13 +19,16 @@ else of the project.
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "AccessControl",
@@ -370,23 +373,32 @@ class Batch:
 
 # -- (un)structuring -------------------------------------------------------------------------
 
-converter = cattrs.Converter(detailed_validation=False)
-converter.register_structure_hook(datetime, lambda v, _: _to_datetime(v))
-converter.register_unstructure_hook(datetime, lambda v: v)
-converter.register_structure_hook(
-    JobParameters, lambda v, _: v if isinstance(v, JobParameters) else JobParameters.from_dict(v)
-)
-converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
-converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
-converter.register_structure_hook(
-    JobProgress,
-    lambda v, _: JobProgress(
-        step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")
-    ),
-)
-# Matches the None-able int/float fields loosely: legacy documents may carry floats or strings.
-converter.register_structure_hook(int, lambda v, _: int(v))
-converter.register_structure_hook(bool, lambda v, _: bool(v))
+
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """The documents' converter, made on first use (cattrs is slow to import: a quick CLI)."""
+    import cattrs
+
+    converter = cattrs.Converter(detailed_validation=False)
+    converter.register_structure_hook(datetime, lambda v, _: _to_datetime(v))
+    converter.register_unstructure_hook(datetime, lambda v: v)
+    converter.register_structure_hook(
+        JobParameters,
+        lambda v, _: v if isinstance(v, JobParameters) else JobParameters.from_dict(v),
+    )
+    converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
+    converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
+    converter.register_structure_hook(
+        JobProgress,
+        lambda v, _: JobProgress(
+            step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")
+        ),
+    )
+    # Matches the None-able int/float fields loosely: legacy documents may carry floats or
+    # strings.
+    converter.register_structure_hook(int, lambda v, _: int(v))
+    converter.register_structure_hook(bool, lambda v, _: bool(v))
+    return converter
 
 
 def _to_datetime(value: object) -> datetime:
@@ -423,13 +435,13 @@ _BATCH_OPTIONAL = {"user_id", "completed_at"}
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
-    doc = converter.unstructure(job)
+    doc = _converter().unstructure(job)
     unknown = doc.pop("unknown")
     out = {k: v for k, v in doc.items() if not (k in _JOB_OPTIONAL and v is None)}
     if not job.announce_pending:
         del out["announce_pending"]
     out["status"] = job.status.value
-    out["logs"] = [converter.unstructure(e) for e in job.logs]
+    out["logs"] = [_converter().unstructure(e) for e in job.logs]
     for entry in out["logs"]:
         entry["level"] = LogLevel(entry["level"]).value
     return {**unknown, **out}
@@ -462,13 +474,13 @@ def job_from_dict(doc: Mapping[str, Any]) -> Job:
         entry.setdefault("message", "")
     if data.get("results") is not None and not isinstance(data["results"], Mapping):
         raise ValueError(f"results must be an object, got {type(data['results']).__name__}")
-    job = converter.structure(data, Job)
+    job = _converter().structure(data, Job)
     job.unknown = unknown
     return job
 
 
 def batch_to_dict(batch: Batch) -> dict[str, Any]:
-    doc = converter.unstructure(batch)
+    doc = _converter().unstructure(batch)
     unknown = doc.pop("unknown")
     if not batch.announce_pending:
         del doc["announce_pending"]
@@ -480,6 +492,6 @@ def batch_from_dict(doc: Mapping[str, Any]) -> Batch:
     unknown = {k: v for k, v in doc.items() if k not in _BATCH_FIELDS and k != "_id"}
     for key in ("total_jobs", "completed_jobs", "failed_jobs", "pending_jobs", "processing_jobs"):
         data[key] = int(data.get(key) or 0)
-    batch = converter.structure(data, Batch)
+    batch = _converter().structure(data, Batch)
     batch.unknown = unknown
     return batch

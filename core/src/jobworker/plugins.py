@@ -24,6 +24,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as md
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -32,10 +33,6 @@ from typing import Any
 
 import attrs
 import pluggy
-import structlog
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
 from . import hookspecs
 from .handler import JobHandler
@@ -125,6 +122,22 @@ class Plugins:
         plugins.collect_handlers()
         return plugins
 
+    @classmethod
+    def load_for(cls, job_type: str, extra_modules: Sequence[str] = ()) -> Plugins | None:
+        """Like :meth:`load`, but of the installed plugins only the one whose entry point is
+        named ``job_type`` (a quick ``jobworker submit``): the plugins, if they handle
+        ``job_type`` without any problem; else ``None`` (then load them all)."""
+        plugins = cls()
+        plugins.load_builtins()
+        plugins.load_entry_points(named=job_type)
+        env_extra = os.environ.get("JOBWORKER_EXTRA_PLUGINS", "")
+        for name in [*extra_modules, *filter(None, env_extra.split(","))]:
+            plugins.load_module(name.strip())
+        plugins.collect_handlers()
+        if plugins.problems or plugins.handler_for(job_type) is None:
+            return None
+        return plugins
+
     def load_builtins(self) -> None:
         """The core's own job type: ``webhook`` (deliveries, :mod:`jobworker.webhooks`), listed
         as the plugin ``jobworker``."""
@@ -134,20 +147,23 @@ class Plugins:
         if delivery_handler().job_type not in self.handlers:
             self._add_handler(CORE, delivery_handler())
 
-    def load_entry_points(self, *, every: bool = False) -> None:
+    def load_entry_points(self, *, every: bool = False, named: str | None = None) -> None:
         """Installed plugins (entry-point group ``jobworker``), as ``JOBWORKER_PLUGINS`` says
-        (``every``: all of them, whatever it says)."""
+        (``every``: all of them, whatever it says; ``named``: only an entry point of that
+        name)."""
         wanted = None if every else os.environ.get("JOBWORKER_PLUGINS")
         names = (
             None
             if wanted is None
-            else {canonicalize_name(n.strip()) for n in wanted.split(",") if n.strip()}
+            else {_canonical(n.strip()) for n in wanted.split(",") if n.strip()}
         )
         matched: set[str] = set()
         for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
+            if named is not None and _canonical(ep.name) != _canonical(named):
+                continue
             dist = ep.dist.name if ep.dist else None
             if names is not None:
-                keys = {canonicalize_name(ep.name), canonicalize_name(dist or "")} & names
+                keys = {_canonical(ep.name), _canonical(dist or "")} & names
                 if not keys:
                     continue
                 matched |= keys
@@ -164,7 +180,7 @@ class Plugins:
                 )
                 continue
             self._register(plugin, ep.name, dist, version)
-        for name in sorted((names or set()) - matched):
+        for name in sorted((names or set()) - matched) if named is None else ():
             self._problem(
                 name,
                 None,
@@ -352,15 +368,27 @@ class Plugins:
         try:
             caller(**kwargs)
         except Exception:
-            structlog.get_logger("jobworker").exception("hook failed", hook=hook_name)
+            _log().exception("hook failed", hook=hook_name)
         elapsed = time.monotonic() - started
         if elapsed >= self.slow_hook_seconds:
-            structlog.get_logger("jobworker").warning(
+            _log().warning(
                 "slow hook",
                 hook=hook_name,
                 seconds=round(elapsed, 3),
                 plugins=[self.pm.get_name(i.plugin) for i in impls],
             )
+
+
+def _log() -> Any:
+    import structlog  # on first use: the CLI starts without it
+
+    return structlog.get_logger("jobworker")
+
+
+def _canonical(name: str) -> str:
+    """A distribution or entry-point name normalised as PEP 503 says (``Foo_Bar`` ->
+    ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _label(info: PluginInfo) -> str:
@@ -372,7 +400,7 @@ def _env_flag(name: str) -> bool:
 
 
 def _entry_point_order(ep: md.EntryPoint) -> tuple[str, str]:
-    return (canonicalize_name(ep.dist.name) if ep.dist else "", ep.name)
+    return (_canonical(ep.dist.name) if ep.dist else "", ep.name)
 
 
 def _dist_version(dist: str | None) -> str | None:
@@ -386,6 +414,9 @@ def _dist_version(dist: str | None) -> str | None:
 
 def _incompatibility(dist: md.Distribution) -> str | None:
     """A plugin declares the core versions it supports as a ``jobworker`` requirement."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
     try:
         core = Version(core_version())
     except InvalidVersion:  # pragma: no cover - a hand-made core install
@@ -398,7 +429,7 @@ def _incompatibility(dist: md.Distribution) -> str | None:
         if req.marker is not None and not req.marker.evaluate({"extra": ""}):
             continue  # an optional (extra) requirement, or one for another platform
         if (
-            canonicalize_name(req.name) == "jobworker"
+            _canonical(req.name) == "jobworker"
             and req.specifier
             and not req.specifier.contains(core, prereleases=True)
         ):

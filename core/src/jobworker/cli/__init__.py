@@ -11,9 +11,6 @@ import sys
 
 import click
 
-from ..config import load_settings
-from ..plugins import Plugins
-from ..poison import is_store_failure
 from .common import State
 from .fleet_commands import register_fleet_commands
 from .jobs import register_job_commands
@@ -71,9 +68,45 @@ register_plugin_commands(cli)
 register_fleet_commands(cli)
 
 
+def _command_name(args: list[str]) -> str | None:
+    """The subcommand ``args`` name, skipping the global options (and their values)."""
+    valued = {"--store", "--config", "--plugin"}
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in valued:
+            i += 2
+        elif arg.startswith("-"):
+            i += 1
+        else:
+            return arg
+    return None
+
+
 def main() -> None:
-    # Plugins may add commands (register_commands hook); load them before parsing: installed
-    # ones, the config file's and those named with --plugin.
+    """The ``jobworker`` command. Plugins may add commands (``register_commands``): unless the
+    command is one of jobworker's own (or ``--version``), they are loaded before parsing:
+    installed ones, the config file's and those named with ``--plugin``."""
+    args = sys.argv[1:]
+    name = _command_name(args)
+    if not (name in cli.commands or (name is None and "--version" in args)):
+        _add_plugin_commands()  # not for jobworker's own commands: a quick start
+    try:
+        cli(prog_name="jobworker")
+    except Exception as exc:
+        from ..poison import is_store_failure
+
+        if not is_store_failure(exc):
+            raise
+        # A store that cannot be opened, read or written: one clear line, not a traceback.
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+def _add_plugin_commands() -> None:
+    from ..config import load_settings
+    from ..plugins import Plugins
+
     modules = [
         arg.split("=", 1)[1] if "=" in arg else sys.argv[i + 2]
         for i, arg in enumerate(sys.argv[1:])
@@ -91,11 +124,3 @@ def main() -> None:
             click.echo(
                 f"warning: plugin {impl.plugin_name} failed to add commands: {exc}", err=True
             )
-    try:
-        cli(prog_name="jobworker")
-    except Exception as exc:
-        if not is_store_failure(exc):
-            raise
-        # A store that cannot be opened, read or written: one clear line, not a traceback.
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)

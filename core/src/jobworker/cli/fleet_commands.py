@@ -8,8 +8,6 @@ import socket
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ..model import utcnow
 from .common import State, echo_json, pass_state
@@ -28,6 +26,9 @@ def workers(state: State, as_json: bool, show_all: bool) -> None:
     exit marks it stopped. Pending jobs of a type no live worker serves are failed with
     UNKNOWN_JOB_TYPE after the unknown-type grace (at once if no worker ever served it).
     """
+    from rich.console import Console
+    from rich.table import Table
+
     now = utcnow()
     records = state.client.workers(include_gone=show_all)
     if as_json:

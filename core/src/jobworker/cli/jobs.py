@@ -8,16 +8,12 @@ import re
 import sys
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
-from rich.table import Table
 
 from ..errors import InvalidParameters, JobFailure
 from ..model import Batch, Job, JobStatus
-from ..validation import MAX_PARAMETER_DEPTH
 from ..views import batch_view, job_view
 from .common import State, echo_json, fail, pass_state
 from .outcome import (
@@ -28,7 +24,14 @@ from .outcome import (
     wait_ran_out,
 )
 
-console = Console(width=None if sys.stdout.isatty() else 160)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
 
 
 def load_json(text: str, where: str) -> Any:
@@ -37,6 +40,8 @@ def load_json(text: str, where: str) -> Any:
     try:
         return json.loads(text)
     except RecursionError:
+        from ..validation import MAX_PARAMETER_DEPTH
+
         raise InvalidParameters(
             f"{where}: nested too deeply (parameters may nest {MAX_PARAMETER_DEPTH} levels)"
         ) from None
@@ -128,7 +133,8 @@ def submit(
     try:
         parameters = _params_json(params_json) if params_json else {}
         parameters.update(parse_param(p) for p in params)
-        job = state.client.submit(
+        client = state.client_for(job_type)
+        job = client.submit(
             job_type,
             parameters,
             priority=priority,
@@ -282,6 +288,8 @@ def batch_status(state: State, batch_id: str, as_json: bool) -> None:
 @pass_state
 def batch_list(state: State, limit: int) -> None:
     """The newest batches."""
+    from rich.table import Table
+
     table = Table("batch_id", "name", "status", "done", "failed", "total", "created_at")
     for b in state.store.list_batches(limit=limit):
         table.add_row(
@@ -293,7 +301,7 @@ def batch_list(state: State, limit: int) -> None:
             str(b.total_jobs),
             f"{b.created_at:%Y-%m-%d %H:%M:%S}",
         )
-    console.print(table)
+    _console().print(table)
 
 
 def _get(state: State, job_id: str) -> Job:
@@ -334,6 +342,8 @@ def list_jobs(
     as_json: bool,
 ) -> None:
     """List jobs, newest first."""
+    from rich.table import Table
+
     jobs = state.client.list(status=status_, job_type=job_type, batch_id=batch_id, limit=limit)
     if as_json:
         echo_json([job_view(j) for j in jobs])
@@ -349,7 +359,7 @@ def list_jobs(
             j.error.code if j.error else "",
             f"{j.created_at:%Y-%m-%d %H:%M:%S}",
         )
-    console.print(table)
+    _console().print(table)
 
 
 @click.command()
@@ -380,6 +390,8 @@ def logs(state: State, job_id: str, follow: bool) -> None:
 def watch(state: State, job_id: str | None, batch_id: str | None, interval: float) -> None:
     """Live progress bars until the job (or every job of --batch) is done; then the outcome.
     Exit 0 if everything completed, 1 if a job failed."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn
+
     if not job_id and not batch_id:
         raise click.UsageError("give a JOB_ID or --batch BATCH_ID")
     columns = (
@@ -388,7 +400,7 @@ def watch(state: State, job_id: str | None, batch_id: str | None, interval: floa
         TaskProgressColumn(),
         TextColumn("{task.fields[state]}"),
     )
-    with Progress(*columns, console=console) as bars:
+    with Progress(*columns, console=_console()) as bars:
         tasks: dict[str, Any] = {}
         while True:
             jobs = (

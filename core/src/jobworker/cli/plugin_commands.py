@@ -7,12 +7,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from ..plugins import PluginInfo, core_version
+if TYPE_CHECKING:
+    from ..plugins import PluginInfo
 from .common import State, echo_json, pass_state
 
 
@@ -26,6 +26,9 @@ def plugins(state: State, as_json: bool, show_all: bool) -> None:
     Environment: JOBWORKER_PLUGINS=a,b loads only these installed plugins (set but empty: none);
     JOBWORKER_TRACE_HOOKS=1 prints every hook call to stderr.
     """
+    from rich.console import Console
+    from rich.table import Table
+
     listing = [p for p in state.plugins.listing() if show_all or p.distribution != "jobworker"]
     if as_json:
         echo_json([p.as_dict() for p in listing])
@@ -170,6 +173,7 @@ def plugin_new(name: str, parent: Path, description: str | None) -> None:
     The package has a pyproject.toml with the entry point and the supported jobworker versions,
     a handler with a validated parameters class, tests that pass right away, and a README.
     """
+    from ..plugins import core_version
     from ..scaffold import new_plugin
 
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -11,10 +10,7 @@ import threading
 import time
 
 import click
-import structlog
 
-from ..logs import configure_logging
-from ..worker import Worker
 from .common import State, pass_state
 
 
@@ -69,6 +65,9 @@ def run(
     itself in the store's worker registry (see `jobworker workers`), and reloads its plugins
     between jobs when plugins are installed or removed (checked every 10 s, and on SIGHUP).
     """
+    from ..logs import configure_logging
+    from ..worker import Worker
+
     configure_logging(log_level, log_json)
     settings = state.settings
     for key, value in (
@@ -94,6 +93,8 @@ def run(
     worker = Worker(
         state.store, plugins, settings, types=type_list, burst=burst, worker_id=worker_id
     )
+    import asyncio
+
     asyncio.run(worker.run())
     state.store.close()
     if worker.store_error is not None:
@@ -112,6 +113,8 @@ def run(
 def _supervise(processes: int, burst: bool) -> int:
     """Run ``processes`` copies of this command (without ``--processes``); forward signals;
     restart a copy that dies unexpectedly (not in ``--burst`` mode)."""
+    import structlog
+
     log = structlog.get_logger("jobworker.supervisor")
     argv = _argv_without_processes(sys.argv[1:])
     cmds = [[sys.executable, "-m", "jobworker", *_numbered(argv, i + 1)] for i in range(processes)]

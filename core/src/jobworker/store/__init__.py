@@ -7,10 +7,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import Claim, Outcome, Purged, Store, StoreError, Transition
+if TYPE_CHECKING:
+    from .base import Claim, Outcome, Purged, Store, StoreError, Transition
 
 __all__ = [
     "DEFAULT_URL",
@@ -29,6 +31,8 @@ DEFAULT_URL = "sqlite:///jobworker.db"
 def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
     """Open (and initialise) the store that ``url`` names. ``options`` are backend settings,
     e.g. from the config file's ``[store_options]`` table; query parameters in the URL win."""
+    from .base import StoreError
+
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from .sqlite import SQLiteStore
@@ -50,3 +54,12 @@ def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
         )
     store.init()
     return store
+
+
+def __getattr__(name: str) -> Any:
+    """The contract's names, imported from :mod:`.base` on first use (a quick CLI start)."""
+    if name in ("Claim", "Outcome", "Purged", "Store", "StoreError", "Transition"):
+        value = getattr(importlib.import_module(".base", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,7 +22,6 @@ most 12), ``default_secret`` (signs webhooks that have no secret of their own),
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import json
 import threading
@@ -36,7 +35,6 @@ import attrs
 from ..errors import InputForbidden, JobFailure
 from ..handler import JobContext, JobHandler
 from ..model import Batch, Job, JobParameters, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
-from ..net import NetworkError, async_request, display_url
 from ..store import Store
 from .config import EVENT_NAMES, WebhookConfig, batch_webhook, job_webhooks
 from .payload import build_payload
@@ -220,6 +218,8 @@ def job_started(job: Job, store: Store) -> None:
 
 
 def job_finished(job: Job, store: Store) -> None:
+    from ..net import display_url  # (httpx) not needed to submit or list jobs
+
     if job.job_type == JOB_TYPE:
         _delivery_finished(job, store)
         return
@@ -328,6 +328,10 @@ def _headers(
 
 async def deliver(ctx: JobContext) -> dict[str, Any]:
     """Send one delivery attempt; raise a retryable failure for network errors and 408/429/5xx."""
+    import asyncio
+
+    from ..net import NetworkError, async_request, display_url
+
     p: DeliveryParams = ctx.params
     store = _recall(_stores, ctx.job_id, forget=True)
     settings = WebhookSettings.from_mapping(ctx.settings)

@@ -1,0 +1,66 @@
+"""The command line starts quickly because it imports only what the command needs: these tests
+check what ``jobworker --version`` and ``jobworker submit`` import (the times themselves are in
+docs/benchmarks.md, measured with bench/cli_startup.sh)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+sys.argv = ["jobworker", *json.loads(sys.argv[1])]
+from jobworker.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+HEAVY = ("httpx", "rich", "structlog", "pymongo", "asyncio", "jobworker.worker")
+
+
+def imported(tmp_path, *args: str) -> tuple[str, set[str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBWORKER_")}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    modules = json.loads(done.stderr.strip().splitlines()[-1])
+    return done.stdout, set(modules)
+
+
+def test_version_imports_no_plugin_and_nothing_heavy(tmp_path):
+    out, modules = imported(tmp_path, "--version")
+    assert out.startswith("jobworker, version ")
+    assert not {m for m in modules if m.startswith("worker_plugin_")}
+    assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}
+    assert "cattrs" not in modules and "jobworker.client" not in modules
+
+
+def test_submit_imports_only_the_plugin_of_its_type(tmp_path):
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    out, modules = imported(tmp_path, "--store", store, "submit", "wordstats", "-p", "text=hi")
+    assert out.strip().startswith("job-")
+    plugins = {m.split(".")[0] for m in modules if m.startswith("worker_plugin_")}
+    assert plugins == {"worker_plugin_wordstats"}
+    assert not {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY}
+
+
+def test_submit_of_an_alias_loads_every_plugin_and_still_works(tmp_path):
+    # No entry point is named "transformer_template": submit falls back to all plugins.
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    out, modules = imported(
+        tmp_path, "--store", store, "submit", "transformer_template", "-p", "template_content=x"
+    )
+    assert out.strip().startswith("job-")
+    assert {"worker_plugin_transform", "worker_plugin_wordstats"} <= {
+        m.split(".")[0] for m in modules
+    }
