@@ -17,6 +17,8 @@ DEPENDENCY_MISSING     no         a package or program the job needs is not inst
 CANCELLED              no         cancelled by a user (``jobworker cancel``)
 INVALID_DOCUMENT       no         the stored job (or what its attempt returned) cannot be read or
                                   written by the store: quarantined, never run (``details.problem``)
+DOCUMENT_TOO_LARGE     no         a write of the job cannot succeed because its MongoDB document
+                                  would pass 16 MiB (an error, progress or logs too large)
 TIMEOUT                yes        the attempt ran past the job's timeout and was stopped
 WORKER_LOST            yes        the worker holding the job died; its lease expired
 HANDLER_ERROR          yes        the handler raised an unexpected exception
@@ -38,6 +40,7 @@ __all__ = [
     "INPUT_FORBIDDEN",
     "INPUT_NOT_FOUND",
     "INPUT_TOO_LARGE",
+    "DOCUMENT_TOO_LARGE",
     "INVALID_DOCUMENT",
     "INVALID_PARAMETERS",
     "TIMEOUT",
@@ -64,6 +67,7 @@ UNSUPPORTED_INPUT = "UNSUPPORTED_INPUT"
 DEPENDENCY_MISSING = "DEPENDENCY_MISSING"
 CANCELLED = "CANCELLED"
 INVALID_DOCUMENT = "INVALID_DOCUMENT"
+DOCUMENT_TOO_LARGE = "DOCUMENT_TOO_LARGE"
 TIMEOUT = "TIMEOUT"
 WORKER_LOST = "WORKER_LOST"
 HANDLER_ERROR = "HANDLER_ERROR"

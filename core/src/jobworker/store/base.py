@@ -133,6 +133,9 @@ class Store(abc.ABC):
     url: str
     #: Most log entries kept per job; older ones are dropped as new ones arrive.
     log_cap: int = 1000
+    #: Longest log or progress message stored, in bytes of UTF-8; longer ones are cut (see
+    #: :mod:`jobworker.store.sizes`).
+    log_message_max: int = 8 * 1024
 
     # -- lifecycle -------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from typing import Any
 from .. import errors
 from ..model import Job, JobError, JobStatus
 from .base import Outcome
+from .sizes import TOO_LARGE_CODES
 
 __all__ = [
     "BROKEN_KEY",
@@ -61,12 +62,16 @@ def unstorable(out: Outcome, exc: BaseException) -> Outcome:
     job fails with ``INVALID_DOCUMENT`` (not retried; the same results would fail again)."""
     problem = problem_of(exc)
     log.error("job %s: what its attempt returned cannot be stored: %s", out.job_id, problem)
+    # pymongo's DocumentTooLarge (client side) or the server's codes for a document over 16 MiB
+    too_large = type(exc).__name__ == "DocumentTooLarge" or getattr(exc, "code", None) in (
+        TOO_LARGE_CODES
+    )
     return Outcome(
         out.job_id,
         out.worker_id,
         "failed",
         error=JobError(
-            errors.INVALID_DOCUMENT,
+            errors.DOCUMENT_TOO_LARGE if too_large else errors.INVALID_DOCUMENT,
             f"what the attempt returned cannot be stored: {problem}",
             {"problem": problem},
         ),

@@ -82,6 +82,7 @@ from .mongo_schema import (
     mask_url,
     split_url,
 )
+from .sizes import LOG_MESSAGE_MAX, TOO_LARGE_CODES, check_budget, cut
 
 __all__ = ["COLLECTION_PRESETS", "MongoStore", "split_url"]
 
@@ -114,6 +115,7 @@ class MongoStore(Store):
         batches_collection: str | None = None,
         workers_collection: str | None = None,
         log_cap: int = 1000,
+        log_message_max: int = LOG_MESSAGE_MAX,
         gridfs_threshold: int = DEFAULT_GRIDFS_THRESHOLD,
         orphan_after: float = DEFAULT_ORPHAN_AFTER,
         **client_options: Any,
@@ -133,6 +135,9 @@ class MongoStore(Store):
             own.get("workers_collection") or workers_collection or f"{self.jobs_collection}_workers"
         )
         self.log_cap = int(own.get("log_cap", log_cap))
+        self.log_message_max = int(own.get("log_message_max", log_message_max))
+        threshold = int(own.get("gridfs_threshold", gridfs_threshold))
+        check_budget(self.log_cap, self.log_message_max, threshold)  # before any connection
         self.orphan_after = float(own.get("orphan_after", orphan_after))
         self.url = mask_url(url)
         self.database_name = database
@@ -171,12 +176,14 @@ class MongoStore(Store):
         self.results = ResultsSpill(
             primary,
             f"{self.jobs_collection}_results",
-            int(own.get("gridfs_threshold", gridfs_threshold)),
+            threshold,
         )
         self.counters = BatchCounters(self.batches)
         self.registry = WorkerRegistry(primary.get_collection(self.workers_collection))
         self._normalised_at = float("-inf")
         self._notifiers: list[ChangeStreamNotifier] = []
+        # Jobs failed because a write of theirs can never succeed: reported by exchange().
+        self._store_failed: list[Transition] = []
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MongoStore:
@@ -573,16 +580,87 @@ class MongoStore(Store):
     ) -> None:
         if not updates:
             return
-        self.jobs.bulk_write(
-            [
-                UpdateOne(
-                    {"job_id": job_id, "lease_owner": worker_id, "status": "processing"},
-                    {"$set": {"progress": progress_doc(p), "updated_at": now}},
-                )
-                for job_id, p in updates.items()
-            ],
-            ordered=False,
+        job_ids = list(updates)
+        try:
+            self.jobs.bulk_write(
+                [
+                    UpdateOne(
+                        {"job_id": job_id, "lease_owner": worker_id, "status": "processing"},
+                        {"$set": {"progress": self._progress_doc(p), "updated_at": now}},
+                    )
+                    for job_id, p in updates.items()
+                ],
+                ordered=False,
+            )
+        except BulkWriteError as exc:  # the others were written: never replay them
+            errors_ = exc.details.get("writeErrors", [])
+            if not errors_:
+                raise
+            self._refused([job_ids[e["index"]] for e in errors_], errors_[0], "progress", now)
+
+    def exchange(
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        logs: Sequence[tuple[str, LogEntry]] = (),
+        progress: Mapping[str, JobProgress] | None = None,
+        outcomes: Sequence[Outcome] = (),
+        claim: Claim | None = None,
+        announced: Collection[str] = (),
+        announced_batches: Collection[str] = (),
+    ) -> tuple[list[Transition], list[Job]]:
+        done, claimed = super().exchange(
+            worker_id,
+            now,
+            logs=logs,
+            progress=progress,
+            outcomes=outcomes,
+            claim=claim,
+            announced=announced,
+            announced_batches=announced_batches,
         )
+        failed, self._store_failed = self._store_failed, []
+        return failed + done, claimed
+
+    def _progress_doc(self, p: JobProgress) -> dict[str, Any] | None:
+        message = None if p.message is None else cut(storable_text(p.message), self.log_message_max)
+        return progress_doc(JobProgress(p.step, p.percent, message))
+
+    def _refused(
+        self, job_ids: list[str], error: Mapping[str, Any], what: str, now: datetime
+    ) -> None:
+        """Writes of these jobs the server refused. One that can never succeed (the document
+        would pass 16 MiB) fails its job with ``DOCUMENT_TOO_LARGE`` (reported by the next
+        :meth:`exchange`); anything else is dropped with one log line."""
+        if error.get("code") not in TOO_LARGE_CODES:
+            log.error("dropped the %s of job(s) %s: %s", what, job_ids, error.get("errmsg"))
+            return
+        problem = f"the job document would pass 16 MiB ({what}): {error.get('errmsg')}"
+        done: list[Transition] = []
+        moves: list[tuple[str | None, str, str]] = []
+        for job_id in job_ids:
+            out = Outcome(
+                job_id,
+                "",
+                "failed",
+                error=JobError(errors.DOCUMENT_TOO_LARGE, problem, {"code": error.get("code")}),
+            )
+            update, target = outcome_update(out, now)
+            doc = self.jobs.find_one_and_update(
+                {"job_id": job_id, "status": "processing"},
+                update,
+                projection=_NO_LOGS,
+                return_document=_AFTER,
+            )
+            if doc is None:
+                log.error("dropped the %s of job %s: %s", what, job_id, problem)
+                continue
+            job = self._job(doc, load_results=False)
+            moves.append((job.batch_id, "processing", target))
+            done.append(Transition(job))
+        attach_batches(done, self.counters.move(moves, now))
+        self._store_failed.extend(done)
 
     def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
         if not entries:
@@ -593,25 +671,34 @@ class MongoStore(Store):
                 {
                     "timestamp": e.timestamp,
                     "level": e.level.value,
-                    "message": storable_text(e.message),
+                    "message": cut(storable_text(e.message), self.log_message_max),
                 }
             )
         ops = []
+        job_ids: list[str] = []
         for job_id, docs in by_job.items():
+            # Only the newest log_cap entries can stay: pushing more would only make the
+            # update larger (log_cap x log_message_max bytes at most, well under 16 MiB).
+            docs = docs[-self.log_cap :] if self.log_cap > 0 else []
+            if not docs:
+                continue
             push: dict[str, Any] = {"$each": docs, "$slice": -self.log_cap}
             latest = max(d["timestamp"] for d in docs)
+            job_ids.append(job_id)
             ops.append(
                 UpdateOne(
                     {"job_id": job_id}, {"$push": {"logs": push}, "$max": {"updated_at": latest}}
                 )
             )
+        if not ops:
+            return
         try:
             self.jobs.bulk_write(ops, ordered=False)
         except BulkWriteError as exc:  # unordered: the other jobs' entries were written
             failed = [e["index"] for e in exc.details.get("writeErrors", [])]
             if not failed:
                 raise
-            self._repair_logs([list(by_job)[i] for i in failed], [ops[i] for i in failed])
+            self._repair_logs([job_ids[i] for i in failed], [ops[i] for i in failed])
 
     def _repair_logs(self, job_ids: list[str], ops: list[UpdateOne]) -> None:
         """Jobs whose ``logs`` is not an array (hand-edited, ``null``) get a fresh one, then
@@ -627,6 +714,10 @@ class MongoStore(Store):
             errors_ = exc.details.get("writeErrors", [])
             if not errors_:
                 raise
+            too_large = [e for e in errors_ if e.get("code") in TOO_LARGE_CODES]
+            if too_large:
+                ids = [job_ids[e["index"]] for e in too_large]
+                self._refused(ids, too_large[0], "logs", datetime.now(timezone.utc))
             log.error(
                 "dropped log entries of job(s) %s: %s",
                 [job_ids[e["index"]] for e in errors_],

@@ -71,6 +71,7 @@ OWN_OPTIONS = (
     "batches_collection",
     "workers_collection",
     "log_cap",
+    "log_message_max",
     "gridfs_threshold",
     "orphan_after",
 )

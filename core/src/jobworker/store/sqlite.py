@@ -36,6 +36,7 @@ from ._codec import dumps, from_ms, loads, to_ms
 from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
 from .broken import problem_of, quarantine_error, storable_text, unstorable
 from .imported import check_importable
+from .sizes import cut
 from .sqlite_apikeys import SQLiteKeys
 from .sqlite_outcomes import attach_batches, outcome_update
 from .sqlite_registry import (
@@ -641,7 +642,12 @@ class SQLiteStore(Store):
             db.executemany(
                 "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
                 [
-                    (job_id, to_ms(e.timestamp), e.level.value, storable_text(e.message))
+                    (
+                        job_id,
+                        to_ms(e.timestamp),
+                        e.level.value,
+                        cut(storable_text(e.message), self.log_message_max),
+                    )
                     for job_id, e in entries
                 ],
             )

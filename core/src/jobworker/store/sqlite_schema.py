@@ -36,7 +36,6 @@ CREATE TABLE IF NOT EXISTS jobs (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_type_claim ON jobs (status, job_type, priority DESC, created_at);
-CREATE INDEX IF NOT EXISTS jobs_available ON jobs (status, job_type, available_at);
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
