@@ -111,9 +111,9 @@ class Client:
         handler = self.plugins.handler_for(job_type)
         if handler is None and not allow_unknown_type:
             raise UnknownJobType(
-                f"unknown job type {job_type!r}; installed: "
-                f"{', '.join(self.plugins.job_types()) or 'none'} (pass allow_unknown_type / "
-                f"--allow-unknown-type if the workers have plugins this process lacks)"
+                f"unknown job type {job_type!r}; installed: {self.plugins.types_text()} "
+                f"(pass allow_unknown_type / --allow-unknown-type if the workers have plugins "
+                f"this process lacks)"
             )
         if handler is not None:
             job_type = handler.job_type  # an alias submits as the primary type

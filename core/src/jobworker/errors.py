@@ -10,6 +10,7 @@ code                   retried    meaning
 UNKNOWN_JOB_TYPE       no         no installed plugin handles the job's ``job_type``
 INVALID_PARAMETERS     no         parameters do not match the job type's schema
 INPUT_NOT_FOUND        no         an input file or URL does not exist
+INPUT_NOT_A_FILE       no         an input path names a directory (or other non-file), not a file
 INPUT_FORBIDDEN        no         an input is outside the configured input roots / allow-list
 INPUT_TOO_LARGE        no         an input exceeds a configured size, duration or pixel limit
 UNSUPPORTED_INPUT      no         the input is not of a kind the handler can process
@@ -38,6 +39,7 @@ __all__ = [
     "DEPENDENCY_MISSING",
     "HANDLER_ERROR",
     "INPUT_FORBIDDEN",
+    "INPUT_NOT_A_FILE",
     "INPUT_NOT_FOUND",
     "INPUT_TOO_LARGE",
     "DOCUMENT_TOO_LARGE",
@@ -50,6 +52,7 @@ __all__ = [
     "Cancelled",
     "DependencyMissing",
     "InputForbidden",
+    "InputNotAFile",
     "InputNotFound",
     "InputTooLarge",
     "InvalidParameters",
@@ -61,6 +64,7 @@ __all__ = [
 UNKNOWN_JOB_TYPE = "UNKNOWN_JOB_TYPE"
 INVALID_PARAMETERS = "INVALID_PARAMETERS"
 INPUT_NOT_FOUND = "INPUT_NOT_FOUND"
+INPUT_NOT_A_FILE = "INPUT_NOT_A_FILE"
 INPUT_FORBIDDEN = "INPUT_FORBIDDEN"
 INPUT_TOO_LARGE = "INPUT_TOO_LARGE"
 UNSUPPORTED_INPUT = "UNSUPPORTED_INPUT"
@@ -116,6 +120,13 @@ class InvalidParameters(JobFailure, ValueError):
 
 class InputNotFound(JobFailure):
     code = INPUT_NOT_FOUND
+
+
+class InputNotAFile(InputNotFound):
+    """The path exists but is a directory (or another non-file); an :class:`InputNotFound`
+    for code that catches that."""
+
+    code = INPUT_NOT_A_FILE
 
 
 class InputForbidden(JobFailure):

@@ -17,7 +17,14 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
-from .errors import Cancelled, InputForbidden, InputNotFound, InputTooLarge, InvalidParameters
+from .errors import (
+    Cancelled,
+    InputForbidden,
+    InputNotAFile,
+    InputNotFound,
+    InputTooLarge,
+    InvalidParameters,
+)
 from .model import Job
 
 __all__ = ["Executor", "JobContext", "JobHandler", "Reporter"]
@@ -171,6 +178,7 @@ class JobContext:
 
         :raises InputForbidden: the path lies outside every input root.
         :raises InputNotFound: ``must_exist`` and no such file.
+        :raises InputNotAFile: ``must_exist`` and the path is a directory (or another non-file).
         :raises InputTooLarge: the file is larger than the configured ``max_input_bytes``.
         :raises InvalidParameters: a path the system cannot take (NUL byte, too long).
         """
@@ -199,6 +207,7 @@ def resolve_under(
         candidate = (raw if raw.is_absolute() else roots[0] / raw).resolve()
         inside = any(candidate.is_relative_to(root.resolve()) for root in roots)
         is_file = inside and candidate.is_file()
+        is_other = inside and not is_file and candidate.exists()
         size = candidate.stat().st_size if is_file else 0
     except (ValueError, OSError) as exc:
         reason = "a NUL byte" if "\0" in os.fspath(path) else getattr(exc, "strerror", None)
@@ -210,6 +219,11 @@ def resolve_under(
         raise InputForbidden(
             f"{shown!r} is outside the allowed input roots ({', '.join(str(r) for r in roots)})",
             details={"path": shown},
+        )
+    if must_exist and is_other:
+        kind = "a directory" if candidate.is_dir() else "not a regular file"
+        raise InputNotAFile(
+            f"{shown} is {kind}, expected a file", details={"path": shown, "kind": kind}
         )
     if must_exist and not is_file:
         raise InputNotFound(f"input file not found: {shown}", details={"path": shown})

@@ -333,6 +333,13 @@ class Plugins:
         """Primary job type names (no aliases), sorted."""
         return sorted({h.job_type for h in self.handlers.values()})
 
+    def types_text(self) -> str:
+        """The job types for messages, the plugins' apart from the core's built-in ones:
+        ``audio, pdf (plugins); built in: webhook``."""
+        builtin = set(self.infos[CORE].job_types) if CORE in self.infos else set()
+        own = [t for t in self.job_types() if t not in builtin]
+        return f"{', '.join(own) or 'none'} (plugins); built in: {', '.join(sorted(builtin))}"
+
     def plugin_of(self, job_type: str) -> PluginInfo | None:
         owner = self._owner.get(job_type)
         return self.infos.get(owner) if owner else None

@@ -22,6 +22,7 @@ __all__ = [
     "check_json_parameters",
     "check_submitted_keys",
     "params_for",
+    "select_pages",
 ]
 
 #: Deepest nesting of objects and lists in a job's parameters (the parameters object is level 1).
@@ -162,3 +163,30 @@ def _check_text(text: str, where: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidParameters(f"{where}: not valid Unicode (a lone surrogate)") from None
+
+
+def select_pages(total: int, page_start: int | None, page_end: int | None) -> list[int]:
+    """1-based pages ``page_start..page_end`` (inclusive; a missing end is the document's),
+    checked against a document of ``total`` pages.
+
+    :raises InvalidParameters: naming what was given, e.g. ``page_start 5 is beyond the
+        document's 3 pages``; ``details`` holds ``page_start``, ``page_end``, ``page_count``.
+    """
+    start = 1 if page_start is None else page_start
+    end = total if page_end is None else page_end
+    pages = f"{total} page{'s' if total != 1 else ''}"
+    problem = None
+    if start < 1:
+        problem = f"page_start {start}: pages are numbered from 1"
+    elif start > total:
+        problem = f"page_start {start} is beyond the document's {pages}"
+    elif end > total:
+        problem = f"page_end {end} is beyond the document's {pages}"
+    elif end < start:
+        problem = f"page_end {end} is before page_start {start}"
+    if problem is not None:
+        raise InvalidParameters(
+            problem,
+            details={"page_start": page_start, "page_end": page_end, "page_count": total},
+        )
+    return list(range(start, end + 1))

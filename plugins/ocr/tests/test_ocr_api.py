@@ -150,7 +150,7 @@ def test_page_range_outside_document():
     assert api.select_pages(5, 2, 3) == [2, 3]
     assert api.select_pages(5, None, None) == [1, 2, 3, 4, 5]
     for start, end in ((6, None), (2, 9), (0, 1), (3, 2)):
-        with pytest.raises(InvalidParameters, match="outside"):
+        with pytest.raises(InvalidParameters, match=r"page_(start|end) "):
             api.select_pages(5, start, end)
 
 

@@ -31,10 +31,20 @@ def test_page_range_is_honoured(text_pdf, en_pages):
     assert api.extract_text(text_pdf, page_start=5).strip() == en_pages[4]
 
 
-@pytest.mark.parametrize(("start", "end"), [(6, None), (2, 9), (0, 2), (4, 3)])
-def test_page_range_out_of_bounds(text_pdf, start, end):
-    with pytest.raises(InvalidParameters, match="outside the document's 5 page"):
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (6, None, "page_start 6 is beyond the document's 5 pages"),
+        (2, 9, "page_end 9 is beyond the document's 5 pages"),
+        (0, 2, "page_start 0: pages are numbered from 1"),
+        (4, 3, "page_end 3 is before page_start 4"),
+    ],
+)
+def test_page_range_out_of_bounds_names_what_was_given(text_pdf, start, end, message):
+    with pytest.raises(InvalidParameters) as refused:
         api.extract_text(text_pdf, page_start=start, page_end=end)
+    assert refused.value.message == message
+    assert refused.value.details == {"page_start": start, "page_end": end, "page_count": 5}
 
 
 def test_ocr_of_scanned_pdf_under_2_percent_cer(scanned_pdf, scan_lines):

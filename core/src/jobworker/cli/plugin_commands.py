@@ -29,7 +29,9 @@ def plugins(state: State, as_json: bool, show_all: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    listing = [p for p in state.plugins.listing() if show_all or p.distribution != "jobworker"]
+    everything = state.plugins.listing()
+    listing = [p for p in everything if show_all or p.distribution != "jobworker"]
+    builtin = [t for p in everything if p.distribution == "jobworker" for t in p.job_types]
     if as_json:
         echo_json([p.as_dict() for p in listing])
         return
@@ -50,6 +52,8 @@ def plugins(state: State, as_json: bool, show_all: bool) -> None:
             _status(p),
         )
     console.print(table)
+    if builtin and not show_all:
+        console.print(f"built into jobworker: {', '.join(builtin)} (--all lists it as a plugin)")
     for p in listing:  # reasons in full below the table, where they are not squeezed
         label = f"{p.name} ({p.distribution})" if p.distribution else p.name
         for problem in p.problems:

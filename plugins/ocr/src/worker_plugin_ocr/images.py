@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
-from jobworker import InputTooLarge, InvalidParameters, JobFailure, UnsupportedInput
+from jobworker import InputTooLarge, JobFailure, UnsupportedInput
+from jobworker.validation import select_pages  # checked against the page count
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
 __all__ = [
@@ -96,21 +97,6 @@ def count_pages(path: Path, password: str | None = None) -> int:
         return int(getattr(img, "n_frames", 1))
     finally:
         img.close()
-
-
-def select_pages(total: int, page_start: int | None, page_end: int | None) -> list[int]:
-    """1-based page numbers ``page_start..page_end`` (inclusive), checked against ``total``.
-
-    :raises InvalidParameters: the range lies outside ``1..total`` or is reversed.
-    """
-    start = 1 if page_start is None else page_start
-    end = page_end if page_end is not None else total
-    if start < 1 or end < start or start > total or end > total:
-        raise InvalidParameters(
-            f"page range {start}-{end} is outside the document's {total} page(s)",
-            details={"page_start": page_start, "page_end": page_end, "page_count": total},
-        )
-    return list(range(start, end + 1))
 
 
 def _open_pdf(path: Path, password: str | None) -> pdfium.PdfDocument:

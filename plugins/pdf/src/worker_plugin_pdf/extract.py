@@ -8,6 +8,7 @@ from pathlib import Path
 
 import attrs
 from jobworker import InvalidParameters
+from jobworker.validation import select_pages  # checked against the page count
 
 from .ocr import OcrOptions, load_ocr_api, ocr_page
 from .reader import OpenedPdf, capture_pypdf_warnings
@@ -31,21 +32,6 @@ def normalise_method(value: str | None) -> str:
             details={"extraction_method": value, "supported": list(METHODS)},
         )
     return name
-
-
-def select_pages(total: int, page_start: int | None, page_end: int | None) -> list[int]:
-    """1-based pages ``page_start..page_end`` (inclusive; ends default to the document's).
-
-    :raises InvalidParameters: the range lies outside ``1..total`` or is reversed.
-    """
-    start = 1 if page_start is None else page_start
-    end = total if page_end is None else page_end
-    if start < 1 or end < start or end > total:
-        raise InvalidParameters(
-            f"page range {start}-{end} is outside the document's {total} page(s)",
-            details={"page_start": page_start, "page_end": page_end, "page_count": total},
-        )
-    return list(range(start, end + 1))
 
 
 @attrs.define
