@@ -373,3 +373,38 @@ def test_uninstall_removes_the_plugin(installed, tmp_path):
     assert "UNKNOWN_JOB_TYPE: unknown job type 'wordstats'" in refused.stderr
     missing = installed.jobworker("uninstall", "worker-plugin-wordstats", "-y", check=False)
     assert "not installed" in missing.stderr + missing.stdout
+
+
+def test_install_from_a_wheel_and_from_a_private_index(installed, tmp_path):
+    """Nothing is on PyPI (README "Installing"): the documented ways are a path (above), a
+    wheel file and a private index. The index here is a real HTTP server on 127.0.0.1 serving
+    a directory of wheels, which pip reads as a simple index."""
+    wheels = tmp_path / "wheels"
+    installed.run(
+        "python", "-m", "pip", "wheel", "--no-deps", "-w", wheels, copy_of(EXAMPLE, tmp_path)
+    )
+    [wheel] = wheels.glob("worker_plugin_wordstats-*.whl")
+    installed.jobworker("install", wheel)
+    assert installed.plugins()["wordstats"]["job_types"] == ["wordstats"]
+    installed.jobworker("uninstall", "worker-plugin-wordstats", "-y")
+    project = tmp_path / "index" / "simple" / "worker-plugin-wordstats"
+    project.mkdir(parents=True)
+    shutil.copy(wheel, project)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"],
+        cwd=tmp_path / "index",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        banner = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port N ..."
+        port = int(banner.split(" port ")[1].split()[0])
+        done = installed.jobworker(
+            "install", "--index-url", f"http://127.0.0.1:{port}/simple/", "worker-plugin-wordstats"
+        )
+        assert "Successfully installed worker-plugin-wordstats" in done.stdout
+        assert "wordstats" in installed.plugins()
+    finally:
+        server.kill()
+        server.wait()

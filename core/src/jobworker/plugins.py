@@ -1,6 +1,6 @@
 """Finding, loading and checking plugins; the registry of job types they hand over.
 
-Plugins come from the entry-point group ``jobworker`` (``pip install worker-plugin-x``) and from
+Plugins come from the entry-point group ``jobworker`` (``jobworker install ./plugins/x``) and from
 modules named with ``--plugin`` / ``JOBWORKER_EXTRA_PLUGINS`` / the config's ``plugins`` list;
 the core's own job type (``webhook``) is listed as the plugin ``jobworker``. Loading never
 raises: every broken plugin is recorded as a :class:`PluginProblem` naming it, and the others

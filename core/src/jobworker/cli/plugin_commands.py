@@ -96,6 +96,9 @@ def _pip(*args: str) -> None:
 @click.option("--no-cache-dir", is_flag=True, help="Disable pip's cache.")
 @click.option("--pre", is_flag=True, help="Include pre-release versions.")
 @click.option("--no-deps", is_flag=True, help="Do not install dependencies.")
+@click.option("--index-url", metavar="URL", help="Your package index (e.g. a private one).")
+@click.option("--extra-index-url", metavar="URL", help="An index to search besides the main one.")
+@click.option("--find-links", metavar="DIR", help="Look for wheels in this directory (or URL).")
 @pass_state
 def install(
     state: State,
@@ -106,13 +109,19 @@ def install(
     no_cache_dir: bool,
     pre: bool,
     no_deps: bool,
+    index_url: str | None,
+    extra_index_url: str | None,
+    find_links: str | None,
 ) -> None:
-    """Install plugins (PyPI names, paths or URLs) into jobworker's own environment.
+    """Install plugins (paths, wheels, URLs, or names from your package index) into
+    jobworker's own environment. None of jobworker's packages is published on PyPI.
 
     Runs ``python -m pip install`` with the interpreter running jobworker, e.g.
-    ``jobworker install worker-plugin-pdf`` or ``jobworker install -e ./my-plugin``. Then tells
-    the live workers of the store on this host to reload their plugins (SIGHUP); they start
-    claiming the new job types between jobs, without a restart.
+    ``jobworker install ./plugins/pdf``, ``jobworker install dist/worker_plugin_pdf-*.whl``,
+    ``jobworker install --index-url https://pypi.example.org/simple/ worker-plugin-pdf`` or
+    ``jobworker install -e ./my-plugin``. Then tells the live workers of the store on this host
+    to reload their plugins (SIGHUP); they start claiming the new job types between jobs,
+    without a restart.
     """
     if not packages and not editables:
         raise click.UsageError("name at least one package (or -e PATH)")
@@ -126,6 +135,13 @@ def install(
     ):
         if on:
             args.append(flag)
+    for flag, value in (
+        ("--index-url", index_url),
+        ("--extra-index-url", extra_index_url),
+        ("--find-links", find_links),
+    ):
+        if value:
+            args += [flag, value]
     for path in editables:
         args += ["--editable", path]
     _pip(*args, *packages)

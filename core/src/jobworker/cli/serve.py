@@ -79,7 +79,8 @@ def serve(
         from ..server import ServerConfig, create_app
     except ImportError as exc:
         raise click.ClickException(
-            f"the server needs its extra: pip install 'jobworker[server]' ({exc})"
+            f"the server needs its extra [server]: pip install './core[server]' in the jobworker "
+            f"checkout (jobworker is not on PyPI) ({exc})"
         ) from exc
     from pathlib import Path
 

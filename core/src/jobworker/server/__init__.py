@@ -1,4 +1,4 @@
-"""``jobworker serve``: the HTTP service (install with ``pip install 'jobworker[server]'``).
+"""``jobworker serve``: the HTTP service (from a checkout: ``pip install './core[server]'``).
 
 :func:`create_app` builds the Litestar application over a :class:`jobworker.Client` (the server
 never touches a backend directly). Modules, one concept each: :mod:`.auth` (keys, scopes,

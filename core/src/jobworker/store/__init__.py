@@ -44,7 +44,8 @@ def open_store(url: str = DEFAULT_URL, **options: Any) -> Store:
             from .mongo import MongoStore
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise StoreError(
-                f"the MongoDB store needs pymongo: pip install 'jobworker[mongodb]' ({exc})"
+                f"the MongoDB store needs pymongo: pip install './core[mongodb]' in the jobworker "
+                f"checkout, or pip install pymongo ({exc})"
             ) from exc
         store = MongoStore.from_url(url, **options)
     else:
