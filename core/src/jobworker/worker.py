@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 import attrs
 import structlog
 
-from . import errors
+from . import errors, lifecycle
 from .announce import HookThreads, announce, announce_progress, announce_started, store_on
 from .config import Settings
 from .executors import AttemptStopped, Executors, RemoteError, StopSignal
@@ -286,11 +286,7 @@ class Worker:
                 if idle_since_empty:
                     return
                 idle_since_empty = True  # one more look, after recovering expired leases
-                self._announce(
-                    await self._call(
-                        self.store.recover_expired, utcnow(), self.settings.retry_backoff
-                    )
-                )
+                self._announce(await self._call(self.store.recover_expired, utcnow(), self.backoff))
                 await self._announce_again()
                 if await self._sweep_unserved():
                     idle_since_empty = False  # more of them may be left
@@ -580,19 +576,28 @@ class Worker:
         if run.stop.reason == "cancelled" and error.code != errors.CANCELLED:
             error = JobError(errors.CANCELLED, "cancelled while running", details)
             retryable = False
-        if retryable and job.attempts < job.max_attempts:
-            backoff = handler.backoff if handler else self.settings.retry_backoff
-            delay = backoff * 2 ** max(0, job.attempts - 1)
-            delay = delay / 2 + random.uniform(0, delay / 2)
-            return Outcome(
-                job.job_id,
-                self.worker_id,
-                "retry",
-                error=error,
-                available_at=utcnow() + timedelta(seconds=delay),
-                progress=progress,
-            )
-        return Outcome(job.job_id, self.worker_id, "failed", error=error, progress=progress)
+        return lifecycle.after_failure(
+            job.job_id,
+            self.worker_id,
+            job_type=job.job_type,
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            error=error,
+            retryable=retryable,
+            backoff=self.backoff,
+            now=utcnow(),
+            progress=progress,
+        )
+
+    @property
+    def backoff(self) -> lifecycle.Backoff:
+        """Retry delays by job type (the handlers' ``backoff``; ``retry_backoff`` for types no
+        handler serves): for failed attempts and for jobs recovered from lost workers alike."""
+        by_type: dict[str, float] = {}
+        for handler in self.plugins.handlers.values():
+            for name in (handler.job_type, *handler.aliases):
+                by_type[name] = handler.backoff
+        return lifecycle.Backoff(self.settings.retry_backoff, by_type)
 
     def _announce(self, transitions: list[Transition], batches: list[Batch] | None = None) -> None:
         """Run the reactions to committed transitions (:func:`jobworker.announce.announce`) on
@@ -703,9 +708,7 @@ class Worker:
         while True:
             await asyncio.sleep(self.settings.lease_seconds / 2 * random.uniform(0.5, 1.0))
             try:
-                done = await self._call(
-                    self.store.recover_expired, utcnow(), self.settings.retry_backoff
-                )
+                done = await self._call(self.store.recover_expired, utcnow(), self.backoff)
             except Exception:
                 self.log.exception("recovery sweep failed")
                 continue

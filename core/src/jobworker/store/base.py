@@ -8,6 +8,9 @@ never hold one job at once and batch counters never drift.
 
 Batch counters: ``pending_jobs``, ``processing_jobs``, ``completed_jobs`` and ``failed_jobs`` are
 adjusted by the same atomic operation that moves a job between those states, never by recounting.
+
+What each transition writes is decided by :mod:`jobworker.lifecycle`; a backend translates those
+decisions into its writes and owns only how they are made atomic.
 """
 
 from __future__ import annotations
@@ -15,15 +18,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
-from .. import errors
 from ..fleet import KEEP_RECORDS, WorkerRecord, unserved_types
-from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry
+from ..lifecycle import Backoff, Outcome, worker_lost
+from ..model import Batch, Job, JobProgress, JobStatus, LogEntry
 
-__all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition"]
+__all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition", "worker_lost"]
 
 
 class StoreError(Exception):
@@ -42,42 +45,6 @@ class Claim:
     type_slots: Mapping[str, int] = attrs.Factory(dict)
     # job type -> at most this many jobs of the type processing in the whole store (cluster-wide)
     cluster_limits: Mapping[str, int] = attrs.Factory(dict)
-
-
-@attrs.define
-class Outcome:
-    """How an attempt ended; applied by :meth:`Store.finish`.
-
-    ``kind``:
-      * ``completed``: results stored, status completed.
-      * ``failed``: status failed with ``error``.
-      * ``retry``: back to pending with ``error`` kept and ``available_at`` set.
-      * ``release``: back to pending, the attempt not charged (graceful shutdown).
-    Applied only while ``worker_id`` still holds the job's lease; otherwise ignored (the job was
-    recovered or cancelled meanwhile) and reported as not applied.
-    """
-
-    job_id: str
-    worker_id: str
-    kind: Literal["completed", "failed", "retry", "release"]
-    results: Mapping[str, Any] | None = None
-    error: JobError | None = None
-    available_at: datetime | None = None
-    progress: JobProgress | None = None
-
-
-def worker_lost(owner: str | None, attempts: int) -> JobError:
-    """The error of a job whose lease expired (or that was left processing without a lease)."""
-    why = (
-        f"worker {owner} stopped renewing its lease"
-        if owner
-        else "it was left processing without a lease"
-    )
-    return JobError(
-        errors.WORKER_LOST,
-        f"{why} (attempt {attempts})",
-        {"lease_owner": owner, "attempt": attempts},
-    )
 
 
 class Transition:
@@ -269,10 +236,11 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
+    def recover_expired(self, now: datetime, backoff: float | Backoff = 2.0) -> list[Transition]:
         """Jobs whose lease expired (their worker died): failed with ``WORKER_LOST`` once
-        ``attempts >= max_attempts``, else back to pending (error ``WORKER_LOST`` kept) after a
-        backoff. Returns the transitions applied."""
+        ``attempts >= max_attempts``, else back to pending (error ``WORKER_LOST`` kept) after
+        the job type's backoff with jitter (:func:`jobworker.lifecycle.lease_expired`; a number
+        is the base delay of every type). Returns the transitions applied."""
 
     @abc.abstractmethod
     def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:

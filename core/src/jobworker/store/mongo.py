@@ -47,24 +47,23 @@ from pymongo.errors import (
 )
 from pymongo.read_concern import ReadConcern
 
-from .. import errors
+from .. import errors, lifecycle
 from ..fleet import WorkerRecord
+from ..lifecycle import Backoff
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
-from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
+from .base import Claim, Outcome, Purged, Store, StoreError, Transition
 from .broken import broken_job, problem_of, quarantine_error, storable_text, unstorable
 from .imported import check_importable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
+from .mongo_changes import change_update, progress_doc
 from .mongo_docs import (
     ResultsSpill,
     as_int,
     claim_query,
-    error_doc,
     expired_query,
     from_extended_json,
     listing_query,
-    outcome_update,
-    progress_doc,
     type_match,
     type_values,
 )
@@ -236,15 +235,7 @@ class MongoStore(Store):
         try:
             self.jobs.update_one(
                 {"_id": doc["_id"], "status": "processing"},
-                {
-                    "$set": {
-                        "status": "failed",
-                        "error": error_doc(quarantine_error(problem)),
-                        "completed_at": now,
-                        "updated_at": now,
-                    },
-                    "$unset": {"lease_owner": "", "lease_expires_at": "", "announce_pending": ""},
-                },
+                change_update(lifecycle.quarantined(quarantine_error(problem), now)),
             )
         except PyMongoError as exc:
             log.error(
@@ -474,18 +465,7 @@ class MongoStore(Store):
         slots = dict(claim.type_slots)
         locks: list[tuple[str, str]] = []
         claimed: list[Job] = []
-        update = {
-            "$set": {
-                "status": "processing",
-                "lease_owner": claim.worker_id,
-                "lease_expires_at": now + timedelta(seconds=claim.lease_seconds),
-                "heartbeat_at": now,
-                "processing_started_at": now,
-                "updated_at": now,
-                "progress": progress_doc(JobProgress("initializing", 0, None)),
-            },
-            "$inc": {"attempts": 1},
-        }
+        update = change_update(lifecycle.claimed(claim.worker_id, claim.lease_seconds, now))
         try:
             for job_type, limit in claim.cluster_limits.items():
                 if allowed is not None and job_type not in allowed:
@@ -751,7 +731,9 @@ class MongoStore(Store):
         results = None
         if out.kind == "completed":
             results, file_id = self.results.prepare(out.job_id, escape(out.results))
-        update, target = outcome_update(out, now, results)
+        change = lifecycle.outcome_change(out, now)
+        target = change.status.value
+        update = change_update(change, results)
         try:
             doc = self.jobs.find_one_and_update(
                 {"job_id": out.job_id, "lease_owner": out.worker_id, "status": "processing"},
@@ -765,8 +747,9 @@ class MongoStore(Store):
             raise
         return doc, file_id, target
 
-    def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
+    def recover_expired(self, now: datetime, backoff: float | Backoff = 2.0) -> list[Transition]:
         self._normalise_legacy()
+        policy = Backoff.of(backoff)
         done: list[Transition] = []
         moves: list[tuple[str | None, str, str]] = []
         expired = list(
@@ -775,6 +758,7 @@ class MongoStore(Store):
                 {
                     "_id": 1,
                     "job_id": 1,
+                    "job_type": 1,
                     "attempts": 1,
                     "max_attempts": 1,
                     "lease_owner": 1,
@@ -784,21 +768,17 @@ class MongoStore(Store):
         )
         for row in expired:
             owner = row.get("lease_owner") if isinstance(row.get("lease_owner"), str) else None
-            attempts = as_int(row.get("attempts"), 0)
-            max_attempts = as_int(row.get("max_attempts"), 3)
-            error = worker_lost(owner, attempts)
-            if attempts >= max_attempts:
-                out = Outcome(str(row.get("job_id")), owner or "", "failed", error=error)
-            else:
-                delay = backoff * 2 ** max(0, attempts - 1)
-                out = Outcome(
-                    str(row.get("job_id")),
-                    owner or "",
-                    "retry",
-                    error=error,
-                    available_at=now + timedelta(seconds=delay),
-                )
-            update, target = outcome_update(out, now)
+            job_type = row.get("job_type")
+            out = lifecycle.lease_expired(
+                str(row.get("job_id")),
+                owner,
+                job_type=job_type_of(job_type) if isinstance(job_type, (str, type(None))) else None,
+                attempts=as_int(row.get("attempts"), 0),
+                max_attempts=as_int(row.get("max_attempts"), 3),
+                backoff=policy,
+                now=now,
+            )
+            change = lifecycle.outcome_change(out, now)
             # Only if nobody renewed or finished it since we looked.
             doc = self.jobs.find_one_and_update(
                 {
@@ -807,14 +787,14 @@ class MongoStore(Store):
                     "lease_owner": row.get("lease_owner"),
                     "lease_expires_at": row.get("lease_expires_at"),
                 },
-                update,
+                change_update(change),
                 projection=_NO_LOGS,
                 return_document=_AFTER,
             )
             if doc is None:
                 continue
             job = self._job(doc)
-            moves.append((job.batch_id, "processing", target))
+            moves.append((job.batch_id, "processing", change.status.value))
             done.append(Transition(job))
         attach_batches(done, self.counters.move(moves, now))
         return done
@@ -822,12 +802,8 @@ class MongoStore(Store):
     # -- users' operations -----------------------------------------------------------------
 
     def cancel(self, job_id: str, now: datetime) -> Transition | None:
-        error = JobError(errors.CANCELLED, "cancelled before it started", None)
-        unstarted = JobProgress("error", 0)  # a pending job may have no progress object
-        update, _ = outcome_update(
-            Outcome(job_id, "", "failed", error=error, progress=unstarted), now
-        )
-        update["$set"]["cancel_requested"] = True
+        update = change_update(lifecycle.cancelled_pending(now))
+        requested = change_update(lifecycle.cancel_requested(now))
         for _ in range(5):  # the job may move between pending and processing meanwhile
             doc = self.jobs.find_one_and_update(
                 {"job_id": job_id, "status": "pending"},
@@ -841,7 +817,7 @@ class MongoStore(Store):
                 return Transition(job, finished[0] if finished else None)
             doc = self.jobs.find_one_and_update(
                 {"job_id": job_id, "status": "processing"},
-                {"$set": {"cancel_requested": True, "updated_at": now}},
+                requested,
                 projection=_NO_LOGS,
                 return_document=_AFTER,
             )
@@ -856,28 +832,10 @@ class MongoStore(Store):
         found = self.jobs.find_one({"job_id": job_id, "status": "failed"}, {"attempts": 1})
         if found is None:
             return None
-        attempts = int(found.get("attempts") or 0)
+        attempts = as_int(found.get("attempts"), 0)
         before = self.jobs.find_one_and_update(
             {"job_id": job_id, "status": "failed", "attempts": found.get("attempts")},
-            {
-                "$set": {
-                    "status": "pending",
-                    "attempts": attempts,
-                    "max_attempts": attempts + max(1, budget),
-                    "cancel_requested": False,
-                    "available_at": now,
-                    "updated_at": now,
-                },
-                "$unset": {
-                    "error": "",
-                    "results": "",
-                    "progress": "",
-                    "completed_at": "",
-                    "lease_owner": "",
-                    "lease_expires_at": "",
-                    "announce_pending": "",
-                },
-            },
+            change_update(lifecycle.retried_by_hand(attempts, budget, now)),
             projection=_NO_LOGS,
             return_document=ReturnDocument.BEFORE,
         )
@@ -966,22 +924,14 @@ class MongoStore(Store):
         moves: list[tuple[str | None, str, str]] = []
         for job_type, message in messages.items():
             error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
-            unstarted = JobProgress("error", 0)  # pending: may have no progress object
-            update, _ = outcome_update(
-                Outcome("", "", "failed", error=error, progress=unstarted), now
-            )
-            update["$push"] = {
-                "logs": {
-                    "$each": [
-                        {
-                            "timestamp": now,
-                            "level": "error",
-                            "message": f"{errors.UNKNOWN_JOB_TYPE}: {message}",
-                        }
-                    ],
-                    "$slice": -self.log_cap,
-                }
+            line = {
+                "timestamp": now,
+                "level": "error",
+                "message": f"{errors.UNKNOWN_JOB_TYPE}: {message}",
             }
+            update = change_update(
+                lifecycle.failed_pending(error, now), log=line, log_cap=self.log_cap
+            )
             query = {"status": "pending", "job_type": type_match(job_type)}
             for row in list(self.jobs.find(query, {"_id": 1}).limit(limit)):
                 doc = self.jobs.find_one_and_update(

@@ -9,7 +9,6 @@ moved by one atomic update. A worker that dies between the two leaves one counte
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -18,11 +17,19 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
+from ..lifecycle import (
+    BATCH_FINISHED,
+    BATCH_REOPENED,
+    batch_grown,
+    batch_verdict,
+    counter_deltas,
+)
 from ..model import Batch, utcnow
 from .base import Transition
-from .mongo_docs import COUNTER
 
 __all__ = ["BatchCounters", "attach_batches"]
+
+_VERDICT_FIELDS = {"_id": 0, "status": 1, "completed_jobs": 1, "failed_jobs": 1, "total_jobs": 1}
 
 
 class BatchCounters:
@@ -38,8 +45,8 @@ class BatchCounters:
         while True:
             if n:
                 grow: dict[str, Any] = {
-                    "$inc": {"total_jobs": n, "pending_jobs": n},
-                    "$set": {"status": "processing", "updated_at": utcnow()},
+                    "$inc": batch_grown(n),
+                    "$set": {**BATCH_REOPENED, "updated_at": utcnow()},
                     "$unset": {"completed_at": ""},
                 }
                 if self.batches.find_one_and_update({"batch_id": batch.batch_id}, grow):
@@ -55,56 +62,60 @@ class BatchCounters:
 
     def grow(self, batch_id: str, n: int) -> None:
         """Add ``n`` (may be negative) to a batch's total and pending jobs."""
-        self.batches.update_one(
-            {"batch_id": batch_id}, {"$inc": {"total_jobs": n, "pending_jobs": n}}
-        )
+        self.batches.update_one({"batch_id": batch_id}, {"$inc": batch_grown(n)})
 
     def move(self, moves: Sequence[tuple[str | None, str, str]], now: datetime) -> list[Batch]:
         """Apply counter moves (batch, from status, to status); return batches just finished.
 
-        One atomic update per batch adds the deltas (``$inc`` semantics, written as an update
-        pipeline so a counter never goes below 0: legacy batches carry ``pending_jobs`` and
-        ``processing_jobs`` = 0 that the old system never kept up to date). Then, if the batch's
-        last job just finished, one conditional update marks it completed, so exactly one
-        caller reports it; a job leaving an end state (retry) reopens it.
+        One atomic update per batch adds the deltas (:func:`~jobworker.lifecycle.counter_deltas`,
+        written as an update pipeline so a counter never goes below 0: legacy batches carry
+        ``pending_jobs`` and ``processing_jobs`` = 0 that the old system never kept up to date)
+        and returns the counters. When :func:`~jobworker.lifecycle.batch_verdict` says the
+        batch finished, one conditional update marks it completed, so exactly one caller
+        reports it (the condition re-checks the verdict atomically); a batch whose jobs came
+        back reopens the same way.
         """
-        deltas: dict[str, Counter[str]] = defaultdict(Counter)
-        for batch_id, src, dst in moves:
-            if batch_id is None or src == dst:
-                continue
-            deltas[batch_id][COUNTER[src]] -= 1
-            deltas[batch_id][COUNTER[dst]] += 1
         finished = []
-        for batch_id, delta in deltas.items():
+        for batch_id, delta in counter_deltas(moves).items():
             sets: dict[str, Any] = {
                 name: {"$max": [0, {"$add": [{"$ifNull": [f"${name}", 0]}, n]}]}
                 for name, n in delta.items()
-                if n
             }
-            if not sets:
-                continue
             sets["updated_at"] = now
-            self.batches.update_one({"batch_id": batch_id}, [{"$set": sets}])
-            if not (delta["completed_jobs"] or delta["failed_jobs"]):
-                continue  # only a job reaching or leaving an end state can finish or reopen it
-            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]}, {"$ifNull": ["$failed_jobs", 0]}]}
-            total = {"$ifNull": ["$total_jobs", 0]}
-            doc = self.batches.find_one_and_update(
-                {
-                    "batch_id": batch_id,
-                    "status": {"$ne": "completed"},
-                    "$expr": {"$gte": [done, total]},
-                },
-                {"$set": {"status": "completed", "completed_at": now, "announce_pending": True}},
+            after = self.batches.find_one_and_update(
+                {"batch_id": batch_id},
+                [{"$set": sets}],
+                projection=_VERDICT_FIELDS,
                 return_document=ReturnDocument.AFTER,
             )
-            if doc is not None:
-                finished.append(Batch.from_dict(doc))
-            else:
+            if after is None:
+                continue
+            verdict = batch_verdict(
+                delta,
+                after.get("status"),
+                after.get("completed_jobs"),
+                after.get("failed_jobs"),
+                after.get("total_jobs"),
+            )
+            done = {"$add": [{"$ifNull": ["$completed_jobs", 0]}, {"$ifNull": ["$failed_jobs", 0]}]}
+            total = {"$ifNull": ["$total_jobs", 0]}
+            if verdict == "finish":
+                doc = self.batches.find_one_and_update(
+                    {
+                        "batch_id": batch_id,
+                        "status": {"$ne": "completed"},
+                        "$expr": {"$gte": [done, total]},
+                    },
+                    {"$set": {**BATCH_FINISHED, "completed_at": now}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if doc is not None:
+                    finished.append(Batch.from_dict(doc))
+            elif verdict == "reopen":
                 self.batches.update_one(
                     {"batch_id": batch_id, "status": "completed", "$expr": {"$lt": [done, total]}},
                     {
-                        "$set": {"status": "processing"},
+                        "$set": dict(BATCH_REOPENED),
                         "$unset": {"completed_at": "", "announce_pending": ""},
                     },
                 )

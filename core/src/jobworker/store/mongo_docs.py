@@ -1,11 +1,5 @@
-"""Documents and update operators of the MongoDB store (no I/O except :class:`ResultsSpill`).
-
-Job documents keep the legacy shape of ``docs/legacy-schema.md``: the store never replaces a
-whole document after insert, it only ``$set``s/``$unset``s the fields a transition changes, so
-keys it does not know (legacy ``started_at``, ``batch_id: "undefined"``, ...) stay untouched.
-Fields cleared by a transition (lease, error, ...) are ``$unset``, as the legacy writers only
-write optional fields when they have a value.
-"""
+"""Queries and documents of the MongoDB store (no I/O except :class:`ResultsSpill`); what a
+transition writes is in :mod:`.mongo_changes`."""
 
 from __future__ import annotations
 
@@ -22,33 +16,19 @@ from gridfs.errors import NoFile
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from ..model import LEGACY_DEFAULT_TYPE, JobError, JobProgress, job_type_of
-from .base import Outcome, StoreError
-from .broken import storable_text
-from .mongo_keys import escape
+from ..model import LEGACY_DEFAULT_TYPE, job_type_of
+from .base import StoreError
 
 __all__ = [
-    "COUNTER",
     "as_int",
     "claim_query",
     "expired_query",
     "ResultsSpill",
-    "error_doc",
     "from_extended_json",
-    "outcome_update",
-    "progress_doc",
     "listing_query",
     "type_match",
     "type_values",
 ]
-
-# Which batch counter holds a job in each status.
-COUNTER = {
-    "pending": "pending_jobs",
-    "processing": "processing_jobs",
-    "completed": "completed_jobs",
-    "failed": "failed_jobs",
-}
 
 #: Stored ``job_type`` values of the legacy default type (empty or missing, see ``job_type_of``).
 SESSION_ALIASES: tuple[Any, ...] = (LEGACY_DEFAULT_TYPE, "", None)
@@ -100,19 +80,6 @@ def claim_query(
     return query
 
 
-def progress_doc(p: JobProgress | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    message = None if p.message is None else storable_text(str(p.message))
-    return {"step": storable_text(str(p.step)), "percent": p.percent, "message": message}
-
-
-def error_doc(e: JobError | None) -> dict[str, Any] | None:
-    if e is None:
-        return None
-    return {"code": e.code, "message": storable_text(str(e.message)), "details": escape(e.details)}
-
-
 def as_int(value: object, default: int) -> int:
     """A stored counter (``attempts``...) as an int; ``default`` when it is not a number."""
     if isinstance(value, (int, float, str)):
@@ -141,59 +108,6 @@ def expired_query(now: datetime, orphaned_before: datetime) -> dict[str, Any]:
             },
         ],
     }
-
-
-def outcome_update(
-    out: Outcome, now: datetime, results: Mapping[str, Any] | None = None
-) -> tuple[dict[str, Any], str]:
-    """The update document applying ``out`` to a processing job, and the resulting status.
-
-    ``results`` is the (possibly spilled) results sub-document for a ``completed`` outcome.
-    Mirrors the SQLite store's transitions field by field.
-    """
-    sets: dict[str, Any] = {"updated_at": now}
-    unset: dict[str, str] = {"lease_owner": "", "lease_expires_at": ""}
-    inc: dict[str, int] = {}
-    if out.kind == "completed":
-        message = out.progress.message if out.progress else None
-        sets.update(
-            status="completed",
-            results=dict(results or {}),
-            completed_at=now,
-            announce_pending=True,
-            progress=progress_doc(JobProgress("completed", 100, message)),
-        )
-        unset["error"] = ""
-        target = "completed"
-    elif out.kind == "failed":
-        message = out.error.message if out.error else None
-        sets.update(status="failed", completed_at=now, announce_pending=True)
-        if out.progress is not None:
-            sets["progress"] = progress_doc(JobProgress("error", out.progress.percent, message))
-        else:  # keeps the attempt's last percent (a claimed job always has a progress object)
-            sets.update({"progress.step": "error", "progress.message": message})
-        target = "failed"
-        _set_or_unset(sets, unset, "error", error_doc(out.error))
-    elif out.kind in ("retry", "release"):
-        sets.update(status="pending", available_at=out.available_at or now)
-        if out.kind == "retry":
-            _set_or_unset(sets, unset, "error", error_doc(out.error))
-        else:
-            inc["attempts"] = -1  # not charged: the claim had added one
-        target = "pending"
-    else:
-        raise StoreError(f"unknown outcome kind {out.kind!r}")
-    update: dict[str, Any] = {"$set": sets, "$unset": unset}
-    if inc:
-        update["$inc"] = inc
-    return update, target
-
-
-def _set_or_unset(sets: dict[str, Any], unset: dict[str, str], key: str, value: Any) -> None:
-    if value is None:
-        unset[key] = ""
-    else:
-        sets[key] = value
 
 
 class ResultsSpill:

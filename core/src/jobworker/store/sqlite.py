@@ -29,16 +29,27 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from .. import errors
+from .. import errors, lifecycle
 from ..fleet import WorkerRecord
-from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
-from ._codec import dumps, from_ms, loads, to_ms
-from .base import Claim, Outcome, Purged, Store, StoreError, Transition, worker_lost
+from ..lifecycle import Backoff, Change
+from ..model import (
+    Batch,
+    Job,
+    JobError,
+    JobProgress,
+    JobStatus,
+    LogEntry,
+    LogLevel,
+    job_type_of,
+    utcnow,
+)
+from ._codec import dumps, from_ms, to_ms
+from .base import Claim, Outcome, Purged, Store, StoreError, Transition
 from .broken import problem_of, quarantine_error, storable_text, unstorable
 from .imported import check_importable
 from .sizes import cut
 from .sqlite_apikeys import SQLiteKeys
-from .sqlite_outcomes import attach_batches, outcome_update
+from .sqlite_changes import BATCH_COLS, attach_batches, batch_from_row, change_sql, move_counters
 from .sqlite_registry import (
     delete_before,
     next_due_sql,
@@ -68,26 +79,7 @@ log = logging.getLogger("jobworker.store")
 T = TypeVar("T")
 
 _TIME_COLS, _JSON_COLS, _JOB_COLS, _SELECT = TIME_COLS, JSON_COLS, JOB_COLS, SELECT
-_BATCH_COLS = (
-    "batch_id",
-    "status",
-    "created_at",
-    "updated_at",
-    "completed_at",
-    "total_jobs",
-    "completed_jobs",
-    "failed_jobs",
-    "pending_jobs",
-    "processing_jobs",
-    "announce_pending",
-)
-# Which batch counter holds a job in each status.
-_COUNTER = {
-    "pending": "pending_jobs",
-    "processing": "processing_jobs",
-    "completed": "completed_jobs",
-    "failed": "failed_jobs",
-}
+_BATCH_COLS = BATCH_COLS
 
 
 def _extended_date(value: Any) -> Any:
@@ -288,12 +280,7 @@ class SQLiteStore(Store):
         return read_job(row, logs)
 
     def _batch_from_row(self, row: Sequence[Any]) -> Batch:
-        data = dict(zip(_BATCH_COLS, row, strict=False))
-        for col in ("created_at", "updated_at", "completed_at"):
-            data[col] = from_ms(data[col])
-        doc = loads(row[-1])
-        doc.update({k: v for k, v in data.items() if v is not None})
-        return Batch.from_dict(doc)
+        return batch_from_row(row)
 
     # -- submitting and reading ------------------------------------------------------------
 
@@ -319,12 +306,13 @@ class SQLiteStore(Store):
                 exists = db.execute(
                     "SELECT 1 FROM batches WHERE batch_id = ?", (batch.batch_id,)
                 ).fetchone()
-                if exists and added:
+                if exists and added:  # it grows, and is processing again
+                    grown = lifecycle.batch_grown(added)
+                    reopened = {**lifecycle.BATCH_REOPENED, "completed_at": None}
+                    sets = [f"{k} = {k} + ?" for k in grown] + [f"{k} = ?" for k in reopened]
                     db.execute(
-                        "UPDATE batches SET total_jobs = total_jobs + ?, pending_jobs = "
-                        "pending_jobs + ?, status = 'processing', completed_at = NULL, "
-                        "updated_at = ? WHERE batch_id = ?",
-                        (added, added, to_ms(utcnow()), batch.batch_id),
+                        f"UPDATE batches SET {', '.join(sets)}, updated_at = ? WHERE batch_id = ?",
+                        (*grown.values(), *reopened.values(), to_ms(utcnow()), batch.batch_id),
                     )
                 elif not exists:
                     batch.total_jobs = batch.pending_jobs = added
@@ -484,8 +472,7 @@ class SQLiteStore(Store):
         if claim.limit <= 0:
             return []
         now_ms = to_ms(now)
-        lease_ms = now_ms + int(claim.lease_seconds * 1000)
-        progress = dumps({"step": "initializing", "percent": 0, "message": None})
+        take, take_args = change_sql(lifecycle.claimed(claim.worker_id, claim.lease_seconds, now))
         claimed: list[Job] = []
         with self._tx() as db:
             slots = dict(claim.type_slots)
@@ -538,20 +525,8 @@ class SQLiteStore(Store):
                 if limit <= 0:
                     break
                 rows = db.execute(
-                    f"UPDATE jobs SET status = 'processing', lease_owner = ?, "
-                    f"lease_expires_at = ?, heartbeat_at = ?, processing_started_at = ?, "
-                    f"updated_at = ?, attempts = attempts + 1, progress = ? "
-                    f"WHERE rowid IN ({select}) RETURNING {_SELECT}",
-                    (
-                        claim.worker_id,
-                        lease_ms,
-                        now_ms,
-                        now_ms,
-                        now_ms,
-                        progress,
-                        *select_args,
-                        limit,
-                    ),
+                    f"UPDATE jobs SET {take} WHERE rowid IN ({select}) RETURNING {_SELECT}",
+                    (*take_args, *select_args, limit),
                 ).fetchall()
                 for r in rows:
                     try:
@@ -570,20 +545,10 @@ class SQLiteStore(Store):
         """Fail a just-claimed row that cannot be read with ``INVALID_DOCUMENT`` (by rowid; not
         retried, not announced: no hook can be given a job that cannot be read)."""
         job_id = row_value(row, "job_id")
-        error = quarantine_error(problem)
+        sets, args = change_sql(lifecycle.quarantined(quarantine_error(problem), from_ms(now_ms)))
         db.execute("SAVEPOINT quarantine")
         try:
-            db.execute(
-                "UPDATE jobs SET status = 'failed', error = ?, completed_at = ?, updated_at = ?, "
-                "lease_owner = NULL, lease_expires_at = NULL, announce_pending = 0 "
-                "WHERE rowid = ?",
-                (
-                    dumps({"code": error.code, "message": error.message, "details": error.details}),
-                    now_ms,
-                    now_ms,
-                    row_value(row, "rowid"),
-                ),
-            )
+            db.execute(f"UPDATE jobs SET {sets} WHERE rowid = ?", (*args, row_value(row, "rowid")))
             batch_id = row_value(row, "batch_id")
             if isinstance(batch_id, str) and not isinstance(batch_id, BadText):
                 self._move_counters(db, [(batch_id, "pending", "failed")], now_ms)
@@ -666,10 +631,13 @@ class SQLiteStore(Store):
             moves: list[tuple[str | None, str, str]] = []
             for out in outcomes:
                 try:
-                    sets, args, target = outcome_update(out, now_ms)
+                    change = lifecycle.outcome_change(out, now)
+                    sets, args = change_sql(change)
                 except (TypeError, ValueError) as exc:  # results no store can keep
                     out = unstorable(out, exc)
-                    sets, args, target = outcome_update(out, now_ms)
+                    change = lifecycle.outcome_change(out, now)
+                    sets, args = change_sql(change)
+                target = change.status.value
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
                     f"AND status = 'processing' RETURNING {_SELECT}",
@@ -691,40 +659,37 @@ class SQLiteStore(Store):
         attach_batches(done, batch_of, finished)
         return done
 
-    def recover_expired(self, now: datetime, backoff: float = 2.0) -> list[Transition]:
+    def recover_expired(self, now: datetime, backoff: float | Backoff = 2.0) -> list[Transition]:
         now_ms = to_ms(now)
+        policy = Backoff.of(backoff)
         done: list[Transition] = []
         batch_of: list[str | None] = []
         with self._tx() as db:
             # A processing job without a (readable) lease counts as expired: nothing renews it.
             rows = db.execute(
-                "SELECT rowid, attempts, max_attempts, lease_owner FROM jobs "
+                "SELECT rowid, job_id, job_type, attempts, max_attempts, lease_owner FROM jobs "
                 "WHERE status = 'processing' AND (lease_expires_at < ? "
                 "OR lease_expires_at IS NULL OR typeof(lease_expires_at) != 'integer')",
                 (now_ms,),
             ).fetchall()
             moves = []
-            for rowid, attempts, max_attempts, owner in rows:
-                attempts = attempts if isinstance(attempts, int) else 1
-                max_attempts = max_attempts if isinstance(max_attempts, int) else 1
-                error = worker_lost(owner, attempts)
-                if attempts >= max_attempts:
-                    out = Outcome("", owner or "", "failed", error=error)
-                else:
-                    delay = backoff * 2 ** max(0, attempts - 1)
-                    out = Outcome(
-                        "",
-                        owner or "",
-                        "retry",
-                        error=error,
-                        available_at=from_ms(now_ms + int(delay * 1000)),
-                    )
-                sets, args, target = outcome_update(out, now_ms)
+            for rowid, job_id, job_type, attempts, max_attempts, owner in rows:
+                out = lifecycle.lease_expired(
+                    str(job_id),
+                    owner if isinstance(owner, str) else None,
+                    job_type=job_type_of(job_type) if isinstance(job_type, str) else None,
+                    attempts=attempts if isinstance(attempts, int) else 1,
+                    max_attempts=max_attempts if isinstance(max_attempts, int) else 1,
+                    backoff=policy,
+                    now=now,
+                )
+                change = lifecycle.outcome_change(out, now)
+                sets, args = change_sql(change)
                 row = db.execute(
                     f"UPDATE jobs SET {sets} WHERE rowid = ? RETURNING {_SELECT}", (*args, rowid)
                 ).fetchone()
                 job = self._job_from_row(row)
-                moves.append((job.batch_id, "processing", target))
+                moves.append((job.batch_id, "processing", change.status.value))
                 done.append(Transition(job))
                 batch_of.append(job.batch_id)
             finished = self._move_counters(db, moves, now_ms)
@@ -737,37 +702,7 @@ class SQLiteStore(Store):
         self, db: sqlite3.Connection, moves: Sequence[tuple[str | None, str, str]], now_ms: int
     ) -> list[Batch]:
         """Apply counter moves (batch, from status, to status); return batches just finished."""
-        touched = set()
-        for batch_id, src, dst in moves:
-            if batch_id is None or src == dst:
-                continue
-            db.execute(
-                f"UPDATE batches SET {_COUNTER[src]} = {_COUNTER[src]} - 1, "
-                f"{_COUNTER[dst]} = {_COUNTER[dst]} + 1, updated_at = ? "
-                f"WHERE batch_id = ?",
-                (now_ms, batch_id),
-            )
-            touched.add(batch_id)
-        finished = []
-        for batch_id in touched:
-            row = db.execute(
-                f"UPDATE batches SET status = 'completed', completed_at = ?, "
-                f"announce_pending = 1 WHERE batch_id = ? "
-                f"AND status != 'completed' AND completed_jobs + failed_jobs >= total_jobs "
-                f"RETURNING {', '.join(_BATCH_COLS)}, doc",
-                (now_ms, batch_id),
-            ).fetchone()
-            if row:
-                finished.append(self._batch_from_row(row))
-            else:
-                db.execute(
-                    "UPDATE batches SET status = 'processing', completed_at = NULL, "
-                    "announce_pending = 0 "
-                    "WHERE batch_id = ? AND status = 'completed' "
-                    "AND completed_jobs + failed_jobs < total_jobs",
-                    (batch_id,),
-                )
-        return finished
+        return move_counters(db, moves, now_ms)
 
     # -- users' operations -----------------------------------------------------------------
 
@@ -777,24 +712,24 @@ class SQLiteStore(Store):
             row = db.execute("SELECT status FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
             if row is None or row[0] in ("completed", "failed"):
                 return None
-            if row[0] == "processing":
-                db.execute(
-                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE job_id = ?",
-                    (now_ms, job_id),
-                )
+            change = (
+                lifecycle.cancel_requested(now)
+                if row[0] == "processing"
+                else lifecycle.cancelled_pending(now)
+            )
+            self._write(db, change, "job_id = ?", job_id)
+            if change.status is JobStatus.PROCESSING:
                 result = Transition(self._get_in(db, job_id))
             else:
-                error = JobError(errors.CANCELLED, "cancelled before it started", None)
-                sets, args, _ = outcome_update(Outcome(job_id, "", "failed", error=error), now_ms)
-                db.execute(
-                    f"UPDATE jobs SET {sets}, cancel_requested = 1 WHERE job_id = ?",
-                    (*args, job_id),
-                )
                 job = self._get_in(db, job_id)
                 finished = self._move_counters(db, [(job.batch_id, "pending", "failed")], now_ms)
                 result = Transition(job, finished[0] if finished else None)
         self._wake()
         return result
+
+    def _write(self, db: sqlite3.Connection, change: Change, where: str, *args: Any) -> None:
+        sets, set_args = change_sql(change)
+        db.execute(f"UPDATE jobs SET {sets} WHERE {where}", (*set_args, *args))
 
     def _get_in(self, db: sqlite3.Connection, job_id: str) -> Job:
         return self._job_from_row(
@@ -804,17 +739,16 @@ class SQLiteStore(Store):
     def retry(self, job_id: str, now: datetime, budget: int = 3) -> Job | None:
         now_ms = to_ms(now)
         with self._tx() as db:
-            row = db.execute(
-                "UPDATE jobs SET status = 'pending', max_attempts = attempts + ?, "
-                "error = NULL, results = NULL, "
-                "progress = NULL, completed_at = NULL, cancel_requested = 0, lease_owner = NULL, "
-                "announce_pending = 0, "
-                "lease_expires_at = NULL, available_at = ?, updated_at = ? "
-                f"WHERE job_id = ? AND status = 'failed' RETURNING {_SELECT}",
-                (max(1, budget), now_ms, now_ms, job_id),
+            found = db.execute(
+                "SELECT attempts FROM jobs WHERE job_id = ? AND status = 'failed'", (job_id,)
             ).fetchone()
-            if row is None:
+            if found is None:
                 return None
+            attempts = found[0] if isinstance(found[0], int) else 0
+            sets, args = change_sql(lifecycle.retried_by_hand(attempts, budget, now))
+            row = db.execute(
+                f"UPDATE jobs SET {sets} WHERE job_id = ? RETURNING {_SELECT}", (*args, job_id)
+            ).fetchone()
             job = self._job_from_row(row)
             self._move_counters(db, [(job.batch_id, "failed", "pending")], now_ms)
         self._wake()
@@ -919,7 +853,7 @@ class SQLiteStore(Store):
         with self._tx() as db:
             for job_type, message in messages.items():
                 error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
-                sets, args, _ = outcome_update(Outcome("", "", "failed", error=error), now_ms)
+                sets, args = change_sql(lifecycle.failed_pending(error, now))
                 rows = db.execute(
                     f"UPDATE jobs SET {sets} WHERE rowid IN (SELECT rowid FROM jobs "
                     f"WHERE status = 'pending' AND job_type = ? LIMIT ?) RETURNING {_SELECT}",
