@@ -89,5 +89,5 @@ def register_job_handlers(register):
     register(JobHandler("async", async_job, params=Params, backoff=0))
     register(JobHandler("thread", thread_job, params=Params, backoff=0))
     register(JobHandler("cpu", cpu_job, params=Params, executor="process", backoff=0))
-    register(JobHandler("noop", noop))
-    register(JobHandler("echo", echo))
+    register(JobHandler("noop", noop, backoff=0))
+    register(JobHandler("echo", echo, backoff=0))

@@ -626,10 +626,11 @@ class MongoStore(Store):
                 "failed",
                 error=JobError(errors.DOCUMENT_TOO_LARGE, problem, {"code": error.get("code")}),
             )
-            update, target = outcome_update(out, now)
+            change = lifecycle.outcome_change(out, now)
+            target = change.status.value
             doc = self.jobs.find_one_and_update(
                 {"job_id": job_id, "status": "processing"},
-                update,
+                change_update(change),
                 projection=_NO_LOGS,
                 return_document=_AFTER,
             )
