@@ -105,7 +105,9 @@ def test_second_sigterm_hands_back_without_charging(db, client, tmp_path):
 
 def test_runaway_cpu_handler_is_killed_by_its_timeout(db, client, tmp_path):
     record = tmp_path / "record"
-    job = client.submit("cpu", {"sleep": 600, "record": str(record)}, timeout=1.0, max_attempts=1)
+    # The timeout counts from the attempt's start, child start-up included: 10 s leaves room for a
+    # spawned child to import and record its pid on a loaded machine, and still kills it.
+    job = client.submit("cpu", {"sleep": 600, "record": str(record)}, timeout=10.0, max_attempts=1)
     worker = jobworker(db, "run", "--burst")
     assert worker.wait(timeout=120) == 0
     done = client.get(job.job_id)
