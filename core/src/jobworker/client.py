@@ -35,6 +35,7 @@ from .model import (
     JobParameters,
     JobStatus,
     LogEntry,
+    folder_name_problem,
     job_type_of,
     utcnow,
 )
@@ -410,6 +411,8 @@ class Client:
     def job_folders(self, job_id: str) -> builtins.list[str]:
         """The folders on this machine that belong to a job: its output folder and scratch
         folders left by killed workers (those that exist)."""
+        if folder_name_problem(job_id) is not None:
+            return []  # no folder can be its own (see jobworker.model.folder_name_problem)
         output = self.settings.output_root / job_id
         scratch = glob.glob(
             glob.escape(tempfile.gettempdir()) + f"/jobworker-*/{glob.escape(job_id)}-*"

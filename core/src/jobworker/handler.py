@@ -18,14 +18,16 @@ from typing import Any, Literal, Protocol
 import attrs
 
 from .errors import (
+    INVALID_DOCUMENT,
     Cancelled,
     InputForbidden,
     InputNotAFile,
     InputNotFound,
     InputTooLarge,
     InvalidParameters,
+    JobFailure,
 )
-from .model import Job
+from .model import Job, folder_name_problem
 
 __all__ = ["Executor", "JobContext", "JobHandler", "Reporter"]
 
@@ -124,14 +126,14 @@ class JobContext:
     def scratch_dir(self) -> Path:
         """A private temporary directory for this attempt, created on first use and removed
         (with everything in it) when the attempt ends."""
-        path = self.scratch_root / f"{self.job.job_id}-{self.job.attempts}"
+        path = self.scratch_root / f"{job_folder_name(self.job.job_id)}-{self.job.attempts}"
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     @property
     def output_dir(self) -> Path:
         """``<output root>/<job_id>``, created on first use."""
-        path = self.output_root / self.job.job_id
+        path = self.output_root / job_folder_name(self.job.job_id)
         path.mkdir(parents=True, exist_ok=True)
         return path
 
@@ -185,6 +187,16 @@ class JobContext:
         return resolve_under(
             path, self.input_roots, must_exist=must_exist, max_bytes=self.max_input_bytes
         )
+
+
+def job_folder_name(job_id: str) -> str:
+    """``job_id`` as the name of the job's own folders; a job whose id cannot name one (a
+    document written by someone else, see :func:`~jobworker.model.folder_name_problem`) fails
+    with ``INVALID_DOCUMENT`` instead of writing outside its root."""
+    problem = folder_name_problem(job_id)
+    if problem is not None:
+        raise JobFailure(f"{problem}, so the job has no folder of its own", code=INVALID_DOCUMENT)
+    return job_id
 
 
 def resolve_under(

@@ -42,6 +42,7 @@ __all__ = [
     "LogEntry",
     "LogLevel",
     "new_batch_id",
+    "folder_name_problem",
     "new_job_id",
     "utcnow",
 ]
@@ -70,6 +71,26 @@ def new_job_id() -> str:
 
 def new_batch_id() -> str:
     return f"batch-{uuid.uuid4()}"
+
+
+#: The longest job id that still names a folder (a path component is at most 255 bytes).
+MAX_FOLDER_ID_BYTES = 200
+
+
+def folder_name_problem(job_id: str) -> str | None:
+    """Why ``job_id`` cannot name a job's own folder (``<root>/<job_id>``), or ``None``.
+
+    Ids jobworker makes are always fine; documents written by others (``jobworker import``, the
+    old system's collections) can carry any string, and a job's folders must never leave their
+    root or land in another job's folder.
+    """
+    if not job_id or job_id in {".", ".."} or job_id.startswith("."):
+        return f"job id {job_id[:40]!r} is empty or starts with a dot"
+    if any(c in job_id for c in "/\\\x00"):
+        return f"job id {job_id[:40]!r} holds a path separator or a NUL byte"
+    if len(job_id.encode("utf-8", "surrogatepass")) > MAX_FOLDER_ID_BYTES:
+        return f"job id is longer than {MAX_FOLDER_ID_BYTES} bytes"
+    return None
 
 
 class JobStatus(str, enum.Enum):

@@ -5,8 +5,9 @@ jobworker itself makes the jobs of its internal types (the built-in ``webhook`` 
 marks them with an origin field (``webhook_origin``) that a delivery checks before it signs and
 sends anything. Submitting cannot set either; importing raw documents could, so an imported job
 document may neither have an internal ``job_type`` nor carry an origin field (also not in the
-MongoDB store's escaped spelling, see :mod:`.mongo_keys`). Nothing is imported when one
-document is refused.
+MongoDB store's escaped spelling, see :mod:`.mongo_keys`), nor an id that cannot name the job's
+own output folder (``../x``, ``a/b``: :func:`~jobworker.model.folder_name_problem`). Nothing is
+imported when one document is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..model import folder_name_problem
 from .base import StoreError
 
 __all__ = ["INTERNAL_JOB_TYPES", "ORIGIN_FIELDS", "check_importable"]
@@ -43,6 +45,10 @@ def check_importable(jobs: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any
         if not isinstance(doc, Mapping):
             raise StoreError(f"job document {number} is {type(doc).__name__}, not an object")
         where = f"job document {number} ({doc.get('job_id', 'no job_id')})"
+        job_id = doc.get("job_id")
+        problem = folder_name_problem(job_id) if isinstance(job_id, str) else None
+        if problem is not None:
+            raise StoreError(f"{where}: {problem}; a job's id names its output folder")
         if doc.get("job_type") in INTERNAL_JOB_TYPES:
             raise StoreError(
                 f"{where}: jobs of type {doc['job_type']!r} are made by jobworker itself "
