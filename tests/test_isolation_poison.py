@@ -253,3 +253,23 @@ def test_a_store_that_fails_for_everyone_loses_nothing(tmp_path):
         asyncio.run(worker.run())
         assert calls["n"] == 3
         assert {h.client.get(j.job_id).status for j in jobs} == {JobStatus.COMPLETED}
+
+
+def test_a_broken_batch_document_does_not_stop_its_jobs(backend, url, client, tmp_path):
+    batch = client.submit_batch([{"job_type": "noop"} for _ in range(3)])
+    if backend == "sqlite":
+        with sqlite3.connect(client.store.path) as db:
+            db.execute("UPDATE batches SET doc = '{oops' WHERE batch_id = ?", (batch.batch_id,))
+    else:
+        client.store.batches.update_one(
+            {"batch_id": batch.batch_id}, {"$set": {"access_control": 5}}
+        )
+    shown = client.batch(batch.batch_id)
+    assert shown.unknown["broken"] and shown.total_jobs == 3
+    worker = jobworker_process(url, "run", "--burst", cwd=tmp_path)
+    assert worker.wait(timeout=120) == 0
+    assert {j.status for j in client.list(batch_id=batch.batch_id)} == {JobStatus.COMPLETED}
+    done = client.batch(batch.batch_id)
+    assert (done.status, done.completed_jobs, done.failed_jobs) == ("completed", 3, 0)
+    out = cli(url, "batch", "status", batch.batch_id, cwd=tmp_path)
+    assert out.returncode == 0 and "completed" in out.stdout, out.stderr

@@ -21,13 +21,14 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .. import errors
-from ..model import Job, JobError, JobStatus
+from ..model import Batch, Job, JobError, JobStatus
 from .base import Outcome
 from .sizes import TOO_LARGE_CODES
 
 __all__ = [
     "BROKEN_KEY",
     "broken_job",
+    "read_batch",
     "problem_of",
     "quarantine_error",
     "storable_text",
@@ -116,5 +117,40 @@ def broken_job(fields: Mapping[str, Any], problem: str) -> Job:
         completed_at=times["completed_at"],
         batch_id=_text(fields.get("batch_id"), None),
         error=quarantine_error(problem),
+        unknown={BROKEN_KEY: problem},
+    )
+
+
+def read_batch(doc: Mapping[str, Any], problem: str | None = None) -> Batch:
+    """The batch of a stored document or, when it cannot be read (or ``problem`` says why
+    not), a stand-in built from its id and counters, ``unknown["broken"]`` saying what is
+    wrong: a broken batch never stops the transitions of its jobs."""
+    if problem is None:
+        try:
+            return Batch.from_dict(doc)
+        except Exception as exc:
+            problem = problem_of(exc)
+
+    def count(key: str) -> int:
+        value = doc.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    def when(key: str) -> datetime | None:
+        value = doc.get(key)
+        return value if isinstance(value, datetime) and value.tzinfo else None
+
+    status = doc.get("status")
+    created = when("created_at") or _EPOCH
+    return Batch(
+        batch_id=_text(doc.get("batch_id"), None) or "?",
+        status=status if isinstance(status, str) else "processing",
+        created_at=created,
+        updated_at=when("updated_at") or created,
+        completed_at=when("completed_at"),
+        total_jobs=count("total_jobs"),
+        completed_jobs=count("completed_jobs"),
+        failed_jobs=count("failed_jobs"),
+        pending_jobs=count("pending_jobs"),
+        processing_jobs=count("processing_jobs"),
         unknown={BROKEN_KEY: problem},
     )

@@ -52,7 +52,7 @@ from ..fleet import WorkerRecord
 from ..lifecycle import Backoff
 from ..model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, job_type_of
 from .base import Claim, Outcome, Purged, Store, StoreError, Transition
-from .broken import broken_job, problem_of, quarantine_error, storable_text, unstorable
+from .broken import broken_job, problem_of, quarantine_error, read_batch, storable_text, unstorable
 from .imported import check_importable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
@@ -401,7 +401,7 @@ class MongoStore(Store):
 
     def get_batch(self, batch_id: str) -> Batch | None:
         doc = self.batches_read.find_one({"batch_id": batch_id})
-        return None if doc is None else Batch.from_dict(doc)
+        return None if doc is None else read_batch(doc)
 
     def list_batches(
         self,
@@ -419,7 +419,7 @@ class MongoStore(Store):
             query["status"] = status
         order = [("created_at", DESCENDING), ("batch_id", DESCENDING)]
         cursor = self.batches_read.find(query).sort(order).skip(offset).limit(limit)
-        return [Batch.from_dict(d) for d in cursor]
+        return [read_batch(d) for d in cursor]
 
     def count_by_status(
         self, *, batch_id: str | None = None, job_type: str | None = None
@@ -861,7 +861,7 @@ class MongoStore(Store):
 
     def unannounced_batches(self, before: datetime, limit: int = 100) -> list[Batch]:
         docs = self.batches.find({"announce_pending": True, "updated_at": {"$lt": before}})
-        return [Batch.from_dict(doc) for doc in docs.sort("updated_at", 1).limit(limit)]
+        return [read_batch(doc) for doc in docs.sort("updated_at", 1).limit(limit)]
 
     def unannounced(self, before: datetime, limit: int = 100) -> list[Transition]:
         docs = (

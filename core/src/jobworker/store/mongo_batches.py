@@ -26,6 +26,7 @@ from ..lifecycle import (
 )
 from ..model import Batch, utcnow
 from .base import Transition
+from .broken import read_batch
 
 __all__ = ["BatchCounters", "attach_batches"]
 
@@ -110,7 +111,7 @@ class BatchCounters:
                     return_document=ReturnDocument.AFTER,
                 )
                 if doc is not None:
-                    finished.append(Batch.from_dict(doc))
+                    finished.append(read_batch(doc))
             elif verdict == "reopen":
                 self.batches.update_one(
                     {"batch_id": batch_id, "status": "completed", "$expr": {"$lt": [done, total]}},

@@ -11,8 +11,9 @@ from typing import Any
 
 from ..lifecycle import BATCH_FINISHED, BATCH_REOPENED, Change, batch_verdict, counter_deltas
 from ..model import Batch, JobError, JobProgress
-from ._codec import dumps, from_ms, loads, to_ms
+from ._codec import UndecodableError, dumps, from_ms, loads, to_ms
 from .base import Transition
+from .broken import problem_of, read_batch
 
 __all__ = ["BATCH_COLS", "attach_batches", "batch_from_row", "change_sql", "move_counters"]
 
@@ -72,12 +73,23 @@ def change_sql(change: Change) -> tuple[str, tuple[Any, ...]]:
 
 
 def batch_from_row(row: Sequence[Any]) -> Batch:
+    """The batch of a row, or a stand-in from its columns when its ``doc`` cannot be read
+    (see :func:`.broken.read_batch`): a broken batch never stops its jobs' transitions."""
     data = dict(zip(BATCH_COLS, row, strict=False))
     for col in ("created_at", "updated_at", "completed_at"):
-        data[col] = from_ms(data[col])
-    doc = loads(row[-1])
+        try:
+            data[col] = from_ms(data[col])
+        except (TypeError, ValueError, OverflowError, OSError):
+            data[col] = None
+    problem = None
+    try:
+        doc = loads(row[-1])
+        if not isinstance(doc, dict):
+            raise UndecodableError(f"doc is {type(doc).__name__}, not an object")
+    except UndecodableError as exc:
+        doc, problem = {}, problem_of(exc)
     doc.update({k: v for k, v in data.items() if v is not None})
-    return Batch.from_dict(doc)
+    return read_batch(doc, problem)
 
 
 def move_counters(
