@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from jobworker import errors
@@ -126,3 +127,35 @@ def test_typed_claim_and_next_due_time_ignore_other_types(store):
     assert store.next_available_at(["mine"], now) == soon
     assert store.next_available_at(["absent"], now) is None
     assert store.next_available_at([], now) is None
+
+
+def test_typed_claim_honours_type_slots_and_cluster_limits(store):
+    store.enqueue([Job("a") for _ in range(5)] + [Job("b") for _ in range(5)])
+    now = utcnow()
+    limited = Claim("w1", 30, 10, ["a", "b"], type_slots={"a": 1}, cluster_limits={"b": 2})
+    assert sorted(j.job_type for j in store.claim(limited, now)) == ["a", "b", "b"]
+    rest = Claim("w2", 30, 10, ["a", "b"], cluster_limits={"b": 2})
+    assert sorted(j.job_type for j in store.claim(rest, now)) == ["a"] * 4
+
+
+def test_cli_workers_and_status_explain_the_fleet(store, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from jobworker.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    now = utcnow()
+    store.register_worker(record("w-ocr", now, types=("ocr",), lease=30))
+    gone = record("w-old", now - timedelta(hours=1), types=("pdf",))
+    store.register_worker(gone)
+    [job] = store.enqueue([Job("pdf")])
+    url = store.url  # no password in the test URLs, so nothing is masked
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--store", url, "workers", "--json"], catch_exceptions=False)
+    assert [w["worker_id"] for w in json.loads(listed.stdout)] == ["w-ocr"]
+    table = runner.invoke(cli, ["--store", url, "workers", "--all"], catch_exceptions=False)
+    assert "w-old" in table.stdout and "dead" in table.stdout and "ocr x4" in table.stdout
+    status = runner.invoke(cli, ["--store", url, "status", job.job_id], catch_exceptions=False)
+    assert "waiting: no live worker serves job type 'pdf' (last served by w-old, dead" in (
+        status.stdout
+    )
+    assert "live workers serve: ocr" in status.stdout

@@ -93,6 +93,9 @@ def run(
     worker = Worker(
         state.store, plugins, settings, types=type_list, burst=burst, worker_id=worker_id
     )
+    for job_type, reason in sorted(worker.serving.unavailable.items()):
+        if type_list is None or job_type in type_list:
+            click.echo(f"warning: not serving {job_type}: {reason}", err=True)
     import asyncio
 
     asyncio.run(worker.run())
