@@ -159,3 +159,15 @@ def test_cli_workers_and_status_explain_the_fleet(store, tmp_path, monkeypatch):
         status.stdout
     )
     assert "live workers serve: ocr" in status.stdout
+
+
+def test_types_left_out_by_types_wait_for_a_worker_instead_of_failing(store):
+    now = utcnow()
+    store.register_worker(record("w-ocr-only", now, types=("ocr",), lease=30, installed=["pdf"]))
+    [job] = store.enqueue([Job("pdf")])
+    assert store.sweep_unserved(now, grace=0) == []
+    assert store.get_job(job.job_id).status is JobStatus.PENDING
+    from jobworker.fleet import unserved_reason
+
+    reason = unserved_reason("pdf", store.workers(), now)
+    assert "installed but left out by --types on w-ocr-only" in reason

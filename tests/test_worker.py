@@ -71,6 +71,20 @@ def test_unknown_type_fails_listing_installed_types(harness):
     assert "live workers serve: async, cpu, echo, noop, thread" in done.error.message
 
 
+def test_burst_worker_with_types_leaves_other_installed_types_pending(harness):
+    # `run --burst --types async` drains async jobs; noop is installed here, so its jobs wait
+    # for a worker that claims them instead of failing as unknown.
+    a = harness.client.submit("async", {})
+    n = harness.client.submit("noop", {})
+    worker = harness.run_burst(types=["async"])
+    assert harness.client.get(a.job_id).status is JobStatus.COMPLETED
+    assert harness.client.get(n.job_id).status is JobStatus.PENDING
+    [record] = harness.client.workers(include_gone=True)
+    assert record.worker_id == worker.worker_id and record.stopped_at is not None
+    assert set(record.types) == {"async"} and "noop" in record.installed
+    assert record.processed == 1 and record.failed == 0
+
+
 def test_submit_refuses_unknown_type_and_bad_parameters(harness):
     with pytest.raises(errors.UnknownJobType):
         harness.client.submit("nope", {})

@@ -65,7 +65,8 @@ class WorkerRecord:
 
     ``types`` maps each job type the worker claims (working handlers, narrowed by ``--types``)
     to how many jobs of it the worker runs at once; ``aliases`` maps legacy names it also claims
-    to their type; ``unavailable`` lists installed types it cannot run here, with the reason.
+    to their type; ``installed`` lists the types it could run but does not claim (left out by
+    ``--types``); ``unavailable`` lists installed types it cannot run here, with the reason.
     ``running`` holds the ids of the jobs it runs now; ``processed``/``failed`` count attempts
     that ended (any outcome) and attempts that ended failed, since the worker started.
     """
@@ -81,6 +82,7 @@ class WorkerRecord:
     types: dict[str, int] = attrs.Factory(dict)
     aliases: dict[str, str] = attrs.Factory(dict)
     unavailable: dict[str, str] = attrs.Factory(dict)
+    installed: list[str] = attrs.Factory(list)
     plugins: list[PluginRecord] = attrs.Factory(list)
     running: list[str] = attrs.Factory(list)
     processed: int = 0
@@ -130,6 +132,11 @@ class WorkerRecord:
         name = job_type_of(job_type)
         return name in self.types or name in self.aliases
 
+    def knows(self, job_type: str | None) -> bool:
+        """Whether this worker serves ``job_type`` or could (installed, left out by
+        ``--types``): such jobs wait for it rather than fail as unknown."""
+        return self.serves(job_type) or job_type_of(job_type) in self.installed
+
     # -- documents -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -147,6 +154,7 @@ class WorkerRecord:
             "types": dict(self.types),
             "aliases": dict(self.aliases),
             "unavailable": dict(self.unavailable),
+            "installed": list(self.installed),
             "plugins": [attrs.asdict(p) for p in self.plugins],
             "running": list(self.running),
             "processed": self.processed,
@@ -168,6 +176,7 @@ class WorkerRecord:
             types={str(k): int(v) for k, v in dict(doc.get("types") or {}).items()},
             aliases={str(k): str(v) for k, v in dict(doc.get("aliases") or {}).items()},
             unavailable={str(k): str(v) for k, v in dict(doc.get("unavailable") or {}).items()},
+            installed=[str(t) for t in doc.get("installed") or []],
             plugins=[
                 PluginRecord(str(p.get("name")), p.get("distribution"), p.get("version"))
                 for p in doc.get("plugins") or []
@@ -202,16 +211,17 @@ def unserved_types(
     """The pending job types to fail with ``UNKNOWN_JOB_TYPE`` now, each with its message.
 
     A type is failed when no live worker serves it and no worker that served it was seen in
-    the last ``grace`` seconds (never served: at once). Keys are job type names (a legacy job
-    without a type is ``session``).
+    the last ``grace`` seconds (never served: at once). A type a live worker has installed but
+    leaves out (``--types``) is never failed: its jobs wait, as the operator chose. Keys are
+    job type names (a legacy job without a type is ``session``).
     """
     live = [r for r in records if r.alive(now)]
     out: dict[str, str] = {}
     for stored in pending:
         job_type = job_type_of(stored)
-        if any(r.serves(job_type) for r in live):
+        if any(r.knows(job_type) for r in live):
             continue
-        seen = [r for r in records if r.serves(job_type)]
+        seen = [r for r in records if r.knows(job_type)]
         last = max(seen, key=lambda r: r.last_seen) if seen else None
         if last is not None and (now - last.last_seen).total_seconds() < grace:
             continue
@@ -228,7 +238,7 @@ def unserved_reason(
     name = job_type_of(job_type)
     if any(r.serves(name) for r in live):
         return None
-    seen = [r for r in records if r.serves(name)]
+    seen = [r for r in records if r.knows(name)]
     last = max(seen, key=lambda r: r.last_seen) if seen else None
     return _message(name, live, last, now)
 
@@ -247,5 +257,8 @@ def _message(
     ]
     if unavailable:
         text += f"; installed but unavailable on {'; '.join(unavailable)}"
+    narrowed = [r.worker_id for r in live if job_type in r.installed]
+    if narrowed:
+        text += f"; installed but left out by --types on {', '.join(narrowed)}"
     served = live_types(live, now)
     return f"{text}; live workers serve: {', '.join(served) or 'nothing (no live worker)'}"

@@ -33,13 +33,14 @@ __all__ = ["PluginWatcher", "Serving", "reload_plugins"]
 @attrs.define(frozen=True)
 class Serving:
     """The job types a worker claims (``types``: type -> jobs at once; ``aliases``: legacy name
-    -> type), the installed types it cannot run here (``unavailable``: type -> reason) and the
-    plugins loaded."""
+    -> type), the installed types it cannot run here (``unavailable``: type -> reason), those
+    it could run but ``--types`` leaves out (``installed``) and the plugins loaded."""
 
     types: dict[str, int]
     aliases: dict[str, str]
     unavailable: dict[str, str]
     plugins: list[PluginRecord]
+    installed: list[str] = attrs.Factory(list)
 
     @classmethod
     def of(
@@ -53,9 +54,13 @@ class Serving:
             wanted = {h.job_type for n in narrowed if (h := plugins.handler_for(n)) is not None}
         types: dict[str, int] = {}
         aliases: dict[str, str] = {}
+        left_out: set[str] = set()
         for name, handler in plugins.handlers.items():
             job_type = handler.job_type
-            if job_type in unavailable or (wanted is not None and job_type not in wanted):
+            if job_type in unavailable:
+                continue
+            if wanted is not None and job_type not in wanted:
+                left_out.add(name)
                 continue
             if name == job_type:
                 limits = [settings.concurrency, handler.concurrency]
@@ -68,7 +73,7 @@ class Serving:
             for p in plugins.listing()
             if not p.problems
         ]
-        return cls(types, aliases, unavailable, records)
+        return cls(types, aliases, unavailable, records, sorted(left_out))
 
     @property
     def claim_types(self) -> list[str]:

@@ -673,6 +673,7 @@ class Worker:
         record.types = dict(self.serving.types)
         record.aliases = dict(self.serving.aliases)
         record.unavailable = dict(self.serving.unavailable)
+        record.installed = list(self.serving.installed)
         record.plugins = list(self.serving.plugins)
         record.running = list(self.running)
         record.processed, record.failed = self.processed, self.failed
