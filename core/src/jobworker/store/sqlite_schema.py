@@ -7,7 +7,7 @@ replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``).""
 
 from .sqlite_registry import REGISTRY_SCHEMA
 
-DROPPED_INDEXES = ("jobs_claim",)
+DROPPED_INDEXES = ("jobs_claim", "jobs_available")  # replaced, or preferred by the planner
 
 SCHEMA = (
     """
