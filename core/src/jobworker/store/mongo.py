@@ -57,6 +57,7 @@ from .imported import check_importable
 from .mongo_apikeys import MongoKeys
 from .mongo_batches import BatchCounters, attach_batches
 from .mongo_changes import change_update, progress_doc
+from .mongo_claims import CLAIM_SORT, claim_group
 from .mongo_docs import (
     ResultsSpill,
     as_int,
@@ -96,7 +97,7 @@ DEFAULT_ORPHAN_AFTER = 3600.0
 #: Result files younger than this are never swept as orphans (their job may be finishing).
 ORPHAN_FILE_MARGIN = timedelta(hours=1)
 _AFTER = ReturnDocument.AFTER
-_CLAIM_SORT = [("priority", DESCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]
+_CLAIM_SORT = CLAIM_SORT
 _SOONEST = [("available_at", ASCENDING)]
 # How often a store instance gives legacy pending documents the fields the claim sorts on.
 _NORMALISE_EVERY = 10.0
@@ -480,6 +481,7 @@ class MongoStore(Store):
                 )
                 room = max(0, limit - running)
                 slots[job_type] = min(slots.get(job_type, room), room)
+            rounds = 0
             while len(claimed) < claim.limit:
                 if allowed is None and any(n <= 0 for n in slots.values()):
                     # Any type but some full ones: claim with $in over the types that are
@@ -489,19 +491,24 @@ class MongoStore(Store):
                 query = claim_query(allowed, slots, now)
                 if query is None:
                     break
+                if isinstance(update, dict) and not slots and claim.limit - len(claimed) > 1:
+                    rounds += 1
+                    docs, seen = claim_group(
+                        self.jobs, query, update, claim.limit - len(claimed), _NO_LOGS
+                    )
+                    claimed += self._claimed(docs, now)
+                    if seen == len(docs) or rounds >= 3:  # or others took some: look again
+                        break
+                    continue
                 doc = self.jobs.find_one_and_update(
                     query, update, sort=_CLAIM_SORT, projection=_NO_LOGS, return_document=_AFTER
                 )
                 if doc is None:
                     break
-                try:
-                    job = self._decode(doc)
-                except Exception as exc:  # one unreadable document: quarantine it, go on
-                    self._quarantine(doc, problem_of(exc), now)
-                    continue
-                claimed.append(job)
-                if job.job_type in slots:
-                    slots[job.job_type] -= 1
+                for job in self._claimed([doc], now):
+                    claimed.append(job)
+                    if job.job_type in slots:
+                        slots[job.job_type] -= 1
         finally:
             for job_type, token in locks:
                 try:
@@ -510,6 +517,16 @@ class MongoStore(Store):
                     log.warning("could not release the %s limit lock (expires by itself)", job_type)
             self.counters.move([(j.batch_id, "pending", "processing") for j in claimed], now)
         return claimed
+
+    def _claimed(self, docs: list[dict[str, Any]], now: datetime) -> list[Job]:
+        """The jobs of claimed documents; unreadable ones are quarantined instead."""
+        jobs = []
+        for doc in docs:
+            try:
+                jobs.append(self._decode(doc))
+            except Exception as exc:  # one unreadable document: quarantine it, go on
+                self._quarantine(doc, problem_of(exc), now)
+        return jobs
 
     def _normalise_legacy(self, force: bool = False) -> None:
         """Give pending documents written by the old system (no ``priority``/``available_at``)

@@ -58,6 +58,8 @@ def change_update(
     in the same write (the newest ``log_cap`` kept, as ``$push`` with ``$slice``)."""
     sets: dict[str, Any] = {}
     unset = [name for name in change.clears]
+    if "lease_owner" in unset:
+        unset.append("claim_token")  # stamped by a group claim (mongo_claims), gone with the lease
     for name, value in change.sets.items():
         if name == "announce_pending" and value is False:
             unset.append(name)  # the legacy shape: only written while true
