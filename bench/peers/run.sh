@@ -8,7 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 SRC="${BENCH_PEERS:-$ROOT/../shared/bench-peers}"
-WORKDIR=/tmp/jobworker-bench-peers
+WORKDIR="${BENCH_PEERS_COPY:-/tmp/jobworker-bench-peers}"  # the harness copy; set it to run two checkouts at once
 rm -rf "$WORKDIR" && cp -r "$SRC" "$WORKDIR" && chmod -R u+w "$WORKDIR"
 cp "$HERE/peer_jobworker.py" "$HERE/jobworker.toml" "$WORKDIR/"
 echo "-e $ROOT/core" > "$WORKDIR/requirements-jobworker.txt"

@@ -80,6 +80,10 @@ T = TypeVar("T")
 
 _TIME_COLS, _JSON_COLS, _JOB_COLS, _SELECT = TIME_COLS, JSON_COLS, JOB_COLS, SELECT
 _BATCH_COLS = BATCH_COLS
+_INSERT_JOB = (
+    f"INSERT INTO jobs ({', '.join((*JOB_COLS, 'doc'))}) "
+    f"VALUES ({', '.join('?' * (len(JOB_COLS) + 1))})"
+)
 
 
 def _extended_date(value: Any) -> Any:
@@ -287,9 +291,12 @@ class SQLiteStore(Store):
     def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
         stored: list[Job] = []
         added = 0
+        rows: list[Job] = []  # new jobs not inserted yet: one executemany per run of them
         with self._tx() as db:
             for job in jobs:
                 if job.idempotency_key:
+                    self._insert_jobs(db, rows)  # an earlier job of this call may hold the key
+                    rows = []
                     hit = db.execute(
                         f"SELECT {_SELECT} FROM jobs WHERE idempotency_key = ?",
                         (job.idempotency_key,),
@@ -299,9 +306,10 @@ class SQLiteStore(Store):
                         continue
                 if batch is not None:
                     job.batch_id = batch.batch_id
-                self._insert_job(db, job)
+                rows.append(job)
                 stored.append(job)
                 added += 1
+            self._insert_jobs(db, rows)
             if batch is not None:
                 exists = db.execute(
                     "SELECT 1 FROM batches WHERE batch_id = ?", (batch.batch_id,)
@@ -320,16 +328,25 @@ class SQLiteStore(Store):
         self._wake()
         return stored
 
-    def _insert_job(self, db: sqlite3.Connection, job: Job) -> None:
-        row = self._job_row(job)
-        cols = ", ".join(row)
+    def _insert_jobs(self, db: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        """Insert new jobs with one prepared statement (a submit_batch of thousands costs one
+        ``executemany``); a duplicate id raises :class:`StoreError` naming it."""
+        if not jobs:
+            return
+        db.execute("SAVEPOINT insert_jobs")
         try:
-            db.execute(
-                f"INSERT INTO jobs ({cols}) VALUES ({', '.join('?' * len(row))})",
-                tuple(row.values()),
-            )
+            db.executemany(_INSERT_JOB, [tuple(self._job_row(job).values()) for job in jobs])
         except sqlite3.IntegrityError as exc:
-            raise StoreError(f"job {job.job_id} already exists") from exc
+            db.execute("ROLLBACK TO insert_jobs")
+            db.execute("RELEASE insert_jobs")
+            seen: set[str] = set()
+            for job in jobs:  # which one: it is in the store already, or twice in this call
+                taken = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,))
+                if job.job_id in seen or taken.fetchone():
+                    raise StoreError(f"job {job.job_id} already exists") from exc
+                seen.add(job.job_id)
+            raise
+        db.execute("RELEASE insert_jobs")
 
     def _insert_batch(self, db: sqlite3.Connection, batch: Batch) -> None:
         doc = batch.to_dict()
@@ -359,7 +376,7 @@ class SQLiteStore(Store):
                 # Extended JSON dates of top-level fields (legacy ``started_at``, ...) are dates;
                 # nested values are user data and stay exactly as they are.
                 job = Job.from_dict({k: _extended_date(v) for k, v in doc.items()})
-                self._insert_job(db, job)
+                self._insert_jobs(db, [job])
                 for entry in job.logs:
                     db.execute(
                         "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
