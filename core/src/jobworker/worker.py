@@ -177,7 +177,7 @@ class Worker:
         previous = activate(self.plugins)
         self._plugin_modules = module_names(self.plugins)
         try:
-            notifier = self.store.notifier()
+            notifier = self.store.notifier(self.serving.claim_types)
         except OSError as exc:  # e.g. no Unix sockets here: polling alone is still correct
             self.log.warning("no wake-ups, polling only", error=str(exc))
             notifier = None
@@ -813,9 +813,11 @@ class Worker:
         self._announce(missed, batches)
 
     def _on_wake(self, notifier: Any) -> None:
-        notifier.drain()
-        self._kick.set()
-        if self.running and not self._stopping:  # may be a cancel request: look at once
+        kinds = notifier.drain()  # None: the channel cannot tell new work from a cancel
+        if kinds is None or "work" in kinds:
+            self._kick.set()
+        cancel = kinds is None or "cancel" in kinds
+        if cancel and self.running and not self._stopping:  # look at once which to stop
             task = asyncio.ensure_future(self._heartbeat(registry=False))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -368,8 +368,10 @@ class Store(abc.ABC):
         """The HTTP server's API keys kept in this store (a :class:`.apikeys.KeyStore`)."""
         raise StoreError(f"{type(self).__name__} keeps no API keys")
 
-    def notifier(self) -> Any | None:
+    def notifier(self, types: Collection[str] | None = None) -> Any | None:
         """An object with ``fileno()``/``drain()`` that becomes readable when jobs may be
         waiting (new job, cancel request), or ``None`` if the backend cannot wake workers and
-        they must poll. Optional."""
+        they must poll. Optional. ``types``: the worker's types (a backend may wake it only
+        for those). ``drain()`` may return the kinds of wake-up that came (``{"work",
+        "cancel"}``); ``None`` means either may have happened."""
         return None

@@ -70,7 +70,7 @@ from .mongo_docs import (
 )
 from .mongo_keys import escape, escape_user_data, unescape_user_data
 from .mongo_limits import TypeLocks
-from .mongo_notify import ChangeStreamNotifier
+from .mongo_notify import ChangeStreamNotifier, wake_pipeline
 from .mongo_orphans import sweep_orphan_results
 from .mongo_registry import WorkerRegistry
 from .mongo_schema import (
@@ -978,9 +978,11 @@ class MongoStore(Store):
     def api_keys(self) -> MongoKeys:
         return MongoKeys(self.db.get_collection("jobworker_api_keys"))
 
-    def notifier(self) -> ChangeStreamNotifier | None:
-        """A change-stream wake-up channel, or ``None`` (no change streams here: poll)."""
-        notifier = ChangeStreamNotifier.open(self.jobs)
+    def notifier(self, types: Collection[str] | None = None) -> ChangeStreamNotifier | None:
+        """A change-stream wake-up channel (new jobs of ``types`` only, when given), or
+        ``None`` (no change streams here: poll)."""
+        values = None if types is None else type_values(types)
+        notifier = ChangeStreamNotifier.open(self.jobs, pipeline=wake_pipeline(values))
         if notifier is not None:
             self._notifiers.append(notifier)
         return notifier

@@ -1,7 +1,12 @@
 """Waking idle workers from a MongoDB change stream.
 
-:class:`ChangeStreamNotifier` watches the jobs collection for inserts and for updates that make
-a job pending or ask for a cancel, and makes a pipe readable for each. The worker selects on
+:class:`ChangeStreamNotifier` watches the jobs collection for inserts (of the worker's types
+only, when it has types) and for updates that make a job pending or ask for a cancel, and makes
+a pipe readable. Wake-ups are coalesced: however many events arrive before the worker drains
+the pipe, it holds at most one byte per kind, and :meth:`~ChangeStreamNotifier.drain` says which
+kinds came: ``work`` (an idle worker claims) or ``cancel`` (a busy worker heartbeats at once to
+learn which of its jobs to stop), so a busy worker is not made to heartbeat by every insert and
+an idle one does not claim on a cancel. The worker selects on
 :meth:`~ChangeStreamNotifier.fileno` next to its poll timer, so polling stays the safety net:
 if the stream breaks (failover, network), the thread writes to the pipe (the worker polls once),
 reopens the stream and carries on. Change streams need a replica set or sharded cluster; on a
@@ -19,22 +24,43 @@ from typing import Any
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-__all__ = ["ChangeStreamNotifier"]
+__all__ = ["CANCEL", "WORK", "ChangeStreamNotifier", "kind_of", "wake_pipeline"]
 
 log = logging.getLogger(__name__)
 
-# Inserts, and updates that make work available (status back to pending) or ask for a cancel.
-PIPELINE: list[dict[str, Any]] = [
-    {
-        "$match": {
-            "$or": [
-                {"operationType": {"$in": ["insert", "replace"]}},
-                {"updateDescription.updatedFields.status": "pending"},
-                {"updateDescription.updatedFields.cancel_requested": True},
-            ]
+WORK, CANCEL = "work", "cancel"
+_BYTES = {WORK: b"w", CANCEL: b"c"}
+
+
+def wake_pipeline(type_values: list[Any] | None = None) -> list[dict[str, Any]]:
+    """Inserts (of these stored ``job_type`` values, if given), updates that make a job
+    pending again (retry, release, lease recovery: of any type, since an update event carries
+    no ``job_type`` without a per-event document lookup) and cancel requests."""
+    insert: dict[str, Any] = {"operationType": {"$in": ["insert", "replace"]}}
+    if type_values is not None:
+        insert["fullDocument.job_type"] = {"$in": type_values}
+    return [
+        {
+            "$match": {
+                "$or": [
+                    insert,
+                    {"updateDescription.updatedFields.status": "pending"},
+                    {"updateDescription.updatedFields.cancel_requested": True},
+                ]
+            }
         }
-    }
-]
+    ]
+
+
+PIPELINE = wake_pipeline()
+
+
+def kind_of(event: Any) -> str:
+    """``cancel`` for a cancel request, else ``work``."""
+    fields = ((event or {}).get("updateDescription") or {}).get("updatedFields") or {}
+    if fields.get("cancel_requested") is True and fields.get("status") != "pending":
+        return CANCEL
+    return WORK
 
 
 class ChangeStreamNotifier:
@@ -51,6 +77,8 @@ class ChangeStreamNotifier:
         self._pipeline = PIPELINE if pipeline is None else pipeline
         self._stream = stream
         self._max_await_ms = max_await_ms
+        self._pending: set[str] = set()
+        self._lock = threading.Lock()
         self._read_fd, self._write_fd = os.pipe()
         os.set_blocking(self._read_fd, False)
         os.set_blocking(self._write_fd, False)
@@ -78,10 +106,16 @@ class ChangeStreamNotifier:
     def fileno(self) -> int:
         return self._read_fd
 
-    def drain(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            while os.read(self._read_fd, 4096):
-                pass
+    def drain(self) -> set[str]:
+        """Empty the pipe; return the kinds of wake-up that came (``work``, ``cancel``)."""
+        data = b""
+        with self._lock:
+            with contextlib.suppress(BlockingIOError, OSError):
+                while chunk := os.read(self._read_fd, 4096):
+                    data += chunk
+            self._pending.clear()
+        kinds = {kind for kind, byte in _BYTES.items() if byte in data}
+        return kinds | ({WORK, CANCEL} if b"!" in data else set())
 
     def close(self) -> None:
         """Stop watching and close the pipe (idempotent: the fds are closed only once)."""
@@ -96,9 +130,16 @@ class ChangeStreamNotifier:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    def _poke(self) -> None:
-        with contextlib.suppress(BlockingIOError, OSError):
-            os.write(self._write_fd, b"!")
+    def _poke(self, kind: str | None = None) -> None:
+        """Make the pipe readable for ``kind`` (``None``: anything may have happened), unless
+        a wake-up of that kind is already waiting to be drained (coalescing)."""
+        key = kind or "!"
+        with self._lock:
+            if key in self._pending:
+                return
+            self._pending.add(key)
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._write_fd, _BYTES.get(key, b"!"))
 
     def _run(self) -> None:
         delay = 0.5
@@ -110,8 +151,9 @@ class ChangeStreamNotifier:
                     )
                     self._poke()  # anything missed while the stream was down: poll once
                     delay = 0.5
-                if self._stream.try_next() is not None:
-                    self._poke()
+                event = self._stream.try_next()
+                if event is not None:
+                    self._poke(kind_of(event))
             except PyMongoError as exc:
                 if self._stop.is_set():
                     break

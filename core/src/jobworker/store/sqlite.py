@@ -899,7 +899,7 @@ class SQLiteStore(Store):
 
     # -- waking idle workers ---------------------------------------------------------------
 
-    def notifier(self) -> WakeSocket:
+    def notifier(self, types: Collection[str] | None = None) -> WakeSocket:
         return WakeSocket(self._wake_dir)
 
     def watcher(self) -> WakeSocket:
