@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from jobworker.cli import cli
 from jobworker.model import Job, JobParameters, utcnow
 from jobworker.store import Claim, StoreError, open_store
-from jobworker.store.mongo_schema import BATCH_INDEXES, JOB_INDEXES, index_name
+from jobworker.store.mongo.schema import BATCH_INDEXES, JOB_INDEXES, index_name
 from mongo_commands import index_list, load, unserved
 from pymongo import ASCENDING, DESCENDING, MongoClient
 
@@ -42,7 +42,7 @@ EQUALITY_PREFIX_ENOUGH = {
 
 
 def indexes_for(coll: str) -> list[dict]:
-    if coll.endswith("_workers"):  # the worker registry (mongo_registry.py)
+    if coll.endswith("_workers"):  # the worker registry (jobworker.store.mongo.registry)
         return index_list([([("last_seen", 1)], {"name": "jobworker_seen"})])
     if coll.endswith("batches"):
         return index_list(BATCH_INDEXES)

@@ -264,7 +264,7 @@ def index_list(
     specs: Iterable[tuple[list[tuple[str, int]], dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """``JOB_INDEXES``-style specs (plus ``_id_``) as :func:`unserved` wants them."""
-    from jobworker.store.mongo_schema import index_name
+    from jobworker.store.mongo.schema import index_name
 
     out: list[dict[str, Any]] = [{"name": "_id_", "key": [("_id", 1)], "unique": True}]
     for keys, opts in specs:

@@ -15,18 +15,14 @@ import asyncio
 import contextlib
 import functools
 import os
-import random
 import shutil
 import signal
 import socket
 import tempfile
-import threading
 import time
-import traceback
 import uuid
 from collections.abc import Callable, Collection, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -36,13 +32,13 @@ import structlog
 from . import errors, lifecycle
 from .announce import HookThreads, announce, announce_progress, announce_started, store_on
 from .config import Settings
-from .executors import AttemptStopped, Executors, RemoteError, StopSignal
+from .executors import Executors, StopSignal
+from .failures import attempt_error
 from .fleet import WorkerRecord
 from .handler import JobContext, JobHandler
 from .model import (
     Batch,
     Job,
-    JobError,
     JobProgress,
     LogEntry,
     LogLevel,
@@ -50,12 +46,14 @@ from .model import (
     utcnow,
 )
 from .plugins import Plugins, activate, core_version, module_names
-from .poison import BURST_STORE_FAILURES, is_data_error, is_store_failure, one_line, parts_by_job
-from .serving import PluginWatcher, Serving, reload_plugins
+from .poison import BURST_STORE_FAILURES, is_data_error, is_store_failure, one_line
+from .serving import PluginWatcher, Serving
 from .store import Claim, Outcome, Store, Transition
 from .store.broken import problem_of, unstorable
 from .validation import params_for
 from .webhooks import delivery as webhooks
+from .worker_duties import WorkerDuties
+from .writes import Writes
 
 __all__ = ["Worker"]
 
@@ -101,7 +99,7 @@ class _Reporter:
         return self.stop.reason is not None
 
 
-class Worker:
+class Worker(WorkerDuties):
     """Process jobs from ``store`` with the handlers of ``plugins``.
 
     :param types: serve only these job types (``--types``); ``None`` serves every type with a
@@ -134,18 +132,13 @@ class Worker:
         self.burst = burst
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.running: dict[str, _Running] = {}
-        self._outcomes: list[Outcome] = []
-        self._progress: dict[str, JobProgress] = {}
-        self._logs: list[tuple[str, LogEntry]] = []
-        self._announced: list[str] = []
-        self._announced_batches: list[str] = []
+        #: what the next round trip writes (see :mod:`.writes`)
+        self._writes = Writes()
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
         self._stop_now = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_IO_THREAD)
-        # Handler threads report progress and logs while the loop swaps the buffers out.
-        self._report_lock = threading.Lock()
         self._hooks = HookThreads(limit=settings.hook_timeout)
         self._hook_tasks: set[asyncio.Future[Any]] = set()
         #: The store as lifecycle hooks see it: every call runs on the I/O thread.
@@ -234,15 +227,13 @@ class Worker:
 
     def report_progress(self, job_id: str, progress: JobProgress) -> None:
         """Record a job's latest progress for the next flush (safe from any thread)."""
-        with self._report_lock:
-            self._progress[job_id] = progress
+        self._writes.report_progress(job_id, progress)
         if self.on_progress is not None:
             self.on_progress(job_id, progress)
 
     def report_log(self, job_id: str, entry: LogEntry) -> None:
         """Queue a log line of a job for the next flush (safe from any thread)."""
-        with self._report_lock:
-            self._logs.append((job_id, entry))
+        self._writes.report_log(job_id, entry)
 
     def request_stop(self, immediate: bool = False) -> None:
         """Stop claiming; with ``immediate`` (or a second call) hand running jobs back now."""
@@ -282,7 +273,7 @@ class Worker:
                 idle_since_empty = False
                 for job in claimed:
                     self._start(job)
-            elif self.burst and not self.running and not self._outcomes:
+            elif self.burst and not self.running and not self._writes.has_outcomes:
                 if idle_since_empty:
                     return
                 idle_since_empty = True  # one more look, after recovering expired leases
@@ -296,15 +287,9 @@ class Worker:
 
     async def _exchange(self, claim: bool) -> list[Job]:
         """One round trip to the store: logs, progress, finished attempts, and a new claim."""
-        outcomes, self._outcomes = self._outcomes, []
-        with self._report_lock:
-            progress, self._progress = self._progress, {}
-            logs, self._logs = self._logs, []
-        announced, self._announced = self._announced, []
-        batches, self._announced_batches = self._announced_batches, []
-        progress = {k: v for k, v in progress.items() if k in self.running}
+        writes = self._writes.take(self.running)
         request = self._claim_request() if claim else None
-        if not (outcomes or progress or logs or request or announced or batches):
+        if writes.empty and request is None:
             return []
         try:
             done, claimed = await self._call(
@@ -312,23 +297,18 @@ class Worker:
                     self.store.exchange,
                     self.worker_id,
                     utcnow(),
-                    logs=logs,
-                    progress=progress,
-                    outcomes=outcomes,
+                    logs=writes.logs,
+                    progress=writes.progress,
+                    outcomes=writes.outcomes,
                     claim=request,
-                    announced=announced,
-                    announced_batches=batches,
+                    announced=writes.announced,
+                    announced_batches=writes.announced_batches,
                 )
             )
         except BaseException:
-            # Nothing is lost: put the unwritten work back for the next round trip.
-            self._outcomes[:0] = outcomes
-            self._announced[:0] = announced
-            self._announced_batches[:0] = batches
-            with self._report_lock:
-                self._logs[:0] = logs
-                self._progress = {**progress, **self._progress}
+            self._writes.put_back(writes)  # nothing is lost: written by the next round trip
             raise
+        outcomes, progress = writes.outcomes, writes.progress
         written = [(self.running[j].job, p) for j, p in progress.items() if j in self.running]
         if written:
             self._spawn_hooks(
@@ -342,10 +322,9 @@ class Worker:
     async def _isolate_poison(self) -> bool:
         """After a failed round trip, write each job's part alone (see :mod:`.poison`); return
         whether the failure was one job's data (the rest then is written), not the store."""
-        parts = parts_by_job(self._outcomes, self._logs, self._progress)
+        parts = self._writes.take_parts()
         if not parts:
             return False
-        self._outcomes, self._logs, self._progress = [], [], {}
         progressed = False
         for part in parts:
             try:
@@ -354,9 +333,7 @@ class Worker:
                 continue
             except Exception as exc:
                 if not is_data_error(exc):  # the store fails, not this job: keep it for later
-                    self._outcomes += part.outcomes
-                    self._logs += part.logs
-                    self._progress.update(part.progress)
+                    self._writes.keep(part)
                     continue
                 problem = problem_of(exc)
                 unwritable = [unstorable(o, exc) for o in part.outcomes]
@@ -530,52 +507,18 @@ class Worker:
                 ),
             )
         if run.stop.reason != "lost":
-            self._outcomes.append(outcome)
+            self._writes.add_outcome(outcome)
         self.running.pop(job.job_id, None)
         self._kick.set()
 
     def _failure(
         self, run: _Running, exc: BaseException, progress: JobProgress | None, elapsed: float
     ) -> Outcome:
-        job, handler = run.job, run.handler
-        details: dict[str, Any] = {"duration_ms": int(elapsed * 1000), "attempt": job.attempts}
-        if isinstance(exc, (AttemptStopped, asyncio.CancelledError)):
-            reason = getattr(exc, "reason", None) or run.stop.reason or "shutdown"
-            if reason == "shutdown":
-                return Outcome(job.job_id, self.worker_id, "release", progress=progress)
-            if reason == "timeout":
-                limit = job.timeout or (handler.timeout if handler else None)
-                error = JobError(
-                    errors.TIMEOUT, f"attempt stopped after its timeout of {limit} s", details
-                )
-                retryable = True
-            else:
-                error = JobError(errors.CANCELLED, "cancelled while running", details)
-                retryable = False
-        elif isinstance(exc, errors.JobFailure):
-            error = JobError(exc.code, exc.message, {**details, **(exc.details or {})})
-            retryable = exc.retryable
-        elif isinstance(exc, RemoteError):
-            error = JobError(
-                errors.HANDLER_ERROR,
-                f"{exc.type_name}: {exc.message}",
-                {**details, "exception": exc.type_name, "traceback": exc.tb},
-            )
-            retryable = True
-        else:
-            error = JobError(
-                errors.HANDLER_ERROR,
-                f"{type(exc).__name__}: {exc}",
-                {
-                    **details,
-                    "exception": type(exc).__name__,
-                    "traceback": "".join(traceback.format_exception(exc)),
-                },
-            )
-            retryable = True
-        if run.stop.reason == "cancelled" and error.code != errors.CANCELLED:
-            error = JobError(errors.CANCELLED, "cancelled while running", details)
-            retryable = False
+        job = run.job
+        found = attempt_error(exc, job, run.handler, run.stop.reason, elapsed)
+        if found is None:  # stopped by a shutdown: handed back, not charged
+            return Outcome(job.job_id, self.worker_id, "release", progress=progress)
+        error, retryable = found
         return lifecycle.after_failure(
             job.job_id,
             self.worker_id,
@@ -588,16 +531,6 @@ class Worker:
             now=utcnow(),
             progress=progress,
         )
-
-    @property
-    def backoff(self) -> lifecycle.Backoff:
-        """Retry delays by job type (the handlers' ``backoff``; ``retry_backoff`` for types no
-        handler serves): for failed attempts and for jobs recovered from lost workers alike."""
-        by_type: dict[str, float] = {}
-        for handler in self.plugins.handlers.values():
-            for name in (handler.job_type, *handler.aliases):
-                by_type[name] = handler.backoff
-        return lifecycle.Backoff(self.settings.retry_backoff, by_type)
 
     def _announce(self, transitions: list[Transition], batches: list[Batch] | None = None) -> None:
         """Run the reactions to committed transitions (:func:`jobworker.announce.announce`) on
@@ -618,8 +551,7 @@ class Worker:
                 batches,
             )
             if done is not None:
-                self._announced += done[0]
-                self._announced_batches += done[1]
+                self._writes.announced(done[0], done[1])
 
         self._track(run())
 
@@ -643,184 +575,12 @@ class Worker:
                 return
 
     def _take_progress(self, job_id: str) -> JobProgress | None:
-        with self._report_lock:
-            return self._progress.pop(job_id, None)
+        return self._writes.take_progress(job_id)
 
     # -- background duties -----------------------------------------------------------------
 
     async def _flush(self) -> None:
         await self._exchange(claim=False)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.flush_interval)
-            try:
-                await self._flush()
-            except Exception as exc:
-                self._store_trouble("flush", exc)
-
-    async def _heartbeat_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                await self._heartbeat()
-            except Exception as exc:
-                self._store_trouble("heartbeat", exc)
-
-    def _current_record(self) -> WorkerRecord:
-        record = self.record
-        record.heartbeat_at = utcnow()
-        record.types = dict(self.serving.types)
-        record.aliases = dict(self.serving.aliases)
-        record.unavailable = dict(self.serving.unavailable)
-        record.installed = list(self.serving.installed)
-        record.plugins = list(self.serving.plugins)
-        record.running = list(self.running)
-        record.processed, record.failed = self.processed, self.failed
-        return attrs.evolve(record)
-
-    async def _heartbeat(self, registry: bool = True) -> None:
-        """Renew the leases of the running jobs and (``registry``) the worker's record, in
-        one round trip; stop attempts whose job was cancelled or lost."""
-        if registry:
-            cancelled, lost = await self._call(
-                self.store.beat, self._current_record(), list(self.running), utcnow()
-            )
-        elif self.running:
-            cancelled, lost = await self._call(
-                self.store.heartbeat,
-                self.worker_id,
-                list(self.running),
-                self.settings.lease_seconds,
-                utcnow(),
-            )
-        else:
-            return
-        for job_id in cancelled:
-            if job_id in self.running:
-                self.log.info("cancel requested", job_id=job_id)
-                self.running[job_id].stop.stop("cancelled")
-        for job_id in lost:
-            if job_id in self.running:
-                self.log.warning("lease lost; stopping the attempt", job_id=job_id)
-                self.running[job_id].stop.stop("lost")
-
-    async def _recovery_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 2 * random.uniform(0.5, 1.0))
-            try:
-                done = await self._call(self.store.recover_expired, utcnow(), self.backoff)
-            except Exception:
-                self.log.exception("recovery sweep failed")
-                continue
-            for t in done:
-                self.log.warning(
-                    "recovered a job from a lost worker",
-                    job_id=t.job.job_id,
-                    status=t.job.status.value,
-                )
-            self._announce(done)
-            await self._announce_again()
-            await self._sweep_unserved()
-
-    async def _sweep_unserved(self) -> int:
-        """Fail pending jobs of types the fleet does not serve (see :mod:`jobworker.fleet`).
-
-        Skipped while this worker's installed plugins changed and it has not reloaded yet: a
-        job of a type just installed here must not fail as never served."""
-        try:
-            if self._reload_wanted or (
-                self._watcher is not None and await self._call(self._watcher.changed)
-            ):
-                self.request_reload()
-                return 0
-            done = await self._call(
-                self.store.sweep_unserved, utcnow(), self.settings.unknown_type_grace
-            )
-        except Exception:
-            self.log.exception("unknown-type sweep failed")
-            return 0
-        if done:
-            self.log.warning(
-                "failed jobs of types no live worker serves",
-                jobs=len(done),
-                types=sorted({t.job.job_type for t in done}),
-            )
-        self._announce(done)
-        return len(done)
-
-    # -- plugins installed or removed while running ----------------------------------------
-
-    def request_reload(self) -> None:
-        """Reload the plugins before the next claim (SIGHUP, ``jobworker install``)."""
-        self._reload_wanted = True
-        self._kick.set()
-
-    async def _plugin_check_loop(self) -> None:
-        if self._watcher is None:
-            return
-        while True:
-            await asyncio.sleep(self.settings.plugin_check_interval)
-            try:
-                if await self._call(self._watcher.changed):
-                    self.request_reload()
-            except Exception:
-                self.log.exception("plugin check failed")
-
-    async def _reload_plugins(self) -> None:
-        """Load the plugins again, between jobs: running attempts keep the handlers they
-        started with; claims from now on are for what the new plugins serve."""
-        self._reload_wanted = False
-        if self._watcher is None:
-            self._watcher = await self._call(PluginWatcher)
-        await self._call(self._watcher.prepare)
-        try:
-            plugins = await self._call(reload_plugins, self.plugins)
-        except Exception:
-            self.log.exception("plugin reload failed; keeping the loaded plugins")
-            return
-        before = self.serving
-        self.plugins = plugins
-        self.serving = Serving.of(plugins, self.settings, self.types)
-        activate(plugins)
-        self._plugin_modules = module_names(plugins)
-        self.executors.processes.recycle()
-        self.log.info(
-            "plugins reloaded",
-            types=sorted(self.serving.types),
-            added=sorted(set(self.serving.types) - set(before.types)) or None,
-            removed=sorted(set(before.types) - set(self.serving.types)) or None,
-            problems=[f"{p.plugin}: {p.message}" for p in plugins.problems] or None,
-        )
-        await self._heartbeat()  # the fleet learns the new types now
-
-    async def _announce_again(self) -> None:
-        """Run ``job_finished`` for transitions whose worker died before it could (it would
-        have marked them announced within a flush interval)."""
-        stale = utcnow() - timedelta(seconds=2 * self.settings.lease_seconds)
-        try:
-            missed = await self._call(self.store.unannounced, stale)
-            batches = await self._call(self.store.unannounced_batches, stale)
-        except Exception:
-            self.log.exception("announcement sweep failed")
-            return
-        if missed or batches:
-            self.log.warning(
-                "announcing transitions a lost worker did not",
-                jobs=[t.job_id for t in missed],
-                batches=[b.batch_id for b in batches],
-            )
-        self._announce(missed, batches)
-
-    def _on_wake(self, notifier: Any) -> None:
-        kinds = notifier.drain()  # None: the channel cannot tell new work from a cancel
-        if kinds is None or "work" in kinds:
-            self._kick.set()
-        cancel = kinds is None or "cancel" in kinds
-        if cancel and self.running and not self._stopping:  # look at once which to stop
-            task = asyncio.ensure_future(self._heartbeat(registry=False))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     # -- shutdown --------------------------------------------------------------------------
 

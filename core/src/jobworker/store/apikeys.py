@@ -1,5 +1,5 @@
 """API keys of the HTTP server (``jobworker keys``, ``jobworker serve``): the record and the
-contract each backend's key table implements (:mod:`.sqlite_apikeys`, :mod:`.mongo_apikeys`).
+contract each backend's key table implements (:mod:`.sqlite.apikeys`, :mod:`.mongo.apikeys`).
 
 A key is shown once, when it is created: ``jw_<key_id>_<secret>``. Only the SHA-256 of the whole
 token is stored (the secret is 32 random bytes, so a fast hash is enough: there is nothing to

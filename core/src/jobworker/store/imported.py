@@ -5,7 +5,7 @@ jobworker itself makes the jobs of its internal types (the built-in ``webhook`` 
 marks them with an origin field (``webhook_origin``) that a delivery checks before it signs and
 sends anything. Submitting cannot set either; importing raw documents could, so an imported job
 document may neither have an internal ``job_type`` nor carry an origin field (also not in the
-MongoDB store's escaped spelling, see :mod:`.mongo_keys`), nor an id that cannot name the job's
+MongoDB store's escaped spelling, see :mod:`.mongo.keys`), nor an id that cannot name the job's
 own output folder (``../x``, ``a/b``: :func:`~jobworker.model.folder_name_problem`). Nothing is
 imported when one document is refused.
 """

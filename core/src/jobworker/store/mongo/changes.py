@@ -15,10 +15,10 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from ..lifecycle import Change
-from ..model import JobError, JobProgress
-from .broken import storable_text
-from .mongo_keys import escape
+from ...lifecycle import Change
+from ...model import JobError, JobProgress
+from ..broken import storable_text
+from .keys import escape
 
 __all__ = ["change_update", "error_doc", "progress_doc"]
 
@@ -59,7 +59,7 @@ def change_update(
     sets: dict[str, Any] = {}
     unset = [name for name in change.clears]
     if "lease_owner" in unset:
-        unset.append("claim_token")  # stamped by a group claim (mongo_claims), gone with the lease
+        unset.append("claim_token")  # stamped by a group claim (.claims), gone with the lease
     for name, value in change.sets.items():
         if name == "announce_pending" and value is False:
             unset.append(name)  # the legacy shape: only written while true

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from ..model import Job
+from ...model import Job
 
 __all__ = ["escape", "escape_user_data", "unescape", "unescape_user_data"]
 

@@ -14,7 +14,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.collection import Collection
 
-from ..fleet import WorkerRecord
+from ...fleet import WorkerRecord
 
 __all__ = ["WorkerRegistry"]
 

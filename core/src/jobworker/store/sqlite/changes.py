@@ -9,11 +9,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..lifecycle import BATCH_FINISHED, BATCH_REOPENED, Change, batch_verdict, counter_deltas
-from ..model import Batch, JobError, JobProgress
-from ._codec import UndecodableError, dumps, from_ms, loads, to_ms
-from .base import Transition
-from .broken import problem_of, read_batch
+from ...lifecycle import BATCH_FINISHED, BATCH_REOPENED, Change, batch_verdict, counter_deltas
+from ...model import Batch, JobError, JobProgress
+from .._codec import UndecodableError, dumps, from_ms, loads, to_ms
+from ..base import Transition
+from ..broken import problem_of, read_batch
 
 __all__ = ["BATCH_COLS", "attach_batches", "batch_from_row", "change_sql", "move_counters"]
 

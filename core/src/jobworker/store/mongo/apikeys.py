@@ -8,9 +8,9 @@ from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from ..model import _to_datetime, utcnow
-from .apikeys import ApiKey, KeyStore
-from .base import StoreError
+from ...model import _to_datetime, utcnow
+from ..apikeys import ApiKey, KeyStore
+from ..base import StoreError
 
 __all__ = ["MongoKeys"]
 

@@ -17,16 +17,16 @@ from pymongo import ReturnDocument
 from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
-from ..lifecycle import (
+from ...lifecycle import (
     BATCH_FINISHED,
     BATCH_REOPENED,
     batch_grown,
     batch_verdict,
     counter_deltas,
 )
-from ..model import Batch, utcnow
-from .base import Transition
-from .broken import read_batch
+from ...model import Batch, utcnow
+from ..base import Transition
+from ..broken import read_batch
 
 __all__ = ["BatchCounters", "attach_batches"]
 

@@ -16,7 +16,7 @@ from typing import Any
 from bson import ObjectId
 from pymongo.collection import Collection
 
-from .mongo_docs import ResultsSpill
+from .results import ResultsSpill
 
 __all__ = ["sweep_orphan_results"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..model import Job, LogEntry
-from ._codec import from_ms, loads
-from .broken import broken_job, problem_of
+from ...model import Job, LogEntry
+from .._codec import from_ms, loads
+from ..broken import broken_job, problem_of
 
 __all__ = [
     "BadText",

@@ -6,11 +6,11 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..model import utcnow
-from .apikeys import ApiKey, KeyStore
+from ...model import utcnow
+from ..apikeys import ApiKey, KeyStore
 
 if TYPE_CHECKING:
-    from .sqlite import SQLiteStore
+    from .connection import SQLiteConnection as SQLiteStore
 
 __all__ = ["SQLiteKeys"]
 

@@ -5,7 +5,7 @@ Claims are always by type (a worker claims only the types it serves): ``jobs_typ
 each type's claim with one index range, however many jobs of other types are pending. It
 replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``)."""
 
-from .sqlite_registry import REGISTRY_SCHEMA
+from .registry import REGISTRY_SCHEMA
 
 DROPPED_INDEXES = ("jobs_claim", "jobs_available")  # replaced, or preferred by the planner
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection
 
-from ..fleet import WorkerRecord
-from ..model import job_type_of
-from ._codec import dumps, loads, to_ms
+from ...fleet import WorkerRecord
+from ...model import job_type_of
+from .._codec import dumps, loads, to_ms
 
 __all__ = [
     "REGISTRY_SCHEMA",

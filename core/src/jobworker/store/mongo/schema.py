@@ -42,7 +42,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.collection import Collection
 from pymongo.errors import OperationFailure
 
-from .base import StoreError
+from ..base import StoreError
 
 __all__ = [
     "BATCH_INDEXES",

@@ -1,0 +1,266 @@
+"""Submitting and reading jobs and batches (SQLite store): inserts, imports, listings, counts."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from ... import lifecycle
+from ...model import Batch, Job, JobStatus, LogEntry, LogLevel, utcnow
+from .._codec import dumps, from_ms, to_ms
+from ..base import StoreError
+from ..imported import check_importable
+from .changes import BATCH_COLS
+from .connection import SQLiteConnection
+from .registry import next_due_sql
+from .rows import JOB_COLS, JSON_COLS, SELECT, TIME_COLS
+
+__all__ = ["SQLiteJobs"]
+
+
+_INSERT_JOB = (
+    f"INSERT INTO jobs ({', '.join((*JOB_COLS, 'doc'))}) "
+    f"VALUES ({', '.join('?' * (len(JOB_COLS) + 1))})"
+)
+
+
+def _extended_date(value: Any) -> Any:
+    """``{"$date": "<ISO 8601>"}`` as a datetime; anything else as it is."""
+    if isinstance(value, Mapping) and len(value) == 1 and isinstance(value.get("$date"), str):
+        with contextlib.suppress(ValueError):
+            when = datetime.fromisoformat(value["$date"].replace("Z", "+00:00"))
+            return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _listing_filter(
+    id_col: str, owner: str | None, after: tuple[datetime, str] | None
+) -> tuple[list[str], list[Any]]:
+    """WHERE parts shared by the listings: the owner (an extra field inside ``doc``) and the
+    keyset cursor over ``(created_at, id)`` descending."""
+    where: list[str] = []
+    args: list[Any] = []
+    if owner is not None:
+        where.append("json_extract(doc, '$.owner_key') = ?")
+        args.append(owner)
+    if after is not None:
+        where.append(f"(created_at < ? OR (created_at = ? AND {id_col} < ?))")
+        args += [to_ms(after[0]), to_ms(after[0]), after[1]]
+    return where, args
+
+
+class SQLiteJobs(SQLiteConnection):
+    """The SQLite store's inserts and reads."""
+
+    def _job_row(self, job: Job) -> dict[str, Any]:
+        doc = job.to_dict()
+        row = {k: doc.pop(k, None) for k in JOB_COLS}
+        doc.pop("logs", None)
+        row["status"] = job.status.value
+        row["cancel_requested"] = int(job.cancel_requested)
+        row["announce_pending"] = int(job.announce_pending)
+        for col in TIME_COLS:
+            row[col] = to_ms(getattr(job, col))
+        row["available_at"] = row["available_at"] or row["created_at"]
+        for col in JSON_COLS:
+            row[col] = None if row[col] is None else dumps(row[col])
+        row["doc"] = dumps(doc)
+        return row
+
+    def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
+        stored: list[Job] = []
+        added = 0
+        rows: list[Job] = []  # new jobs not inserted yet: one executemany per run of them
+        with self._tx() as db:
+            for job in jobs:
+                if job.idempotency_key:
+                    self._insert_jobs(db, rows)  # an earlier job of this call may hold the key
+                    rows = []
+                    hit = db.execute(
+                        f"SELECT {SELECT} FROM jobs WHERE idempotency_key = ?",
+                        (job.idempotency_key,),
+                    ).fetchone()
+                    if hit:
+                        stored.append(self._job_from_row(hit))
+                        continue
+                if batch is not None:
+                    job.batch_id = batch.batch_id
+                rows.append(job)
+                stored.append(job)
+                added += 1
+            self._insert_jobs(db, rows)
+            if batch is not None:
+                exists = db.execute(
+                    "SELECT 1 FROM batches WHERE batch_id = ?", (batch.batch_id,)
+                ).fetchone()
+                if exists and added:  # it grows, and is processing again
+                    grown = lifecycle.batch_grown(added)
+                    reopened = {**lifecycle.BATCH_REOPENED, "completed_at": None}
+                    sets = [f"{k} = {k} + ?" for k in grown] + [f"{k} = ?" for k in reopened]
+                    db.execute(
+                        f"UPDATE batches SET {', '.join(sets)}, updated_at = ? WHERE batch_id = ?",
+                        (*grown.values(), *reopened.values(), to_ms(utcnow()), batch.batch_id),
+                    )
+                elif not exists:
+                    batch.total_jobs = batch.pending_jobs = added
+                    self._insert_batch(db, batch)
+        self._wake()
+        return stored
+
+    def _insert_jobs(self, db: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+        """Insert new jobs with one prepared statement (a submit_batch of thousands costs one
+        ``executemany``); a duplicate id raises :class:`StoreError` naming it."""
+        if not jobs:
+            return
+        db.execute("SAVEPOINT insert_jobs")
+        try:
+            db.executemany(_INSERT_JOB, [tuple(self._job_row(job).values()) for job in jobs])
+        except sqlite3.IntegrityError as exc:
+            db.execute("ROLLBACK TO insert_jobs")
+            db.execute("RELEASE insert_jobs")
+            seen: set[str] = set()
+            for job in jobs:  # which one: it is in the store already, or twice in this call
+                taken = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,))
+                if job.job_id in seen or taken.fetchone():
+                    raise StoreError(f"job {job.job_id} already exists") from exc
+                seen.add(job.job_id)
+            raise
+        db.execute("RELEASE insert_jobs")
+
+    def _insert_batch(self, db: sqlite3.Connection, batch: Batch) -> None:
+        doc = batch.to_dict()
+        row = [doc.pop(c, None) for c in BATCH_COLS]
+        for i, col in enumerate(BATCH_COLS):
+            if col in ("created_at", "updated_at", "completed_at"):
+                row[i] = to_ms(row[i])
+            elif col == "announce_pending":
+                row[i] = int(bool(row[i]))
+        try:
+            db.execute(
+                f"INSERT INTO batches ({', '.join(BATCH_COLS)}, doc) "
+                f"VALUES ({', '.join('?' * (len(BATCH_COLS) + 1))})",
+                (*row, dumps(doc)),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"batch {batch.batch_id} already exists") from exc
+
+    def import_documents(
+        self, jobs: Iterable[Mapping[str, Any]], batches: Iterable[Mapping[str, Any]] = ()
+    ) -> None:
+        jobs = check_importable(jobs)  # documents posing as jobworker's own jobs: refused
+        with self._tx() as db:
+            for doc in batches:
+                self._insert_batch(db, Batch.from_dict(doc))
+            for doc in jobs:
+                # Extended JSON dates of top-level fields (legacy ``started_at``, ...) are dates;
+                # nested values are user data and stay exactly as they are.
+                job = Job.from_dict({k: _extended_date(v) for k, v in doc.items()})
+                self._insert_jobs(db, [job])
+                for entry in job.logs:
+                    db.execute(
+                        "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
+                        (job.job_id, to_ms(entry.timestamp), entry.level.value, entry.message),
+                    )
+        self._wake()
+
+    def get_job(self, job_id: str, *, with_logs: bool = True) -> Job | None:
+        rows = self._query(f"SELECT {SELECT} FROM jobs WHERE job_id = ?", (job_id,))
+        if not rows:
+            return None
+        logs = None
+        if with_logs:
+            logs = [
+                LogEntry(from_ms(ts), LogLevel.parse(level), msg)
+                for ts, level, msg in self._query(
+                    "SELECT ts, level, message FROM logs WHERE job_id = ? ORDER BY id", (job_id,)
+                )
+            ]
+        return self._job_from_row(rows[0], logs)
+
+    def list_jobs(
+        self,
+        *,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        batch_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        owner: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Job]:
+        where, args = _listing_filter("job_id", owner, after)
+        for cond, value in (
+            ("status = ?", status and JobStatus(status).value),
+            ("job_type = ?", job_type),
+            ("batch_id = ?", batch_id),
+            ("created_at >= ?", to_ms(created_from)),
+            ("created_at < ?", to_ms(created_to)),
+        ):
+            if value is not None:
+                where.append(cond)
+                args.append(value)
+        sql = f"SELECT {SELECT} FROM jobs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, job_id DESC LIMIT ? OFFSET ?"
+        return [self._job_from_row(r) for r in self._query(sql, (*args, limit, offset))]
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        rows = self._query(
+            f"SELECT {', '.join(BATCH_COLS)}, doc FROM batches WHERE batch_id = ?", (batch_id,)
+        )
+        return self._batch_from_row(rows[0]) if rows else None
+
+    def list_batches(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        status: str | None = None,
+        owner: str | None = None,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[Batch]:
+        where, args = _listing_filter("batch_id", owner, after)
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        sql = f"SELECT {', '.join(BATCH_COLS)}, doc FROM batches"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, batch_id DESC LIMIT ? OFFSET ?"
+        return [self._batch_from_row(r) for r in self._query(sql, (*args, limit, offset))]
+
+    def count_by_status(
+        self, *, batch_id: str | None = None, job_type: str | None = None
+    ) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM jobs"
+        where = [
+            (c, v) for c, v in (("batch_id", batch_id), ("job_type", job_type)) if v is not None
+        ]
+        args = tuple(v for _, v in where)
+        if where:
+            sql += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
+        counts = {s.value: 0 for s in JobStatus}
+        counts.update(dict(self._query(sql + " GROUP BY status", args)))
+        return counts
+
+    def next_available_at(
+        self, types: Collection[str] | None = None, now: datetime | None = None
+    ) -> datetime | None:
+        if types is not None:
+            if not types:
+                return None
+            rows = self._query(*next_due_sql(sorted(set(types)), to_ms(now) or 0))
+        elif now is not None:
+            rows = self._query(
+                "SELECT min(available_at) FROM jobs WHERE status = 'pending' AND available_at > ?",
+                (to_ms(now),),
+            )
+        else:
+            rows = self._query("SELECT min(available_at) FROM jobs WHERE status = 'pending'")
+        return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None

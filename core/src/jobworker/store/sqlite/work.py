@@ -1,0 +1,315 @@
+"""The worker's operations on the SQLite store: claims, leases, progress, logs, outcomes, the
+expired-lease sweep and the unserved-type sweep, each in one transaction."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ... import errors, lifecycle
+from ...fleet import WorkerRecord
+from ...lifecycle import Backoff
+from ...model import Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, job_type_of
+from .._codec import dumps, from_ms, to_ms
+from ..base import Claim, Outcome, Transition
+from ..broken import problem_of, quarantine_error, storable_text, unstorable
+from ..sizes import cut
+from .changes import attach_batches, change_sql
+from .connection import SQLiteConnection
+from .rows import JOB_COLS, SELECT, BadText, decode_job, row_value
+
+__all__ = ["SQLiteWork"]
+
+log = logging.getLogger("jobworker.store")
+
+
+class SQLiteWork(SQLiteConnection):
+    """The SQLite store's worker operations."""
+
+    def exchange(
+        self, worker_id: str, now: datetime, **work: Any
+    ) -> tuple[list[Transition], list[Job]]:
+        """Logs, progress, outcomes and the next claim in one transaction (one commit)."""
+        with self._tx():
+            return super().exchange(worker_id, now, **work)
+
+    def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        if claim.limit <= 0:
+            return []
+        now_ms = to_ms(now)
+        take, take_args = change_sql(lifecycle.claimed(claim.worker_id, claim.lease_seconds, now))
+        claimed: list[Job] = []
+        with self._tx() as db:
+            slots = dict(claim.type_slots)
+            if claim.cluster_limits:
+                running = dict(
+                    db.execute(
+                        "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
+                        f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
+                        "GROUP BY job_type",
+                        tuple(claim.cluster_limits),
+                    ).fetchall()
+                )
+                for job_type, limit in claim.cluster_limits.items():
+                    room = max(0, limit - running.get(job_type, 0))
+                    slots[job_type] = min(slots.get(job_type, room), room)
+            order = "ORDER BY priority DESC, created_at, rowid LIMIT ?"
+            # (a query of the rowids to claim, its arguments, at most this many)
+            groups: list[tuple[str, tuple[Any, ...], int]] = []
+            if claim.types is not None:
+                # One index range per type (jobs_type_claim), merged in priority order: the
+                # cost does not depend on how many jobs of other types are pending.
+                parts, args = [], []
+                for job_type in sorted(set(claim.types)):
+                    n = min(slots.get(job_type, claim.limit), claim.limit)
+                    if n > 0:
+                        parts.append(
+                            "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
+                            "FROM jobs WHERE status = 'pending' AND job_type = ? "
+                            f"AND available_at <= ? {order})"
+                        )
+                        args += [job_type, now_ms, n]
+                if parts:
+                    union = " UNION ALL ".join(parts)
+                    groups.append(
+                        (f"SELECT r FROM ({union}) ORDER BY p DESC, c, r LIMIT ?", tuple(args), 0)
+                    )
+            else:
+                pending = "SELECT rowid FROM jobs WHERE status = 'pending' AND available_at <= ?"
+                conditions = [(f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots))]
+                conditions += [("job_type = ?", (t,)) for t, n in slots.items() if n > 0]
+                limits = [claim.limit] + [n for n in slots.values() if n > 0]
+                if not slots:
+                    conditions, limits = [("1", ())], [claim.limit]
+                groups = [
+                    (f"{pending} AND {cond} {order}", (now_ms, *cond_args), n)
+                    for (cond, cond_args), n in zip(conditions, limits, strict=True)
+                ]
+            for select, select_args, group_limit in groups:
+                limit = min(group_limit or claim.limit, claim.limit - len(claimed))
+                if limit <= 0:
+                    break
+                rows = db.execute(
+                    f"UPDATE jobs SET {take} WHERE rowid IN ({select}) RETURNING {SELECT}",
+                    (*take_args, *select_args, limit),
+                ).fetchall()
+                for r in rows:
+                    try:
+                        claimed.append(decode_job(r))
+                    except Exception as exc:  # one unreadable row: quarantine it, go on
+                        self._quarantine(db, r, problem_of(exc), now_ms)
+            self._move_counters(
+                db, [(j.batch_id, "pending", "processing") for j in claimed], now_ms
+            )
+        claimed.sort(key=lambda j: (-j.priority, j.created_at))
+        return claimed
+
+    def _quarantine(
+        self, db: sqlite3.Connection, row: Sequence[Any], problem: str, now_ms: int
+    ) -> None:
+        """Fail a just-claimed row that cannot be read with ``INVALID_DOCUMENT`` (by rowid; not
+        retried, not announced: no hook can be given a job that cannot be read)."""
+        job_id = row_value(row, "job_id")
+        sets, args = change_sql(lifecycle.quarantined(quarantine_error(problem), from_ms(now_ms)))
+        db.execute("SAVEPOINT quarantine")
+        try:
+            db.execute(f"UPDATE jobs SET {sets} WHERE rowid = ?", (*args, row_value(row, "rowid")))
+            batch_id = row_value(row, "batch_id")
+            if isinstance(batch_id, str) and not isinstance(batch_id, BadText):
+                self._move_counters(db, [(batch_id, "pending", "failed")], now_ms)
+        except sqlite3.Error as exc:
+            db.execute("ROLLBACK TO quarantine")
+            log.error(
+                "skipped job %r: it cannot be read (%s) nor failed (%s)", job_id, problem, exc
+            )
+        else:
+            log.error("quarantined job %r: %s: %s", job_id, errors.INVALID_DOCUMENT, problem)
+        finally:
+            db.execute("RELEASE quarantine")
+
+    def heartbeat(
+        self, worker_id: str, job_ids: Collection[str], lease_seconds: float, now: datetime
+    ) -> tuple[set[str], set[str]]:
+        if not job_ids:
+            return set(), set()
+        now_ms = to_ms(now)
+        marks = ", ".join("?" * len(job_ids))
+        with self._tx() as db:
+            rows = db.execute(
+                f"UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ? WHERE job_id IN "
+                f"({marks}) AND lease_owner = ? AND status = 'processing' "
+                f"RETURNING job_id, cancel_requested",
+                (now_ms + int(lease_seconds * 1000), now_ms, *job_ids, worker_id),
+            ).fetchall()
+        held = {r[0] for r in rows}
+        return {r[0] for r in rows if r[1]}, set(job_ids) - held
+
+    def save_progress(
+        self, worker_id: str, updates: Mapping[str, JobProgress], now: datetime
+    ) -> None:
+        if not updates:
+            return
+        now_ms = to_ms(now)
+        with self._tx() as db:
+            db.executemany(
+                "UPDATE jobs SET progress = ?, updated_at = ? WHERE job_id = ? "
+                "AND lease_owner = ? AND status = 'processing'",
+                [
+                    (
+                        dumps({"step": p.step, "percent": p.percent, "message": p.message}),
+                        now_ms,
+                        job_id,
+                        worker_id,
+                    )
+                    for job_id, p in updates.items()
+                ],
+            )
+
+    def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
+        if not entries:
+            return
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
+                [
+                    (
+                        job_id,
+                        to_ms(e.timestamp),
+                        e.level.value,
+                        cut(storable_text(e.message), self.log_message_max),
+                    )
+                    for job_id, e in entries
+                ],
+            )
+            for job_id in {job_id for job_id, _ in entries}:
+                db.execute(
+                    "DELETE FROM logs WHERE job_id = ? AND id <= (SELECT id FROM logs "
+                    "WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (job_id, job_id, self.log_cap),
+                )
+
+    def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
+        now_ms = to_ms(now)
+        done: list[Transition] = []
+        batch_of: list[str | None] = []
+        with self._tx() as db:
+            moves: list[tuple[str | None, str, str]] = []
+            for out in outcomes:
+                try:
+                    change = lifecycle.outcome_change(out, now)
+                    sets, args = change_sql(change)
+                except (TypeError, ValueError) as exc:  # results no store can keep
+                    out = unstorable(out, exc)
+                    change = lifecycle.outcome_change(out, now)
+                    sets, args = change_sql(change)
+                target = change.status.value
+                row = db.execute(
+                    f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
+                    f"AND status = 'processing' RETURNING {SELECT}",
+                    (*args, out.job_id, out.worker_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                batch_id = row[JOB_COLS.index("batch_id")]
+                moves.append((batch_id, "processing", target))
+                done.append(
+                    Transition(
+                        functools.partial(self._job_from_row, row),
+                        status=JobStatus(target),
+                        job_id=row[JOB_COLS.index("job_id")],
+                    )
+                )
+                batch_of.append(batch_id)
+            finished = self._move_counters(db, moves, now_ms)
+        attach_batches(done, batch_of, finished)
+        return done
+
+    def recover_expired(self, now: datetime, backoff: float | Backoff = 2.0) -> list[Transition]:
+        now_ms = to_ms(now)
+        policy = Backoff.of(backoff)
+        done: list[Transition] = []
+        batch_of: list[str | None] = []
+        with self._tx() as db:
+            # A processing job without a (readable) lease counts as expired: nothing renews it.
+            rows = db.execute(
+                "SELECT rowid, job_id, job_type, attempts, max_attempts, lease_owner FROM jobs "
+                "WHERE status = 'processing' AND (lease_expires_at < ? "
+                "OR lease_expires_at IS NULL OR typeof(lease_expires_at) != 'integer')",
+                (now_ms,),
+            ).fetchall()
+            moves = []
+            for rowid, job_id, job_type, attempts, max_attempts, owner in rows:
+                out = lifecycle.lease_expired(
+                    str(job_id),
+                    owner if isinstance(owner, str) else None,
+                    job_type=job_type_of(job_type) if isinstance(job_type, str) else None,
+                    attempts=attempts if isinstance(attempts, int) else 1,
+                    max_attempts=max_attempts if isinstance(max_attempts, int) else 1,
+                    backoff=policy,
+                    now=now,
+                )
+                change = lifecycle.outcome_change(out, now)
+                sets, args = change_sql(change)
+                row = db.execute(
+                    f"UPDATE jobs SET {sets} WHERE rowid = ? RETURNING {SELECT}", (*args, rowid)
+                ).fetchone()
+                job = self._job_from_row(row)
+                moves.append((job.batch_id, "processing", change.status.value))
+                done.append(Transition(job))
+                batch_of.append(job.batch_id)
+            finished = self._move_counters(db, moves, now_ms)
+        attach_batches(done, batch_of, finished)
+        if done:
+            self._wake()
+        return done
+
+    def beat(
+        self, record: WorkerRecord, job_ids: Collection[str], now: datetime
+    ) -> tuple[set[str], set[str]]:
+        with self._tx():  # one commit for the record and the leases
+            return super().beat(record, job_ids, now)
+
+    def sweep_unserved(self, now: datetime, grace: float) -> list[Transition]:
+        with self._tx():  # a worker registering meanwhile waits for the verdict, or prevents it
+            return super().sweep_unserved(now, grace)
+
+    def fail_pending(
+        self, messages: Mapping[str, str], now: datetime, limit: int = 500
+    ) -> list[Transition]:
+        now_ms = to_ms(now) or 0
+        done: list[Transition] = []
+        batch_of: list[str | None] = []
+        logs: list[tuple[str, LogEntry]] = []
+        with self._tx() as db:
+            for job_type, message in messages.items():
+                error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
+                sets, args = change_sql(lifecycle.failed_pending(error, now))
+                rows = db.execute(
+                    f"UPDATE jobs SET {sets} WHERE rowid IN (SELECT rowid FROM jobs "
+                    f"WHERE status = 'pending' AND job_type = ? LIMIT ?) RETURNING {SELECT}",
+                    (*args, job_type, limit),
+                ).fetchall()
+                for row in rows:
+                    job_id, batch_id = row[0], row[JOB_COLS.index("batch_id")]
+                    done.append(
+                        Transition(
+                            functools.partial(self._job_from_row, row),
+                            status=JobStatus.FAILED,
+                            job_id=job_id,
+                        )
+                    )
+                    batch_of.append(batch_id)
+                    logs.append(
+                        (
+                            job_id,
+                            LogEntry(now, LogLevel.ERROR, f"{errors.UNKNOWN_JOB_TYPE}: {message}"),
+                        )
+                    )
+            self.append_logs(logs)
+            finished = self._move_counters(db, [(b, "pending", "failed") for b in batch_of], now_ms)
+        attach_batches(done, batch_of, finished)
+        return done
