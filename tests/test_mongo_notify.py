@@ -14,8 +14,8 @@ import time
 import uuid
 
 import pytest
-from jobworker.store.mongo_docs import type_values
-from jobworker.store.mongo_notify import CANCEL, WORK, ChangeStreamNotifier, kind_of, wake_pipeline
+from jobworker.store.mongo.notify import CANCEL, WORK, ChangeStreamNotifier, kind_of, wake_pipeline
+from jobworker.store.mongo.queries import type_values
 from pymongo import MongoClient
 
 
