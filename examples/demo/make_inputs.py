@@ -1,8 +1,10 @@
 """Make the demo's inputs and its batch file (``demo.jsonl``) in a folder.
 
 Everything is generated here, nothing downloaded: a text, a three-page PDF report, a scanned
-page (an image of German text), recorded speech (espeak-ng), and a conference session: its page,
-a talk video with that speech, and a PDF slide deck. Usage: python make_inputs.py DIR
+page (an image of German text), recorded speech (flite's ``slt`` voice, which the small Whisper
+model transcribes word for word, unlike espeak-ng's robotic one), its text as ``speech.txt`` for
+checking the transcript, and a conference session: its page, a talk video with that speech, and a
+PDF slide deck. Usage: python make_inputs.py DIR
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def main(target: Path) -> None:
     shutil.copy(HERE.parent / "jobs" / "texts" / "alice.txt", inputs / "alice.txt")
     report_pdf(inputs / "report.pdf")
     scanned_page(inputs / "scan.png")
-    speech_wav(inputs / "speech.wav", SPEECH)
+    speech_wav(inputs / "speech.wav", SPEECH, engine="flite")
+    (inputs / "speech.txt").write_text(SPEECH + "\n")  # what was said: the transcript's check
     (session / "page.html").write_text(session_page("Open budgets for everyone"))
     slide_deck(session / "slides.pdf", ["Open budgets", "Follow the money"])
     make_video(
@@ -111,6 +114,7 @@ def main(target: Path) -> None:
                 "file_path": "inputs/alice.txt",
                 "template": "Summary",
                 "operations": ["detect_language", "summarize"],
+                "summary_words": 60,
             },
         },
         {

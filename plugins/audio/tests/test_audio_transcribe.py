@@ -42,3 +42,18 @@ def test_long_audio_is_chunked_with_progress(speech: Path) -> None:
     assert word_error_rate(f"{SPEECH_TEXT} {SPEECH_TEXT}", result["text"]) < 0.25, result["text"]
     second_half = [s for s in result["segments"] if s["start"] >= len(speech_seg) / 1000]
     assert second_half, result["segments"]  # times were shifted onto the whole recording
+
+
+def test_the_demo_voice_is_transcribed_word_for_word(tmp_path: Path) -> None:
+    """flite's ``slt`` voice (the demo speaks with it) comes back exactly, where espeak-ng's
+    robotic voice loses words of the same sentence (issue 15)."""
+    from worker_plugin_audio.testing import speech_wav
+
+    said = (
+        "Cities publish their budgets as open data. Citizens can follow the spending "
+        "and ask better questions."
+    )
+    clear = api.transcribe(speech_wav(tmp_path / "slt.wav", said, engine="flite"))
+    robotic = api.transcribe(speech_wav(tmp_path / "espeak.wav", said))
+    assert word_error_rate(said, clear["text"]) <= 0.05, clear["text"]
+    assert word_error_rate(said, robotic["text"]) > word_error_rate(said, clear["text"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from jobworker import UnsupportedInput
 from worker_plugin_transform.api import (
@@ -13,6 +15,7 @@ from worker_plugin_transform.api import (
     summarize,
     to_yaml,
 )
+from worker_plugin_transform.texttools import split_sentences
 
 GERMAN = (
     "Die Stadt veröffentlicht ihre Haushaltsdaten jedes Jahr im Internet. Viele Bürger "
@@ -113,3 +116,73 @@ def test_html_without_main_keeps_body_text_and_container_option() -> None:
     )
     assert html_to_text(html).text == "Menu\n\nAbstract text.\n\nOther"
     assert html_to_text(html, container=".abstract").text == "Abstract text."
+
+
+ALICE = (Path(__file__).resolve().parents[3] / "examples/jobs/texts/alice.txt").read_text()
+
+
+@pytest.mark.parametrize("words", [20, 40, 60, 120])
+def test_summary_has_a_set_length(words: int) -> None:
+    """A summary of at most ``words`` words, never the whole text (issue 15: the demo's
+    "summary" used to be all 253 words of its input)."""
+    summary = summarize(ALICE, 3, max_words=words)
+    assert 5 <= len(summary.split()) <= words + 1  # +1: the "…" of a cut sentence
+    assert len(summary.split()) < len(ALICE.split())
+    for sentence in summary.rstrip(" …").split('?" '):
+        assert " ".join(sentence.split()[:6]) in " ".join(ALICE.split())  # extractive
+    assert all(len(s.split()) >= 4 for s in split_sentences(summary))  # no "Oh dear!" filler
+
+
+def test_a_summary_job_reports_its_length_and_the_template_uses_that_summary(
+    tmp_path: Path,
+) -> None:
+    import worker_plugin_transform
+    from jobworker.testing import run_handler
+
+    (tmp_path / "alice.txt").write_text(ALICE)
+    run = run_handler(
+        "transform",
+        {
+            "file_path": "alice.txt",
+            "template": "Summary",
+            "operations": ["summarize"],
+            "summary_words": 40,
+        },
+        plugins=[worker_plugin_transform],
+        tmp_path=tmp_path,
+    )
+    assert run.error is None, run.error
+    data = run.results["structured_data"]
+    assert data["input_words"] == 253 and data["summary_words"] <= 40
+    assert data["summary"] in run.results["markdown_content"]  # one summary, not two
+
+
+def test_session_markdown_does_not_repeat_the_main_heading() -> None:
+    page = html_to_text(
+        "<html><head><title>Open budgets</title></head><body><main><h1>Open budgets</h1>"
+        "<p>Cities publish their budgets.</p><h2>Format</h2><p>A talk.</p></main></body></html>"
+    )
+    variables = dict.fromkeys(
+        [
+            "track",
+            "day",
+            "starttime",
+            "endtime",
+            "speakers",
+            "url",
+            "video_url",
+            "attachments_url",
+            "source_language",
+            "video_transcript",
+            "attachments_text",
+            "attachments",
+        ]
+    )
+    markdown = render_template(
+        "Session",
+        {**variables, "session": "Open budgets", "event": "E", "web_text": page.text},
+    )
+    body = markdown.split("---", 2)[2]
+    assert body.count("Open budgets") == 1  # the document's own heading only
+    assert "## Description\n\nCities publish their budgets." in body
+    assert "## Format" in body  # other headings stay

@@ -75,14 +75,32 @@ def describe_job(job: Job, unserved: str | None = None) -> list[str]:
         lines.append(f"error: {job.error.code}: {job.error.message}")
     if job.status is JobStatus.PENDING and unserved:
         lines.append(f"waiting: {unserved}")
-    if job.results:
-        shown = {k: v for k, v in job.results.items() if v not in (None, [], {}, "")}
+    if job.results is not None:
+        shown = list(_flat_results(job.results))
         if not shown:
             lines.append("results: (empty)")
         else:
             lines.append("results:")
-            lines += [f"  {key}: {short_value(value)}" for key, value in shown.items()]
+            lines += [f"  {key}: {short_value(value)}" for key, value in shown[:_MAX_RESULTS]]
+            if len(shown) > _MAX_RESULTS:
+                lines.append(f"  … {len(shown) - _MAX_RESULTS} more (status {job.job_id} --json)")
     return lines
+
+
+_MAX_RESULTS = 20
+
+
+def _flat_results(value: Any, prefix: str = "", depth: int = 0) -> Iterable[tuple[str, Any]]:
+    """Non-empty results as ``(dotted.key, value)``; objects are opened up to three levels
+    deep (``structured_data.data.extracted_text``) so their values are seen, not their keys."""
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if item in (None, [], {}, ""):
+            continue
+        if isinstance(item, dict) and depth < 2 and len(item) <= 12:
+            yield from _flat_results(item, f"{name}.", depth + 1)
+        else:
+            yield name, item
 
 
 def failed_jobs_lines(jobs: Iterable[Job], limit: int = 10) -> list[str]:

@@ -58,14 +58,28 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def speech_wav(path: Path, text: str = SPEECH_TEXT, *, voice: str = "en", speed: int = 160) -> Path:
-    """Speak ``text`` with espeak-ng into a WAV file (22.05 kHz mono)."""
-    subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+def speech_wav(
+    path: Path,
+    text: str = SPEECH_TEXT,
+    *,
+    voice: str | None = None,
+    speed: int = 160,
+    engine: str = "espeak-ng",
+) -> Path:
+    """Speak ``text`` into a WAV file (mono) with a Debian synthesizer.
+
+    ``engine="espeak-ng"`` (22.05 kHz; ``voice`` default ``en``, ``speed`` in words per minute)
+    is robotic: the small Whisper model mishears some of it. ``engine="flite"`` (16 kHz;
+    ``voice`` default ``slt``, a recorded US English voice; ``speed`` ignored) sounds clearer
+    and is what the demo speaks with (Debian package ``flite``).
+    """
+    if engine == "flite":
+        command = ["flite", "-voice", voice or "slt", "-t", text, "-o", str(path)]
+    elif engine == "espeak-ng":
+        command = ["espeak-ng", "-v", voice or "en", "-s", str(speed), "-w", str(path), text]
+    else:
+        raise ValueError(f"unknown speech engine {engine!r}: espeak-ng or flite")
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
     return path
 
 

@@ -70,6 +70,9 @@ class TransformParams:
     summary_sentences: int = attrs.field(
         default=3, validator=[attrs.validators.ge(1), attrs.validators.le(50)]
     )
+    summary_words: int = attrs.field(
+        default=60, validator=[attrs.validators.ge(5), attrs.validators.le(2000)]
+    )
     languages: Any = attrs.field(default=None, converter=lambda v: _strings(v) or None)
     source_language: str | None = None
     target_language: str | None = None
@@ -187,8 +190,10 @@ def _operations(p: TransformParams, text: str, structured: dict[str, Any]) -> di
         structured["language"] = info
         found["language"] = info["language"]
     if "summarize" in p.operations:
-        summary = api.summarize(text, p.summary_sentences)
+        summary = api.summarize(text, p.summary_sentences, max_words=p.summary_words)
         structured["summary"] = summary
+        structured["summary_words"] = len(summary.split())
+        structured["input_words"] = len(text.split())
         found["summary"] = summary
     return found
 

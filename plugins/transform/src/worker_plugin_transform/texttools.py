@@ -98,16 +98,27 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in (" ".join(p.split()) for p in pieces if p) if s]
 
 
-def summarize(text: str, sentences: int = 3, *, max_chars: int | None = None) -> str:
-    """An extractive summary: the ``sentences`` highest-scoring sentences, in text order.
+def summarize(
+    text: str,
+    sentences: int = 3,
+    *,
+    max_chars: int | None = None,
+    max_words: int | None = None,
+) -> str:
+    """An extractive summary: at most ``sentences`` of the highest-scoring sentences, in text
+    order, and at most ``max_words`` words (the best sentences that fit; if even the best one
+    is longer, its first ``max_words`` words and "…").
 
     A sentence scores the mean relative frequency of its content words (stop words of English
-    and German ignored); very short sentences are dampened. No model, no network.
+    and German ignored); very short sentences are dampened. No model, no network. A text of
+    no more than ``sentences`` sentences within ``max_words`` words is its own summary.
     """
     parts = split_sentences(text)
     count = max(int(sentences), 0)
-    if len(parts) <= count:
-        return " ".join(parts)
+    budget = None if max_words is None else max(int(max_words), 1)
+    sizes = [len(p.split()) for p in parts]
+    if len(parts) <= count and (budget is None or sum(sizes) <= budget):
+        return _cut(" ".join(parts), max_chars)
     words = [
         [w for w in (m.lower() for m in _WORD.findall(s)) if w not in _STOPWORDS] for s in parts
     ]
@@ -120,8 +131,23 @@ def summarize(text: str, sentences: int = 3, *, max_chars: int | None = None) ->
             continue
         score = sum(freq[w] / top for w in ws) / math.sqrt(len(ws)) * min(1.0, len(ws) / 5)
         scores.append((score, index))
-    chosen = sorted(i for _, i in sorted(scores, key=lambda si: (-si[0], si[1]))[:count])
-    summary = " ".join(parts[i] for i in chosen)
+    ranked = [i for _, i in sorted(scores, key=lambda si: (-si[0], si[1]))]
+    # fragments ("Oh dear!") only when nothing longer is there
+    ranked = [i for i in ranked if sizes[i] >= 4] or ranked
+    chosen: list[int] = []
+    used = 0
+    for index in ranked:
+        if len(chosen) == count:
+            break
+        if budget is None or used + sizes[index] <= budget:
+            chosen.append(index)
+            used += sizes[index]
+    if not chosen and ranked:  # even the best sentence is over the budget: its beginning
+        return _cut(" ".join(parts[ranked[0]].split()[:budget]).rstrip(",;:") + " …", max_chars)
+    return _cut(" ".join(parts[i] for i in sorted(chosen)), max_chars)
+
+
+def _cut(summary: str, max_chars: int | None) -> str:
     if max_chars is not None and len(summary) > max_chars:
         summary = summary[: max(max_chars - 1, 0)].rsplit(" ", 1)[0] + "…"
     return summary
