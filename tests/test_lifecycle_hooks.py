@@ -117,3 +117,29 @@ def test_hooks_store_calls_run_on_the_worker_io_thread(tmp_path):
         h.run_burst()
     assert threads[0].startswith("jobworker-hooks")
     assert threads[1].startswith("jobworker-io")
+
+
+def test_ends_with_nothing_to_announce_are_marked_without_the_hook_thread(tmp_path):
+    """No hook implemented, no webhook, no batch: the worker marks the end announced itself;
+    a job in a batch still goes through announce (its batch may have a webhook)."""
+    import asyncio
+
+    with WorkerHarness(tmp_path, plugins=[testjobs]) as h:
+        plain = h.client.submit("noop", {})
+        _batch, [in_batch] = h.client.submit_batch_jobs([{"job_type": "noop"}])
+        worker = h.worker(burst=True)
+        announced: list[list[str]] = []
+        original = worker._hooks.run
+
+        async def recording(what, fn, *args):
+            announced.append([t.job_id for t in args[2]])  # announce(plugins, store, transitions)
+            return await original(what, fn, *args)
+
+        worker._hooks.run = recording
+        asyncio.run(worker.run())
+        assert h.store.unannounced(utcnow()) == []  # both marked announced
+        assert [in_batch.job_id] in announced  # the batch job's end went through announce
+        assert all(plain.job_id not in ids for ids in announced)  # the plain one's did not
+        assert worker._quiet == set()  # nothing left behind
+        assert h.client.get(plain.job_id).status is JobStatus.COMPLETED
+        assert h.client.get(in_batch.job_id).status is JobStatus.COMPLETED

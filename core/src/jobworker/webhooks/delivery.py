@@ -217,6 +217,12 @@ def job_started(job: Job, store: Store) -> None:
         _remember(_stores, job.job_id, store)
 
 
+def finish_is_quiet(job: Job) -> bool:
+    """Whether :func:`job_finished` would do nothing for ``job`` (no delivery job, no batch, no
+    webhook of its own configured): a worker may then mark its end announced without it."""
+    return job.job_type != JOB_TYPE and not job.batch_id and job_webhooks(job) == (None, None)
+
+
 def job_finished(job: Job, store: Store) -> None:
     from ..net import display_url  # (httpx) not needed to submit or list jobs
 
