@@ -18,7 +18,7 @@ from .common import State, echo_json, pass_state
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable listing.")
-@click.option("--all", "show_all", is_flag=True, help="Include jobworker's built-in plugins.")
+@click.option("--all", "show_all", is_flag=True, help="Include jobworker's own job type (webhook).")
 @pass_state
 def plugins(state: State, as_json: bool, show_all: bool) -> None:
     """List plugins with distribution, version, job types, hooks and availability.

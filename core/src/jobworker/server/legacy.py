@@ -21,7 +21,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from ..client import Client
 from ..errors import JobFailure
-from ..model import Batch, Job, JobParameters
+from ..model import LEGACY_DEFAULT_TYPE, Batch, Job, JobParameters
 from ..views import redact
 from .api_jobs import owned_job
 from .auth import principal_of, scope
@@ -224,7 +224,7 @@ def ej_create_job(request: Req, data: dict[str, Any]) -> dict[str, Any]:
         parameters["use_cache"] = bool(data["use_cache"])
     name = data.get("job_name") if isinstance(data.get("job_name"), str) else None
     job = _client(request).submit(
-        "session",
+        LEGACY_DEFAULT_TYPE,
         parameters,
         job_name=name,
         owner=principal_of(request).key_id,
@@ -275,7 +275,7 @@ def ej_create_batch(request: Req, data: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(400, "validation_error", "jobs must be a non-empty list of objects")
     specs = [
         {
-            "job_type": "session",
+            "job_type": LEGACY_DEFAULT_TYPE,
             "parameters": j.get("parameters") or {},
             **({"job_name": j["job_name"]} if isinstance(j.get("job_name"), str) else {}),
         }
