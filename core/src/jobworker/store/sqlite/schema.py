@@ -3,7 +3,12 @@ batch document is JSON in ``doc``.
 
 Claims are always by type (a worker claims only the types it serves): ``jobs_type_claim`` serves
 each type's claim with one index range, however many jobs of other types are pending. It
-replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``)."""
+replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``).
+
+Typed claims read two small partial indexes, so that pending jobs that are not due yet cost
+nothing either: ``jobs_ready`` holds the pending jobs that were due when created (ordered as
+claims take them), ``jobs_delayed`` the others (delayed submits, retries waiting out their
+backoff) by ``available_at``, whose due part alone is sorted."""
 
 from .registry import REGISTRY_SCHEMA
 
@@ -36,6 +41,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_type_claim ON jobs (status, job_type, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (job_type, priority DESC, created_at, available_at)
+    WHERE status = 'pending' AND available_at <= created_at;
+CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (job_type, available_at)
+    WHERE status = 'pending' AND available_at > created_at;
 CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);

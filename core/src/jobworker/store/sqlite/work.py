@@ -27,6 +27,13 @@ __all__ = ["SQLiteWork"]
 log = logging.getLogger("jobworker.store")
 
 
+#: The two partial indexes of a typed claim (see :mod:`.schema`) and the condition each holds.
+_CLAIM_RANGES = (
+    ("jobs_ready", "available_at <= created_at"),
+    ("jobs_delayed", "available_at > created_at"),
+)
+
+
 class SQLiteWork(SQLiteConnection):
     """The SQLite store's worker operations."""
 
@@ -61,18 +68,20 @@ class SQLiteWork(SQLiteConnection):
             # (a query of the rowids to claim, its arguments, at most this many)
             groups: list[tuple[str, tuple[Any, ...], int]] = []
             if claim.types is not None:
-                # One index range per type (jobs_type_claim), merged in priority order: the
-                # cost does not depend on how many jobs of other types are pending.
+                # Two index ranges per type (jobs_ready; the due part of jobs_delayed), merged
+                # in priority order: the cost depends neither on how many jobs of other types
+                # are pending nor on how many of this type are not due yet.
                 parts, args = [], []
                 for job_type in sorted(set(claim.types)):
                     n = min(slots.get(job_type, claim.limit), claim.limit)
                     if n > 0:
-                        parts.append(
-                            "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
-                            "FROM jobs WHERE status = 'pending' AND job_type = ? "
-                            f"AND available_at <= ? {order})"
-                        )
-                        args += [job_type, now_ms, n]
+                        for index, due in _CLAIM_RANGES:
+                            parts.append(
+                                "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
+                                f"FROM jobs INDEXED BY {index} WHERE status = 'pending' AND {due} "
+                                f"AND job_type = ? AND available_at <= ? {order})"
+                            )
+                            args += [job_type, now_ms, n]
                 if parts:
                     union = " UNION ALL ".join(parts)
                     groups.append(
