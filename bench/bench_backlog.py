@@ -72,9 +72,9 @@ def drain(url: str, cwd: Path) -> None:
         '[worker]\ncluster_max_concurrent_per_type = { "bench.capped" = 1 }\n'
     )
     env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
+    run = ["run", "--burst", "--processes", "1", "--types", TYPES, "--log-level", "warning"]
     subprocess.run(
-        [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "benchjobs", "run"]
-        + ["--burst", "--processes", "1", "--types", TYPES, "--log-level", "warning"],
+        [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "benchjobs", *run],
         cwd=cwd,
         env=env,
         check=True,
@@ -126,7 +126,9 @@ def main() -> None:
             results[size].append(one(args.store, size, args.n))
             print(f"rep {rep + 1} backlog {size:>7,}: {results[size][-1]:,.0f} jobs/s", flush=True)
     empty = statistics.median(results[sizes[0]])
-    store_name = "SQLite" if args.store == "sqlite" else "MongoDB (" + args.store.split("?")[0] + ")"
+    store_name = (
+        "SQLite" if args.store == "sqlite" else "MongoDB (" + args.store.split("?")[0] + ")"
+    )
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Run {when} on {os.cpu_count()} CPUs ({platform.machine()}), Python "
@@ -140,7 +142,7 @@ def main() -> None:
     for size in sizes:
         med = statistics.median(results[size])
         runs = ", ".join(f"{r:,.0f}" for r in results[size])
-        lines.append(f"| {size:,} | {med:,.0f} | {runs} | {med / empty:.2f}× |")
+        lines.append(f"| {size:,} | {med:,.0f} | {runs} | {med / empty:.2f}x |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

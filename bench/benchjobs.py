@@ -29,4 +29,3 @@ def register_job_handlers(register):
     register(JobHandler("bench.noop", noop, params=Params))
     # a second no-op type, for bench_backlog.py (held at a cluster-wide limit there)
     register(JobHandler("bench.capped", noop, params=Params))
-
