@@ -115,20 +115,13 @@ class SQLiteJobs(SQLiteConnection):
         ``executemany``); a duplicate id raises :class:`StoreError` naming it."""
         if not jobs:
             return
-        db.execute("SAVEPOINT insert_jobs")
+        before = db.total_changes
         try:
             db.executemany(_INSERT_JOB, [tuple(self._job_row(job).values()) for job in jobs])
         except sqlite3.IntegrityError as exc:
-            db.execute("ROLLBACK TO insert_jobs")
-            db.execute("RELEASE insert_jobs")
-            seen: set[str] = set()
-            for job in jobs:  # which one: it is in the store already, or twice in this call
-                taken = db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job.job_id,))
-                if job.job_id in seen or taken.fetchone():
-                    raise StoreError(f"job {job.job_id} already exists") from exc
-                seen.add(job.job_id)
-            raise
-        db.execute("RELEASE insert_jobs")
+            # The rows before the failing one went in (the caller's transaction rolls back).
+            failed = jobs[min(db.total_changes - before, len(jobs) - 1)]
+            raise StoreError(f"job {failed.job_id} already exists") from exc
 
     def _insert_batch(self, db: sqlite3.Connection, batch: Batch) -> None:
         doc = batch.to_dict()
