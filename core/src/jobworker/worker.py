@@ -46,10 +46,9 @@ from .model import (
     utcnow,
 )
 from .plugins import Plugins, activate, core_version, module_names
-from .poison import BURST_STORE_FAILURES, is_data_error, is_store_failure, one_line
+from .poison import BURST_STORE_FAILURES, one_line
 from .serving import PluginWatcher, Serving
 from .store import Claim, Outcome, Store, Transition
-from .store.broken import problem_of, unstorable
 from .validation import params_for
 from .webhooks import delivery as webhooks
 from .worker_duties import WorkerDuties
@@ -321,68 +320,6 @@ class Worker(WorkerDuties):
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
         return claimed
-
-    async def _isolate_poison(self) -> bool:
-        """After a failed round trip, write each job's part alone (see :mod:`.poison`); return
-        whether the failure was one job's data (the rest then is written), not the store."""
-        parts = self._writes.take_parts()
-        if not parts:
-            return False
-        progressed = False
-        for part in parts:
-            try:
-                await self._write_part(part.outcomes, part.logs, part.progress)
-                progressed = True
-                continue
-            except Exception as exc:
-                if not is_data_error(exc):  # the store fails, not this job: keep it for later
-                    self._writes.keep(part)
-                    continue
-                problem = problem_of(exc)
-                unwritable = [unstorable(o, exc) for o in part.outcomes]
-            progressed = True
-            self.log.error("a job's writes fail on their own", job_id=part.job_id, error=problem)
-            try:
-                await self._write_part(unwritable, [], {})
-            except Exception as again:
-                self.log.error(
-                    "dropped the outcome of a job the store cannot write; its lease will expire",
-                    job_id=part.job_id,
-                    error=problem_of(again),
-                )
-        return progressed
-
-    async def _write_part(
-        self,
-        outcomes: list[Outcome],
-        logs: list[tuple[str, LogEntry]],
-        progress: dict[str, JobProgress],
-    ) -> None:
-        done, _ = await self._call(
-            functools.partial(
-                self.store.exchange,
-                self.worker_id,
-                utcnow(),
-                logs=logs,
-                progress=progress,
-                outcomes=outcomes,
-            )
-        )
-        self._announce(done)
-        self._quiet.difference_update(o.job_id for o in outcomes)
-        self.processed += len(outcomes)
-        self.failed += sum(o.kind == "failed" for o in outcomes)
-
-    def _store_trouble(self, what: str, exc: BaseException) -> None:
-        """Log a failed background store call: one line (at most every 30 s per duty) when
-        the store is failing, a traceback when it is a bug."""
-        if not is_store_failure(exc):
-            self.log.error(f"{what} failed", exc_info=exc)
-            return
-        now = time.monotonic()
-        if now - self._troubled.get(what, -60.0) >= 30.0:
-            self._troubled[what] = now
-            self.log.error(f"{what} failed: store unusable", error=one_line(exc))
 
     async def _wait_stop(self) -> None:
         while not self._stopping:

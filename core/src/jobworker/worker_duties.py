@@ -1,12 +1,15 @@
 """The worker's background duties: heartbeats (leases and the registry record), the
 expired-lease sweep, the unserved-type sweep, announcing what a lost worker did not, plugin
-reloads, and the flush timer. A mixin of :class:`jobworker.worker.Worker`, which provides the
+reloads, the flush timer, and what happens when the store fails (poison isolation, one log line
+per failing duty). A mixin of :class:`jobworker.worker.Worker`, which provides the
 attributes and the I/O-thread helpers declared below."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,10 +20,14 @@ from . import lifecycle
 from .config import Settings
 from .executors import Executors
 from .fleet import WorkerRecord
-from .model import Batch, utcnow
+from .lifecycle import Outcome
+from .model import Batch, JobProgress, LogEntry, utcnow
 from .plugins import Plugins, activate, module_names
+from .poison import is_data_error, is_store_failure, one_line
 from .serving import PluginWatcher, Serving, reload_plugins
 from .store import Store, Transition
+from .store.broken import problem_of, unstorable
+from .writes import Writes
 
 if TYPE_CHECKING:
     from .worker import _Running
@@ -53,6 +60,9 @@ class WorkerDuties:
     _reload_wanted: bool
     _stopping: bool
     _plugin_modules: Any
+    _writes: Writes
+    _troubled: dict[str, float]
+    _quiet: set[str]
 
     if TYPE_CHECKING:
 
@@ -63,8 +73,6 @@ class WorkerDuties:
         ) -> None: ...
 
         async def _flush(self) -> None: ...
-
-        def _store_trouble(self, what: str, exc: BaseException) -> None: ...
 
     @property
     def backoff(self) -> lifecycle.Backoff:
@@ -244,3 +252,65 @@ class WorkerDuties:
             task = asyncio.ensure_future(self._heartbeat(registry=False))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    async def _isolate_poison(self) -> bool:
+        """After a failed round trip, write each job's part alone (see :mod:`.poison`); return
+        whether the failure was one job's data (the rest then is written), not the store."""
+        parts = self._writes.take_parts()
+        if not parts:
+            return False
+        progressed = False
+        for part in parts:
+            try:
+                await self._write_part(part.outcomes, part.logs, part.progress)
+                progressed = True
+                continue
+            except Exception as exc:
+                if not is_data_error(exc):  # the store fails, not this job: keep it for later
+                    self._writes.keep(part)
+                    continue
+                problem = problem_of(exc)
+                unwritable = [unstorable(o, exc) for o in part.outcomes]
+            progressed = True
+            self.log.error("a job's writes fail on their own", job_id=part.job_id, error=problem)
+            try:
+                await self._write_part(unwritable, [], {})
+            except Exception as again:
+                self.log.error(
+                    "dropped the outcome of a job the store cannot write; its lease will expire",
+                    job_id=part.job_id,
+                    error=problem_of(again),
+                )
+        return progressed
+
+    async def _write_part(
+        self,
+        outcomes: list[Outcome],
+        logs: list[tuple[str, LogEntry]],
+        progress: dict[str, JobProgress],
+    ) -> None:
+        done, _ = await self._call(
+            functools.partial(
+                self.store.exchange,
+                self.worker_id,
+                utcnow(),
+                logs=logs,
+                progress=progress,
+                outcomes=outcomes,
+            )
+        )
+        self._announce(done)
+        self._quiet.difference_update(o.job_id for o in outcomes)
+        self.processed += len(outcomes)
+        self.failed += sum(o.kind == "failed" for o in outcomes)
+
+    def _store_trouble(self, what: str, exc: BaseException) -> None:
+        """Log a failed background store call: one line (at most every 30 s per duty) when
+        the store is failing, a traceback when it is a bug."""
+        if not is_store_failure(exc):
+            self.log.error(f"{what} failed", exc_info=exc)
+            return
+        now = time.monotonic()
+        if now - self._troubled.get(what, -60.0) >= 30.0:
+            self._troubled[what] = now
+            self.log.error(f"{what} failed: store unusable", error=one_line(exc))
