@@ -33,17 +33,23 @@ BATCH_COLS = (
 _FLAGS = ("announce_pending", "cancel_requested")
 
 
+_PLAIN = (str, int, float, type(None))
+
+
 def _column_value(value: Any) -> Any:
     """A model value as the column holds it."""
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, bool):
+    kind = type(value)
+    if kind in _PLAIN:  # most values: as they are, without the checks below
+        return value
+    if kind is bool:
         return int(value)
     if isinstance(value, datetime):
         return to_ms(value)
-    if isinstance(value, JobProgress):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if kind is JobProgress:
         return dumps({"step": value.step, "percent": value.percent, "message": value.message})
-    if isinstance(value, JobError):
+    if kind is JobError:
         return dumps({"code": value.code, "message": value.message, "details": value.details})
     if isinstance(value, Mapping):
         return dumps(dict(value))
