@@ -64,3 +64,46 @@ def test_submit_of_an_alias_loads_every_plugin_and_still_works(tmp_path):
     assert {"worker_plugin_transform", "worker_plugin_wordstats"} <= {
         m.split(".")[0] for m in modules
     }
+
+
+# The modules of other commands: ``submit`` and ``--version`` import none of them.
+OTHER_COMMANDS = (
+    "jobworker.cli.serve",
+    "jobworker.cli.run",
+    "jobworker.cli.plugin_commands",
+    "jobworker.cli.fleet_commands",
+    "jobworker.scaffold",
+)
+
+
+def test_version_and_submit_import_no_other_command(tmp_path):
+    _, modules = imported(tmp_path, "--version")
+    assert not modules & {*OTHER_COMMANDS, "jobworker.cli.jobs", "jobworker.store.apikeys"}
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    out, modules = imported(tmp_path, "--store", store, "submit", "wordstats", "-p", "text=hi")
+    assert out.strip().startswith("job-")
+    assert "jobworker.cli.jobs" in modules
+    assert not modules & set(OTHER_COMMANDS)
+    # The plugin's plain ``jobworker>=0.1,<0.2`` needs no full requirement parser.
+    assert "packaging.requirements" not in modules and "packaging.markers" not in modules
+
+
+def test_a_lazy_command_is_imported_when_it_runs(tmp_path):
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    out, modules = imported(tmp_path, "--store", store, "keys", "list", "--json")
+    assert json.loads(out) == []
+    assert {"jobworker.cli.serve", "jobworker.store.apikeys"} <= modules
+    assert "jobworker.cli.plugin_commands" not in modules
+
+
+def test_help_lists_every_command_with_its_short_help(tmp_path):
+    from jobworker.cli import COMMANDS
+
+    out, _ = imported(tmp_path, "--help")
+    listed = {
+        line.split()[0]: line.split(None, 1)[1]
+        for line in out.split("Commands:")[1].splitlines()
+        if line.strip() and len(line.split()) > 1
+    }
+    assert set(COMMANDS) <= set(listed)
+    assert listed["submit"].startswith("Submit")

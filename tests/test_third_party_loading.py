@@ -377,3 +377,28 @@ def test_implementing_a_hook_of_a_plugin_that_is_not_loaded_is_refused(site, mon
     assert message.startswith("unknown hook: 'register_greetings'")
     assert not plugins.pm.has_plugin("aa_greeter")
     assert plugins.collect("register_greetings") == []
+
+
+def test_the_core_requirement_is_read_in_every_form(tmp_path):
+    # Plain lines are read with packaging's specifiers alone; markers and URLs with the full
+    # requirement parser: both must agree on which plugins this core refuses.
+    import importlib.metadata as md
+
+    from jobworker.plugins import _incompatibility
+
+    def problem(*requires: str) -> str | None:
+        info = tmp_path / f"p{len(list(tmp_path.iterdir()))}.dist-info"
+        info.mkdir()
+        lines = "".join(f"Requires-Dist: {r}\n" for r in requires)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: p\nVersion: 1\n{lines}")
+        return _incompatibility(md.PathDistribution(info))
+
+    too_old = "requires jobworker<0.1, but jobworker"
+    assert too_old in (problem("attrs>=23", "jobworker<0.1") or "")
+    assert too_old in (problem("Jobworker (<0.1)") or "")
+    assert too_old in (problem("jobworker[extra]<0.1") or "")
+    assert too_old in (problem('jobworker<0.1; python_version >= "3"') or "")
+    assert problem("jobworker>=0.1,<9", "jobworker2<0.1", "attrs<0.1") is None
+    assert problem('jobworker<0.1; extra == "old"') is None
+    assert problem("jobworker @ https://example.invalid/jobworker.whl") is None
+    assert problem("jobworker.<0.1") is None  # not a valid requirement: ignored as before

@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pluggy
@@ -37,6 +37,9 @@ import pluggy
 from . import hookspecs
 from .handler import JobHandler
 from .model import job_type_of
+
+if TYPE_CHECKING:
+    from packaging.specifiers import SpecifierSet
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
 
@@ -419,32 +422,57 @@ def _dist_version(dist: str | None) -> str | None:
         return None
 
 
+# A PEP 508 requirement line starts with the distribution's name; a plain one (no URL, no
+# marker) is the name, maybe extras, then the version specifiers.
+_REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
+_PLAIN_SPECIFIERS = re.compile(r"\s*(?:\[[^\]]*\])?\s*\(?([^;@()\[\]]*)\)?\s*")
+
+
 def _incompatibility(dist: md.Distribution) -> str | None:
-    """A plugin declares the core versions it supports as a ``jobworker`` requirement."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    """A plugin declares the core versions it supports as a ``jobworker`` requirement.
+
+    Only lines naming jobworker are read, and a plain one (``jobworker>=0.1,<0.2``, as built
+    metadata writes it) with packaging's specifiers alone: ``packaging.requirements`` is slow to
+    import (a quick ``submit``) and is used only for lines with a marker or a URL."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import InvalidVersion, Version
 
+    lines = []
+    for text in dist.requires or []:
+        if (name := _REQUIREMENT_NAME.match(text)) and _canonical(name[1]) == "jobworker":
+            lines.append(text[name.end() :])
+    if not lines:
+        return None
     try:
         core = Version(core_version())
     except InvalidVersion:  # pragma: no cover - a hand-made core install
         return None
-    for text in dist.requires or []:
+    for rest in lines:
+        plain = _PLAIN_SPECIFIERS.fullmatch(rest)
         try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            continue
-        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-            continue  # an optional (extra) requirement, or one for another platform
-        if (
-            _canonical(req.name) == "jobworker"
-            and req.specifier
-            and not req.specifier.contains(core, prereleases=True)
-        ):
+            specifier = SpecifierSet(plain[1]) if plain else _specifier(f"jobworker{rest}")
+        except InvalidSpecifier:
+            specifier = _specifier(f"jobworker{rest}")
+        if specifier and not specifier.contains(core, prereleases=True):
             return (
-                f"{dist.name} {dist.version} requires jobworker{req.specifier}, "
+                f"{dist.name} {dist.version} requires jobworker{specifier}, "
                 f"but jobworker {core} is installed; not loaded"
             )
     return None
+
+
+def _specifier(text: str) -> SpecifierSet | None:
+    """The versions a full requirement line allows; ``None`` when it is invalid or does not
+    apply here (an optional extra's requirement, or one for another platform)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(text)
+    except InvalidRequirement:
+        return None
+    if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+        return None
+    return req.specifier
 
 
 # -- the plugins of this process, for handlers (ctx.collect) ----------------------------------

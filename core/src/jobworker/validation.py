@@ -3,18 +3,20 @@ then against its type's schema (an attrs class), with clear errors."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
-from cattrs.errors import ClassValidationError
 
 from .errors import InvalidParameters
 from .handler import JobHandler
 from .model import JobParameters
+
+if TYPE_CHECKING:
+    import cattrs
 
 __all__ = [
     "MAX_PARAMETER_BYTES",
@@ -31,7 +33,6 @@ MAX_PARAMETER_DEPTH = 32
 MAX_PARAMETER_BYTES = 1024 * 1024
 _INT64 = (-(2**63), 2**63 - 1)
 
-_converter = cattrs.Converter(forbid_extra_keys=False)
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
 
 
@@ -46,7 +47,15 @@ def _strict_bool(value: Any, _type: Any) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
-_converter.register_structure_hook(bool, _strict_bool)
+@functools.cache
+def _converter() -> cattrs.Converter:
+    """Made on first use: cattrs is slow to import, and a handler without a parameters schema
+    (or a command that only checks JSON) does not need it."""
+    import cattrs
+
+    converter = cattrs.Converter(forbid_extra_keys=False)
+    converter.register_structure_hook(bool, _strict_bool)
+    return converter
 
 
 def _field_names(schema: type) -> set[str]:
@@ -73,9 +82,11 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
         for k, v in flat.items()
         if k in names and not (k in JobParameters.NAMED and k not in parameters.extra and v is None)
     }
+    import cattrs
+
     try:
-        return _converter.structure(data, handler.params)
-    except ClassValidationError as exc:
+        return _converter().structure(data, handler.params)
+    except cattrs.ClassValidationError as exc:
         problems = cattrs.transform_error(exc, path="parameters", format_exception=_reason)
         raise InvalidParameters(
             f"invalid parameters for {handler.job_type}: {'; '.join(problems)}",
@@ -87,6 +98,8 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
 
 def _reason(exc: BaseException, type_: Any) -> str:
     """An attrs validator's own message (it names the field and the rule), else cattrs'."""
+    import cattrs
+
     if isinstance(exc, ValueError) and not isinstance(exc, cattrs.errors.ForbiddenExtraKeysError):
         text = str(exc.args[0]) if exc.args else ""
         if text and "invalid literal" not in text:

@@ -7,21 +7,60 @@ config file's ``store``, else ``sqlite:///jobworker.db`` in the working director
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
 from .common import State
-from .fleet_commands import register_fleet_commands
-from .jobs import register_job_commands
-from .plugin_commands import register_plugin_commands
-from .run import run
-from .serve import keys, serve
 
 __all__ = ["cli", "main"]
 
+# jobworker's own commands: name -> "module:attribute" under jobworker.cli. A command's module is
+# imported only when that command runs (or ``--help`` lists it), so ``submit`` does not pay for
+# ``serve``'s or ``plugins``' imports (click's lazy-loading group pattern).
+COMMANDS: dict[str, str] = {
+    "run": "run:run",
+    "serve": "serve:serve",
+    "keys": "serve:keys",
+    "submit": "jobs:submit",
+    "batch": "jobs:batch",
+    "status": "jobs:status",
+    "list": "jobs:list_jobs",
+    "logs": "jobs:logs",
+    "watch": "jobs:watch",
+    "cancel": "jobs:cancel",
+    "retry": "jobs:retry",
+    "purge": "jobs:purge",
+    "store": "jobs:store",
+    "import": "jobs:import_documents",
+    "plugins": "plugin_commands:plugins",
+    "install": "plugin_commands:install",
+    "uninstall": "plugin_commands:uninstall",
+    "plugin": "plugin_commands:plugin_group",
+    "workers": "fleet_commands:workers",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    """A group whose :data:`COMMANDS` are imported on first use; commands added with
+    ``add_command`` (plugins' ``register_commands``) are there as usual."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+            if not isinstance(command, click.Command):  # pragma: no cover - a wrong table entry
+                raise TypeError(f"jobworker.cli.{COMMANDS[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--store",
     "store_url",
@@ -60,14 +99,6 @@ def cli(
     ctx.obj = State(store_url, config_path, plugin_modules)
 
 
-cli.add_command(run)
-cli.add_command(serve)
-cli.add_command(keys)
-register_job_commands(cli)
-register_plugin_commands(cli)
-register_fleet_commands(cli)
-
-
 def _command_name(args: list[str]) -> str | None:
     """The subcommand ``args`` name, skipping the global options (and their values)."""
     valued = {"--store", "--config", "--plugin"}
@@ -89,7 +120,7 @@ def main() -> None:
     installed ones, the config file's and those named with ``--plugin``."""
     args = sys.argv[1:]
     name = _command_name(args)
-    if not (name in cli.commands or (name is None and "--version" in args)):
+    if not (name in COMMANDS or (name is None and "--version" in args)):
         _add_plugin_commands()  # not for jobworker's own commands: a quick start
     try:
         cli(prog_name="jobworker")

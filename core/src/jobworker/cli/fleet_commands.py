@@ -95,7 +95,3 @@ def _is_jobworker(pid: int) -> bool:
     except OSError:  # gone, or no /proc here: do not guess
         return False
     return b"jobworker" in cmdline
-
-
-def register_fleet_commands(cli: click.Group) -> None:
-    cli.add_command(workers)

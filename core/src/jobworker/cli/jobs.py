@@ -529,20 +529,3 @@ def import_documents(state: State, jobs_file: Any, batches_file: Any) -> None:
     jobs = [json.loads(line) for line in jobs_file if line.strip()]
     state.store.import_documents(jobs, batches)
     click.echo(f"imported {len(jobs)} jobs, {len(batches)} batches")
-
-
-def register_job_commands(cli: click.Group) -> None:
-    for command in (
-        submit,
-        batch,
-        status,
-        list_jobs,
-        logs,
-        watch,
-        cancel,
-        retry,
-        purge,
-        store,
-        import_documents,
-    ):
-        cli.add_command(command)

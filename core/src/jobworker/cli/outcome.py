@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..model import Batch, Job, JobStatus
+if TYPE_CHECKING:  # the model is imported by the commands that use these (a quick --version)
+    from ..model import Batch, Job
 
 __all__ = [
     "EXIT_CODES",
@@ -66,6 +67,8 @@ def short_value(value: Any) -> str:
 def describe_job(job: Job, unserved: str | None = None) -> list[str]:
     """The lines ``jobworker status`` prints: status, progress and attempts; the error; why a
     pending job waits (``unserved``); every non-empty result with a short value."""
+    from ..model import JobStatus
+
     p = job.progress
     lines = [
         f"{job.job_id}  {job.job_type}  {job.status.value}"
@@ -105,6 +108,8 @@ def _flat_results(value: Any, prefix: str = "", depth: int = 0) -> Iterable[tupl
 
 def failed_jobs_lines(jobs: Iterable[Job], limit: int = 10) -> list[str]:
     """One line per failed job (at most ``limit``, then how many more)."""
+    from ..model import JobStatus
+
     failed = [j for j in jobs if j.status is JobStatus.FAILED]
     lines = [
         f"  {j.job_id}  {j.job_type}  {j.error.code if j.error else '?'}: "

@@ -204,8 +204,3 @@ def plugin_new(name: str, parent: Path, description: str | None) -> None:
         f"Created {target}\n\nNext:\n  cd {target}\n"
         f"  jobworker install -e '.[test]'\n  python -m pytest\n  jobworker plugins"
     )
-
-
-def register_plugin_commands(cli: click.Group) -> None:
-    for command in (plugins, install, uninstall, plugin_group):
-        cli.add_command(command)
