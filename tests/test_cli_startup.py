@@ -21,6 +21,19 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 HEAVY = ("httpx", "rich", "structlog", "pymongo", "asyncio", "jobworker.worker")
+# Never needed to submit a job (the server and its libraries, HTTP, webhook delivery's network
+# code, API keys, a plugin requirement's full version parser).
+NOT_FOR_SUBMIT = (
+    *HEAVY,
+    "jobworker.server",
+    "litestar",
+    "uvicorn",
+    "jinja2",
+    "jobworker.net",
+    "jobworker.store.apikeys",
+    "jobworker.store.mongo",
+    "packaging",
+)
 
 
 def imported(tmp_path, *args: str) -> tuple[str, set[str]]:
@@ -86,6 +99,32 @@ def test_version_and_submit_import_no_other_command(tmp_path):
     assert not modules & set(OTHER_COMMANDS)
     # The plugin's plain ``jobworker>=0.1,<0.2`` needs no full requirement parser.
     assert "packaging.requirements" not in modules and "packaging.markers" not in modules
+
+
+def top_and_packages(modules: set[str]) -> set[str]:
+    """Every module and each of its parent packages: ``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``."""
+    return {".".join(m.split(".")[: i + 1]) for m in modules for i in range(m.count(".") + 1)}
+
+
+def test_version_reads_no_metadata_and_submit_imports_no_server_or_http(tmp_path):
+    _, modules = imported(tmp_path, "--version")
+    # jobworker.__version__: no importlib.metadata, no model, no plugin machinery.
+    assert not top_and_packages(modules) & {
+        *NOT_FOR_SUBMIT,
+        "importlib.metadata",
+        "jobworker.model",
+        "attrs",
+        "pluggy",
+        "cattrs",
+    }
+    store = f"sqlite:///{tmp_path / 'q.db'}"
+    out, modules = imported(tmp_path, "--store", store, "submit", "wordstats", "-p", "text=hi")
+    assert out.strip().startswith("job-")
+    assert not top_and_packages(modules) & set(NOT_FOR_SUBMIT)
+    # What a submit does need is there (so the list above is not trivially true).
+    assert {"jobworker.client", "jobworker.store.sqlite", "worker_plugin_wordstats"} <= (
+        top_and_packages(modules)
+    )
 
 
 def test_a_lazy_command_is_imported_when_it_runs(tmp_path):

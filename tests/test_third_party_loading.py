@@ -402,3 +402,34 @@ def test_the_core_requirement_is_read_in_every_form(tmp_path):
     assert problem('jobworker<0.1; extra == "old"') is None
     assert problem("jobworker @ https://example.invalid/jobworker.whl") is None
     assert problem("jobworker.<0.1") is None  # not a valid requirement: ignored as before
+
+
+def test_plain_core_requirements_are_decided_as_packaging_decides():
+    # The quick check without packaging (a fast ``submit``) may only say "allowed" where
+    # packaging says so too; on plain release numbers and operators it must always answer.
+    import itertools
+
+    from jobworker.plugins import _plainly_allows
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    versions = ["0", "0.1", "0.1.0", "0.1.1", "0.2", "1.0.0", "1.10", "2"]
+    operators = [">=", "<=", "==", "!=", "<", ">", "~=", "===", "==0.1.*|"]
+    for version, op, bound in itertools.product(versions, operators, versions):
+        spec = op.replace("|", "") if op.endswith("|") else f"{op}{bound}"
+        if op == "~=" and "." not in bound:
+            continue  # not a valid specifier at all
+        allowed = SpecifierSet(spec).contains(Version(version), prereleases=True)
+        quick = _plainly_allows(spec, version)
+        assert not quick or allowed, (spec, version)
+        if op in (">=", "<=", "==", "!=", "<", ">"):
+            assert quick == allowed, (spec, version)
+    for pair in itertools.product(versions, repeat=2):
+        spec = f" >={pair[0]} , <{pair[1]} "
+        assert _plainly_allows(spec, "0.1.0") == SpecifierSet(spec).contains("0.1.0")
+    assert _plainly_allows("", "0.1.0") and _plainly_allows(" ", "0.1.0")
+    # Anything else is left to packaging: pre-, post-, dev and local versions, odd text.
+    for version in ("0.1.0rc1", "0.1.0.post1", "0.1.0.dev0", "0.1.0+local", "v0.1"):
+        assert not _plainly_allows(">=0.1", version)
+    for spec in (">=0.1,", "=>0.1", ">=0.1a1", ">=0.1.*", "<0.2.dev0", "latest"):
+        assert not _plainly_allows(spec, "0.1.0")

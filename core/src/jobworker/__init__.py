@@ -10,6 +10,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+#: The core's version, written once: the build reads it from here (pyproject.toml), and
+#: ``jobworker --version`` and the plugins' compatibility check read it without the metadata.
+__version__ = "0.1.0"
+
 if TYPE_CHECKING:
     from .client import Client, connect
     from .errors import (

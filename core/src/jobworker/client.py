@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
@@ -41,10 +41,12 @@ from .model import (
 )
 from .plugins import Plugins
 from .store import Purged, Store, open_store
-from .store.apikeys import KeyStore
 from .validation import check_json_parameters, check_submitted_keys, params_for
 from .webhooks.config import check_webhook, parse_webhook
 from .webhooks.signing import verify_webhook
+
+if TYPE_CHECKING:
+    from .store.apikeys import KeyStore
 
 __all__ = ["Client", "connect", "verify_webhook"]
 

@@ -22,12 +22,12 @@ the other is refused for it, with both named.
 from __future__ import annotations
 
 import importlib
-import importlib.metadata as md
+import operator
 import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,8 @@ from .handler import JobHandler
 from .model import job_type_of
 
 if TYPE_CHECKING:
+    import importlib.metadata as md
+
     from packaging.specifiers import SpecifierSet
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
@@ -83,10 +85,11 @@ class PluginInfo:
 
 
 def core_version() -> str:
-    try:
-        return md.version("jobworker")
-    except md.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0.0.0"
+    """The installed core's version (``jobworker.__version__``, which the build writes into
+    the distribution's metadata: no metadata to read here)."""
+    from . import __version__
+
+    return __version__
 
 
 class Plugins:
@@ -160,10 +163,13 @@ class Plugins:
             if wanted is None
             else {_canonical(n.strip()) for n in wanted.split(",") if n.strip()}
         )
+        import importlib.metadata as md  # here: a command that loads no plugin skips it
+
         matched: set[str] = set()
-        for ep in sorted(md.entry_points(group=ENTRY_POINT_GROUP), key=_entry_point_order):
-            if named is not None and _canonical(ep.name) != _canonical(named):
-                continue
+        found: Sequence[md.EntryPoint] = md.entry_points(group=ENTRY_POINT_GROUP)
+        if named is not None:  # before sorting, which reads every distribution's metadata
+            found = [ep for ep in found if _canonical(ep.name) == _canonical(named)]
+        for ep in sorted(found, key=_entry_point_order):
             dist = ep.dist.name if ep.dist else None
             if names is not None:
                 keys = {_canonical(ep.name), _canonical(dist or "")} & names
@@ -416,6 +422,8 @@ def _entry_point_order(ep: md.EntryPoint) -> tuple[str, str]:
 def _dist_version(dist: str | None) -> str | None:
     if not dist:
         return None
+    import importlib.metadata as md
+
     try:
         return md.version(dist)
     except md.PackageNotFoundError:
@@ -433,16 +441,20 @@ def _incompatibility(dist: md.Distribution) -> str | None:
 
     Only lines naming jobworker are read, and a plain one (``jobworker>=0.1,<0.2``, as built
     metadata writes it) with packaging's specifiers alone: ``packaging.requirements`` is slow to
-    import (a quick ``submit``) and is used only for lines with a marker or a URL."""
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import InvalidVersion, Version
-
+    import (a quick ``submit``) and is used only for lines with a marker or a URL. A line that
+    :func:`_plainly_allows` the core needs neither (packaging compiles its version patterns on
+    import, a tenth of a ``submit``)."""
     lines = []
     for text in dist.requires or []:
         if (name := _REQUIREMENT_NAME.match(text)) and _canonical(name[1]) == "jobworker":
             lines.append(text[name.end() :])
-    if not lines:
+    plain_lines = [_PLAIN_SPECIFIERS.fullmatch(rest) for rest in lines]
+    if all(plain and _plainly_allows(plain[1], core_version()) for plain in plain_lines):
         return None
+
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
     try:
         core = Version(core_version())
     except InvalidVersion:  # pragma: no cover - a hand-made core install
@@ -459,6 +471,40 @@ def _incompatibility(dist: md.Distribution) -> str | None:
                 f"but jobworker {core} is installed; not loaded"
             )
     return None
+
+
+_RELEASE = re.compile(r"\d+(?:\.\d+)*")
+_CLAUSE = re.compile(r"\s*(>=|<=|==|!=|<|>)\s*(\d+(?:\.\d+)*)\s*")
+_COMPARE: dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    ">": operator.gt,
+}
+
+
+def _plainly_allows(specifiers: str, version: str) -> bool:
+    """Whether ``specifiers`` (``>=0.1,<0.2``) surely allow the final release ``version``
+    (``0.1.0``): when both are plain release numbers and the operators plain comparisons,
+    PEP 440 compares them as tuples of integers padded with zeros. ``False`` means "ask
+    packaging" (wildcards, ``~=``, pre-, post- or dev releases, or a version not allowed)."""
+    if not _RELEASE.fullmatch(version):
+        return False
+    if not specifiers.strip():
+        return True
+    clauses = [_CLAUSE.fullmatch(clause) for clause in specifiers.split(",")]
+    core = tuple(int(part) for part in version.split("."))
+    for clause in clauses:
+        if clause is None:
+            return False
+        bound = tuple(int(part) for part in clause[2].split("."))
+        width = max(len(core), len(bound))
+        padded = (core + (0,) * (width - len(core)), bound + (0,) * (width - len(bound)))
+        if not _COMPARE[clause[1]](*padded):
+            return False
+    return True
 
 
 def _specifier(text: str) -> SpecifierSet | None:

@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from .. import __version__
 from .common import State
 
 __all__ = ["cli", "main"]
@@ -84,7 +85,7 @@ class LazyGroup(click.Group):
     multiple=True,
     help="Also load this module as a plugin (repeatable).",
 )
-@click.version_option(package_name="jobworker")
+@click.version_option(__version__, package_name="jobworker")  # no metadata read
 @click.pass_context
 def cli(
     ctx: click.Context,

@@ -12,17 +12,19 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from ...lifecycle import Change
 from ...model import Batch, Job, LogEntry
 from ..base import Store, StoreError
 from ..wake import Waker, WakeSocket
-from .apikeys import SQLiteKeys
 from .changes import batch_from_row, change_sql, move_counters
 from .rows import SELECT, read_job, text_factory
 from .schema import DROPPED_INDEXES, SCHEMA
+
+if TYPE_CHECKING:
+    from .apikeys import SQLiteKeys
 
 __all__ = ["SQLiteConnection"]
 
@@ -204,6 +206,8 @@ class SQLiteConnection(Store):
         return WakeSocket(self._watch_dir)
 
     def api_keys(self) -> SQLiteKeys:
+        from .apikeys import SQLiteKeys  # here: only serve and keys use them (hmac, secrets)
+
         return SQLiteKeys(self)
 
     def _wake(self) -> None:
