@@ -1,7 +1,8 @@
 """worker-plugin-audio: the ``audio`` job type and the ``whisper`` transcription engine.
 
 The reusable functions live in :mod:`worker_plugin_audio.api`; this module only holds the
-plugin's hook implementations, found through the ``jobworker`` entry point.
+plugin's hook implementations, found through the ``jobworker`` entry point. It loads light: PyAV
+and NumPy are imported by :mod:`worker_plugin_audio.handler` when the first audio job runs.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from jobworker import JobHandler, hookimpl
+from jobworker import JobContext, JobHandler, hookimpl
 
 from . import hookspecs
-from .handler import AudioParams, handle_audio
+from .params import AudioParams
 
 __all__ = [
     "AudioParams",
@@ -22,6 +23,14 @@ __all__ = [
     "register_job_handlers",
     "register_transcribers",
 ]
+
+
+def handle_audio(ctx: JobContext) -> dict[str, Any]:
+    """The ``audio`` handler (:func:`worker_plugin_audio.handler.handle_audio`), imported on the
+    first call so that loading the plugin imports neither PyAV nor NumPy."""
+    from .handler import handle_audio as run
+
+    return run(ctx)
 
 
 @hookimpl

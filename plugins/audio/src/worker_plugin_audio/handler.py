@@ -1,79 +1,24 @@
-"""The ``audio`` job type: parameters schema and handler."""
+"""The ``audio`` job's handler (imported when the first audio job runs; its parameters live in
+:mod:`worker_plugin_audio.params`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import attrs
 from jobworker import InputTooLarge, InvalidParameters, JobContext
 
 from .decoding import decode, probe
 from .editing import normalise, split_fixed, split_on_silence, trim
-from .encoding import FORMATS, convert, export, parse_bitrate
+from .encoding import FORMATS, convert, export
+from .params import OPERATIONS, AudioParams
 from .subtitles import write_subtitles
 from .transcription import SAMPLE_RATE, transcribe
 
 __all__ = ["OPERATIONS", "AudioParams", "handle_audio"]
 
-OPERATIONS = ("metadata", "convert", "normalise", "trim", "split", "transcribe")
 DEFAULT_MAX_DURATION = 3 * 3600.0
 DEFAULT_MAX_PARTS = 1000
-
-
-def _operations(value: Any) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    ops = [str(v).strip().lower().replace("normalize", "normalise") for v in items]
-    return [op for op in ops if op]
-
-
-def _check_operations(_inst: Any, _attr: Any, value: list[str]) -> None:
-    unknown = sorted(set(value) - set(OPERATIONS))
-    if unknown or not value:
-        raise ValueError(f"operations must be some of {', '.join(OPERATIONS)}; got {value!r}")
-
-
-def _check_bitrate(_inst: Any, _attr: Any, value: str | None) -> None:
-    parse_bitrate(value)
-
-
-def _opt(validator: Any) -> Any:
-    return attrs.validators.optional(validator)
-
-
-@attrs.define
-class AudioParams:
-    """Parameters of an ``audio`` job (legacy ``filename`` and ``extra.file_path`` both work)."""
-
-    file_path: str | None = None
-    filename: str | None = None
-    operations: list[str] = attrs.field(
-        factory=lambda: ["metadata", "transcribe"],
-        converter=_operations,
-        validator=_check_operations,
-    )
-    format: str = attrs.field(default="mp3", validator=attrs.validators.in_(tuple(FORMATS)))
-    bitrate: str | None = attrs.field(default=None, validator=_check_bitrate)
-    sample_rate: int | None = attrs.field(
-        default=None, validator=_opt([attrs.validators.ge(8000), attrs.validators.le(192000)])
-    )
-    channels: int | None = attrs.field(default=None, validator=_opt(attrs.validators.in_((1, 2))))
-    start: float | None = None
-    end: float | None = None
-    target_dbfs: float = attrs.field(
-        default=-20.0, validator=[attrs.validators.ge(-60.0), attrs.validators.le(0.0)]
-    )
-    split_mode: str = attrs.field(
-        default="fixed", validator=attrs.validators.in_(("fixed", "silence"))
-    )
-    segment_seconds: float = attrs.field(default=60.0, validator=attrs.validators.gt(0.0))
-    min_silence_ms: int = attrs.field(default=500, validator=attrs.validators.ge(10))
-    silence_threshold_dbfs: float | None = attrs.field(
-        default=None, validator=_opt(attrs.validators.le(0.0))
-    )
-    keep_silence_ms: int = attrs.field(default=200, validator=attrs.validators.ge(0))
-    engine: str | None = None
-    language: str | None = None
 
 
 def handle_audio(ctx: JobContext) -> dict[str, Any]:

@@ -1,21 +1,45 @@
 """worker-plugin-ocr: the ``ocr`` job type (Tesseract OCR of images and scanned PDFs).
 
 Other plugins reuse the OCR through :mod:`worker_plugin_ocr.api` (``ocr_image``, ``ocr_file``).
+Loading the plugin is light: pytesseract, Pillow and pypdfium2 are imported by
+:mod:`worker_plugin_ocr.handler` when the first ocr job runs (and by ``api`` when it is imported;
+this module's ``PageText``, ``ocr_file`` and ``ocr_image`` import it on first access).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from jobworker import JobHandler, hookimpl
+from jobworker import JobContext, JobHandler, hookimpl
 
-from .api import PageText, ocr_file, ocr_image
-from .handler import OcrParams, handle_ocr
+from .params import OcrParams
 from .tesseract import tesseract_unavailable_reason
+
+if TYPE_CHECKING:
+    from .api import PageText, ocr_file, ocr_image
 
 __all__ = ["OcrParams", "PageText", "handle_ocr", "ocr_file", "ocr_image", "register_job_handlers"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    """``PageText``, ``ocr_file`` and ``ocr_image`` from :mod:`worker_plugin_ocr.api`, imported on
+    first access."""
+    if name in ("PageText", "ocr_file", "ocr_image"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def handle_ocr(ctx: JobContext) -> dict[str, Any]:
+    """The ``ocr`` handler (:func:`worker_plugin_ocr.handler.handle_ocr`), imported on the first
+    call so that loading the plugin imports neither pytesseract, Pillow nor pypdfium2."""
+    from .handler import handle_ocr as run
+
+    return run(ctx)
 
 
 @hookimpl

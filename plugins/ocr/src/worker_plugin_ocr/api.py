@@ -23,7 +23,7 @@ from pathlib import Path
 
 import attrs
 import pytesseract
-from jobworker import DependencyMissing, InvalidParameters, JobFailure, UnsupportedInput
+from jobworker import DependencyMissing, JobFailure, UnsupportedInput
 from PIL import Image
 
 from .images import (
@@ -36,13 +36,17 @@ from .images import (
     render_pdf_pages,
     select_pages,
 )
+from .params import FORMATS, normalise_formats
 from .tesseract import (
     installed_languages,
+    load_pytesseract,
     parse_languages,
     require_languages,
     tesseract_unavailable_reason,
     using_tesseract,
 )
+
+load_pytesseract()  # pytesseract runs tesseract with OMP_THREAD_LIMIT=1 (.tesseract)
 
 __all__ = [
     "DEFAULT_DPI",
@@ -61,8 +65,6 @@ __all__ = [
     "select_pages",
     "tesseract_unavailable_reason",
 ]
-
-FORMATS = ("txt", "hocr", "pdf")
 
 
 @attrs.frozen
@@ -83,23 +85,6 @@ class PageText:
     page: int = 1
     hocr: bytes | None = None
     pdf: bytes | None = None
-
-
-def normalise_formats(formats: Iterable[str]) -> tuple[str, ...]:
-    """``("text", "HOCR")`` -> ``("txt", "hocr")``; plain text is always included.
-
-    :raises InvalidParameters: a format other than txt/text, hocr or pdf.
-    """
-    out = ["txt"]
-    for fmt in formats:
-        name = {"text": "txt"}.get(str(fmt).lower(), str(fmt).lower())
-        if name not in FORMATS:
-            raise InvalidParameters(
-                f"unknown OCR output format {fmt!r} (txt, hocr, pdf)", details={"format": fmt}
-            )
-        if name not in out:
-            out.append(name)
-    return tuple(out)
 
 
 def ocr_image(

@@ -7,6 +7,9 @@ with two jobs on two cores). We therefore run every tesseract subprocess with
 module-level ``environ`` to ``subprocess.Popen``; we replace it with a live view of
 ``os.environ`` that overrides only that variable, so this process's own environment (and any
 other OpenMP library loaded into it) is left alone.
+
+pytesseract (which imports Pillow) is imported on first use (:func:`load_pytesseract`), so the
+availability check and the language checks run at submit and at plugin load without it.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
+from typing import Any
 
-import pytesseract.pytesseract as _pt
 from jobworker import DependencyMissing, InvalidParameters
 
 __all__ = [
@@ -26,6 +30,7 @@ __all__ = [
     "OMP_THREAD_LIMIT",
     "TesseractEnv",
     "installed_languages",
+    "load_pytesseract",
     "parse_languages",
     "require_languages",
     "tesseract_cmd",
@@ -190,13 +195,22 @@ class TesseractEnv(Mapping[str, str]):
         return len(self._merged())
 
 
-# pytesseract hands ``environ`` to every Popen it makes: see the module docstring.
-_pt.environ = TesseractEnv()  # type: ignore[assignment]
+def load_pytesseract() -> Any:  # pytesseract has no type hints
+    """``pytesseract.pytesseract``, imported on first use, with its ``environ`` replaced by a
+    :class:`TesseractEnv` (pytesseract hands it to every Popen it makes: see the module
+    docstring)."""
+    import pytesseract.pytesseract as pt
+
+    if not isinstance(pt.environ, TesseractEnv):
+        pt.environ = TesseractEnv()
+    return pt
 
 
 def tesseract_cmd() -> str:
-    """The tesseract command pytesseract runs (``pytesseract.pytesseract.tesseract_cmd``)."""
-    return str(_pt.tesseract_cmd)
+    """The tesseract command pytesseract runs (``pytesseract.pytesseract.tesseract_cmd``; its
+    default, ``tesseract``, while pytesseract is not imported yet)."""
+    pt: Any = sys.modules.get("pytesseract.pytesseract")
+    return "tesseract" if pt is None else str(pt.tesseract_cmd)
 
 
 class using_tesseract:  # noqa: N801 - used like a function: ``with using_tesseract(cmd):``
@@ -208,12 +222,13 @@ class using_tesseract:  # noqa: N801 - used like a function: ``with using_tesser
 
     def __enter__(self) -> None:
         if self.cmd:
+            pt = load_pytesseract()
             _lock.acquire()
-            self._old, _pt.tesseract_cmd = _pt.tesseract_cmd, self.cmd
+            self._old, pt.tesseract_cmd = pt.tesseract_cmd, self.cmd
 
     def __exit__(self, *_exc: object) -> None:
         if self.cmd:
-            _pt.tesseract_cmd = self._old
+            load_pytesseract().tesseract_cmd = self._old
             _lock.release()
 
 

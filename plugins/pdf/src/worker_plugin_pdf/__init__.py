@@ -1,19 +1,29 @@
 """worker-plugin-pdf: the ``pdf`` job type (text and images from PDFs, OCR via worker-plugin-ocr).
 
-Other plugins reuse the extraction through :mod:`worker_plugin_pdf.api`.
+Other plugins reuse the extraction through :mod:`worker_plugin_pdf.api`. Loading the plugin is
+light: pypdf is imported by :mod:`worker_plugin_pdf.handler` when the first pdf job runs.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
-from jobworker import JobHandler, hookimpl
+from jobworker import JobContext, JobHandler, hookimpl
 
-from .handler import VERSION, PdfParams, handle_pdf
+from .params import VERSION, PdfParams
 
 __all__ = ["PdfParams", "handle_pdf", "register_job_handlers"]
 __version__ = VERSION
+
+
+def handle_pdf(ctx: JobContext) -> dict[str, Any]:
+    """The ``pdf`` handler (:func:`worker_plugin_pdf.handler.handle_pdf`), imported on the first
+    call so that loading the plugin imports neither pypdf nor Pillow."""
+    from .handler import handle_pdf as run
+
+    return run(ctx)
 
 
 @hookimpl

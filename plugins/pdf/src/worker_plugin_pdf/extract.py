@@ -7,31 +7,16 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import attrs
-from jobworker import InvalidParameters
 from jobworker.validation import select_pages  # checked against the page count
 
 from .ocr import OcrOptions, load_ocr_api, ocr_page
+from .params import METHODS, normalise_method
 from .reader import OpenedPdf, capture_pypdf_warnings
 
 __all__ = ["METHODS", "PageResult", "extract_pages", "normalise_method", "select_pages"]
 
-# ``auto``: native text, and OCR for pages without any. ``tesseract_ocr`` is the legacy name.
-METHODS = ("native", "ocr", "both", "auto")
-_ALIASES = {"tesseract_ocr": "ocr", "text": "native"}
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jp2", ".tif", ".tiff", ".bmp", ".gif", ".jbig2"}
 _MAX_PAGE_WARNINGS = 20
-
-
-def normalise_method(value: str | None) -> str:
-    """``None`` -> ``native`` (the legacy default); legacy aliases mapped; others refused."""
-    name = (value or "native").strip().lower()
-    name = _ALIASES.get(name, name)
-    if name not in METHODS:
-        raise InvalidParameters(
-            f"extraction_method {value!r} is not supported; choose one of {', '.join(METHODS)}",
-            details={"extraction_method": value, "supported": list(METHODS)},
-        )
-    return name
 
 
 @attrs.define

@@ -14,12 +14,10 @@ import av
 import av.error
 from jobworker import InputTooLarge, InvalidParameters, UnsupportedInput
 
+from .params import AUDIO_FORMATS
 from .probing import PathLike, open_video
 
 __all__ = ["AUDIO_FORMATS", "extract_audio"]
-
-# format -> (container, codec, suffix)
-AUDIO_FORMATS = {"wav": ("wav", "pcm_s16le", ".wav"), "opus": ("ogg", "libopus", ".opus")}
 
 
 def _rate(codec: str, wanted: int) -> int:

@@ -12,6 +12,7 @@ import av.error
 from jobworker import InvalidParameters
 from PIL import Image
 
+from .params import IMAGE_FORMATS
 from .probing import PathLike, open_video, probe, video_stream
 
 __all__ = [
@@ -24,7 +25,6 @@ __all__ = [
     "thumbnails",
 ]
 
-IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg"}
 _SEEK_AHEAD = 2.0  # decode forward instead of seeking when the next time is this close
 
 

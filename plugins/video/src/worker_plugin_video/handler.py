@@ -1,91 +1,33 @@
-"""The ``video`` job type: parameters schema and handler."""
+"""The ``video`` job's handler (imported when the first video job runs; its parameters live in
+:mod:`worker_plugin_video.params`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-import attrs
 from jobworker import InvalidParameters, JobContext, UnsupportedInput
 
-from .audiotrack import AUDIO_FORMATS, extract_audio
+from .audiotrack import extract_audio
 from .extras import audio_api, ocr_api, slide_texts
 from .frames import (
-    IMAGE_FORMATS,
     Thumbnail,
     even_times,
     iter_frames_at,
     iter_keyframes,
     save_thumbnails,
 )
+from .params import AUDIO_FORMATS, OPERATIONS, VideoParams
 from .probing import VideoInfo, check_limits, probe
 
 __all__ = ["OPERATIONS", "VideoParams", "handle_video"]
 
-OPERATIONS = ("metadata", "thumbnails", "extract_audio", "transcribe", "ocr")
 DEFAULTS = {
     "max_duration_seconds": 4 * 3600.0,
     "max_pixels": 4096 * 2304,
     "max_thumbnails": 100,
     "max_ocr_frames": 200,
 }
-
-
-def _operations(value: Any) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [op for op in (str(v).strip().lower() for v in items) if op]
-
-
-def _check_operations(_inst: Any, _attr: Any, value: list[str]) -> None:
-    unknown = sorted(set(value) - set(OPERATIONS))
-    if unknown or not value:
-        raise ValueError(f"operations must be some of {', '.join(OPERATIONS)}; got {value!r}")
-
-
-def _image_format(value: Any) -> str:
-    text = str(value).lower()
-    return "jpeg" if text == "jpg" else text
-
-
-def _non_negative(_inst: Any, _attr: Any, value: list[float]) -> None:
-    if any(t < 0 for t in value):
-        raise ValueError(f"thumbnail times must be >= 0, got {value!r}")
-
-
-@attrs.define
-class VideoParams:
-    """Parameters of a ``video`` job (legacy ``filename`` and ``extra.file_path`` both work)."""
-
-    file_path: str | None = None
-    filename: str | None = None
-    operations: list[str] = attrs.field(
-        factory=lambda: ["metadata", "transcribe"],
-        converter=_operations,
-        validator=_check_operations,
-    )
-    thumbnail_mode: str | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional(attrs.validators.in_(("at", "count", "keyframes"))),
-    )
-    thumbnail_at: list[float] = attrs.field(factory=list, validator=_non_negative)
-    thumbnail_count: int = attrs.field(
-        default=5, validator=[attrs.validators.ge(1), attrs.validators.le(1000)]
-    )
-    thumbnail_format: str = attrs.field(
-        default="jpeg",
-        converter=_image_format,
-        validator=attrs.validators.in_(tuple(IMAGE_FORMATS)),
-    )
-    thumbnail_width: int | None = attrs.field(
-        default=None,
-        validator=attrs.validators.optional([attrs.validators.ge(16), attrs.validators.le(4096)]),
-    )
-    audio_format: str = attrs.field(
-        default="wav", validator=attrs.validators.in_(tuple(AUDIO_FORMATS))
-    )
-    engine: str | None = None
-    language: str | None = None
-    ocr_languages: str = "eng"
 
 
 def _setting(ctx: JobContext, key: str) -> Any:
