@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jobdocs import nested
 from jobworker import connect
 from jobworker.errors import InvalidParameters
 from jobworker.model import Job, JobParameters, JobStatus, utcnow
@@ -204,17 +205,10 @@ def _env() -> dict[str, str]:
 # -- refused at submit ---------------------------------------------------------------------
 
 
-def _nested(depth: int) -> dict:
-    value: dict = {}
-    for _ in range(depth - 1):
-        value = {"a": value}
-    return value
-
-
 @pytest.mark.parametrize(
     "params, fragment",
     [
-        ({"context": _nested(MAX_PARAMETER_DEPTH)}, "nested deeper"),
+        ({"context": nested(MAX_PARAMETER_DEPTH)}, "nested deeper"),
         ({"context": "x" * (MAX_PARAMETER_BYTES + 1)}, "bytes as JSON"),
         ({"context": 2**64}, "64-bit"),
         ({"context": float("nan")}, "not a JSON number"),
@@ -231,8 +225,8 @@ def test_parameters_no_store_keeps_exactly_are_refused_at_submit(client, params,
 
 
 def test_parameters_at_the_limits_are_accepted(client):
-    deep = client.submit("echo", {"context": _nested(MAX_PARAMETER_DEPTH - 1)})
-    assert client.get(deep.job_id).parameters.values["context"] == _nested(MAX_PARAMETER_DEPTH - 1)
+    deep = client.submit("echo", {"context": nested(MAX_PARAMETER_DEPTH - 1)})
+    assert client.get(deep.job_id).parameters.values["context"] == nested(MAX_PARAMETER_DEPTH - 1)
     big = client.submit("echo", {"context": "x" * (MAX_PARAMETER_BYTES // 2)})
     assert len(client.get(big.job_id).parameters.values["context"]) == MAX_PARAMETER_BYTES // 2
 

@@ -35,3 +35,10 @@ def test_idempotency_key_sees_a_job_inserted_earlier_in_the_same_call(store):
     stored = store.enqueue([a, b, c])
     assert [j.job_id for j in stored] == [a.job_id, b.job_id, a.job_id]
     assert store.count_by_status()["pending"] == 2
+
+
+def test_a_single_job_with_a_taken_id_fails_by_name(store):
+    [first] = store.enqueue([Job("t")])
+    with pytest.raises(StoreError, match=f"job {first.job_id} already exists"):
+        store.enqueue([Job("t", job_id=first.job_id)])
+    assert store.count_by_status()["pending"] == 1

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import enum
 import functools
+import os
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -60,13 +62,22 @@ def job_type_of(value: str | None) -> str:
 
 
 def utcnow() -> datetime:
-    """The current time as an aware UTC datetime, truncated to milliseconds (BSON precision)."""
-    now = datetime.now(timezone.utc)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """The current time as an aware UTC datetime, truncated to milliseconds (BSON precision).
+
+    Made from whole milliseconds: a float of them / 1000 is within half a microsecond of the
+    exact value, which ``fromtimestamp`` rounds to (faster than ``now().replace(...)``)."""
+    return datetime.fromtimestamp(time.time_ns() // 1_000_000 / 1000, timezone.utc)
 
 
 def new_job_id() -> str:
-    return f"job-{uuid.uuid4()}"
+    """``job-`` and a random UUID (version 4) in its usual text form, formatted without a
+    :class:`uuid.UUID` object (a third of the time, on the path of every submit)."""
+    h = os.urandom(16).hex()
+    return f"job-{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+#: The first digit of a version 4 UUID's fourth group: its two high bits are ``10``.
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 
 
 def new_batch_id() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -58,8 +58,26 @@ def _converter() -> cattrs.Converter:
     return converter
 
 
-def _field_names(schema: type) -> set[str]:
-    return {f.alias or f.name for f in attrs.fields(schema)}
+@functools.cache
+def _field_names(schema: type) -> frozenset[str]:
+    """The keys ``schema`` accepts (computed once per class)."""
+    return frozenset(f.alias or f.name for f in attrs.fields(schema))
+
+
+_NAMED = frozenset(JobParameters.NAMED)
+
+
+@functools.cache
+def _structure_hook(schema: type) -> Callable[[Any, type], Any]:
+    """The converter's structuring function for ``schema`` (looked up once per class)."""
+    hook: Callable[[Any, type], Any] = _converter().get_structure_hook(schema)
+    return hook
+
+
+@functools.cache
+def _known_keys(schema: type) -> frozenset[str]:
+    """The keys a submitter may give for ``schema``: its own, the legacy named keys, ``extra``."""
+    return _field_names(schema) | _NAMED | {"extra"}
 
 
 def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
@@ -77,15 +95,16 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
     names = _field_names(handler.params)
     # Legacy named keys carry defaults (e.g. template=None); only pass those that are set or
     # declared without a default, so the schema's own defaults apply.
+    extra = parameters.extra
     data = {
         k: v
         for k, v in flat.items()
-        if k in names and not (k in JobParameters.NAMED and k not in parameters.extra and v is None)
+        if k in names and not (v is None and k in _NAMED and k not in extra)
     }
     import cattrs
 
     try:
-        return _converter().structure(data, handler.params)
+        return _structure_hook(handler.params)(data, handler.params)
     except cattrs.ClassValidationError as exc:
         problems = cattrs.transform_error(exc, path="parameters", format_exception=_reason)
         raise InvalidParameters(
@@ -111,9 +130,11 @@ def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> N
     """Refuse keys a submitter gave that neither the schema nor the legacy shape knows (typos)."""
     if handler.params is None:
         return
-    known = _field_names(handler.params) | set(JobParameters.NAMED) | {"extra"}
-    unknown = sorted(set(submitted) - known)
+    known = _known_keys(handler.params)
     extra = submitted.get("extra")
+    if known.issuperset(submitted) and not isinstance(extra, Mapping):
+        return  # the common case, decided without building sets
+    unknown = sorted(set(submitted) - known)
     if isinstance(extra, Mapping):
         unknown += sorted(set(extra) - known)
     if unknown:
@@ -134,6 +155,13 @@ def check_json_parameters(parameters: Mapping[str, Any]) -> None:
 
     :raises InvalidParameters: naming the path of the first offending value.
     """
+    if _plain_size_bound(parameters) <= MAX_PARAMETER_BYTES:
+        return
+    _walk_json_parameters(parameters)
+
+
+def _walk_json_parameters(parameters: Mapping[str, Any]) -> None:
+    """:func:`check_json_parameters` the slow way, naming the first offending path."""
     stack: list[tuple[Any, str, int]] = [(parameters, "parameters", 1)]
     while stack:
         value, path, depth = stack.pop()
@@ -169,6 +197,74 @@ def check_json_parameters(parameters: Mapping[str, Any]) -> None:
             f"parameters are {size} bytes as JSON; at most {MAX_PARAMETER_BYTES} are accepted",
             details={"size": size, "max_bytes": MAX_PARAMETER_BYTES},
         )
+
+
+#: More than any parameters can be: :func:`_plain_size_bound`'s "check the slow way".
+_UNKNOWN = MAX_PARAMETER_BYTES + 1
+
+
+def _plain_size_bound(parameters: Any) -> int:
+    """An upper bound of the size of ``parameters`` as compact UTF-8 JSON if they hold only
+    plain ``dict``/``list``/``str``/``int``/``float``/``bool``/``None`` values (exact types)
+    within the limits :func:`check_json_parameters` sets, else more than
+    :data:`MAX_PARAMETER_BYTES`.
+
+    The fast path of the common submit: no paths built for messages, no JSON encoded. A
+    character is at most 6 bytes as JSON (``\\u001f``; UTF-8 needs at most 4), a 64-bit
+    integer 20, a float 24 (``repr``), ``false`` 5; a container adds its brackets and a comma
+    per item, a key its quotes and colon. Anything else (other types, an error to report, a
+    bound over the limit) is left to the walk that names the offending path.
+    """
+    if type(parameters) is not dict:
+        return _UNKNOWN
+    low, high = _INT64
+    bound = 0
+    stack: list[tuple[Any, int]] = [(parameters, 1)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > MAX_PARAMETER_DEPTH:
+            return _UNKNOWN
+        if type(container) is dict:
+            items: Any = container.values()
+            bound += 2 + 4 * len(container)
+            for key in container:
+                if type(key) is not str or not (key.isascii() or _valid_text(key)):
+                    return _UNKNOWN
+                bound += 6 * len(key)
+        else:
+            items = container
+            bound += 2 + len(container)
+        for item in items:
+            kind = type(item)
+            if kind is str:
+                if not (item.isascii() or _valid_text(item)):
+                    return _UNKNOWN
+                bound += 6 * len(item) + 2
+            elif kind is int:
+                if not low <= item <= high:
+                    return _UNKNOWN
+                bound += 20
+            elif kind is float:
+                if not math.isfinite(item):
+                    return _UNKNOWN
+                bound += 24
+            elif kind is bool or item is None:
+                bound += 5
+            elif kind is dict or kind is list:
+                stack.append((item, depth + 1))
+            else:
+                return _UNKNOWN
+        if bound > MAX_PARAMETER_BYTES:
+            return _UNKNOWN
+    return bound
+
+
+def _valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_text(text: str, where: str) -> None:

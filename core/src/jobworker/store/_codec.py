@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
+
+# CPython's C encoder, the one json.dumps uses (typeshed does not declare it)
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, overload
 
 __all__ = ["MAX_DEPTH", "UndecodableError", "dumps", "from_ms", "loads", "to_ms"]
@@ -54,16 +57,30 @@ def _escaped(value: Any, depth: int = 0) -> Any:
     return value
 
 
+#: ``json.dumps(value, default=_plain, separators=(",", ":"), ensure_ascii=False)`` without
+#: building an encoder per call (most of the time of a small document). No circular-reference
+#: markers: a cycle ends as the RecursionError of a too deep value.
+_encode = (
+    c_make_encoder(None, _plain, encode_basestring, None, ":", ",", False, False, True)
+    if c_make_encoder is not None
+    else None
+)
+
+
+def _compact(value: Any) -> str:
+    if _encode is None:  # no C accelerator (not CPython)
+        return json.dumps(value, default=_plain, separators=(",", ":"), ensure_ascii=False)
+    return "".join(_encode(value, 0))
+
+
 def dumps(value: Any) -> str:
     """Compact JSON; raises ``ValueError``/``TypeError`` for what cannot be stored."""
     try:
-        text = json.dumps(value, default=_plain, separators=(",", ":"), ensure_ascii=False)
+        text = _compact(value)
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     if '"$' in text:  # a datetime or a key starting with "$": escape the keys
-        text = json.dumps(
-            _escaped(value), default=_plain, separators=(",", ":"), ensure_ascii=False
-        )
+        text = _compact(_escaped(value))
     if not text.isascii():
         try:
             text.encode("utf-8")
@@ -132,7 +149,8 @@ def to_ms(value: datetime | None) -> int | None: ...
 def to_ms(value: datetime | None) -> int | None:
     if value is None:
         return None
-    return int(value.timestamp() * 1000 + (0.5 if value.timestamp() >= 0 else -0.5))
+    stamp = value.timestamp()
+    return int(stamp * 1000 + (0.5 if stamp >= 0 else -0.5))
 
 
 @overload
