@@ -1,9 +1,9 @@
 """Memory a worker process pays for installed plugins before any job of theirs runs.
 
 For each installed plugin (entry point group ``jobworker``), a fresh interpreter imports what a
-worker imports (``jobworker.worker``), then loads that plugin as the worker does, and reports
-the resident set size added and which heavy libraries were imported; then one interpreter with
-every plugin loaded. Usage::
+worker imports (its logging set up first, then ``jobworker.worker``), then loads that plugin as
+the worker does, and reports the resident set size added and which heavy libraries were
+imported; then one interpreter with every plugin loaded. Usage::
 
     .venv/bin/python bench/bench_plugin_rss.py
 """
@@ -23,6 +23,8 @@ def rss():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS"):
             return int(line.split()[1]) / 1024
+from jobworker.logs import configure_logging
+configure_logging("info", json=True)  # first, as `jobworker run` does (structlog without Rich)
 import jobworker.worker
 from jobworker.plugins import Plugins
 base = rss()

@@ -66,9 +66,10 @@ def run(
     between jobs when plugins are installed or removed (checked every 10 s, and on SIGHUP).
     """
     from ..logs import configure_logging
+
+    configure_logging(log_level, log_json)  # first: structlog without Rich (jobworker.logs)
     from ..worker import Worker
 
-    configure_logging(log_level, log_json)
     settings = state.settings
     for key, value in (
         ("concurrency", concurrency),
