@@ -4,7 +4,7 @@ whole call by name, and idempotency keys still see the jobs inserted earlier in 
 from __future__ import annotations
 
 import pytest
-from jobworker.model import Job
+from jobworker.model import Batch, Job
 from jobworker.store import StoreError, open_store
 
 
@@ -42,3 +42,36 @@ def test_a_single_job_with_a_taken_id_fails_by_name(store):
     with pytest.raises(StoreError, match=f"job {first.job_id} already exists"):
         store.enqueue([Job("t", job_id=first.job_id)])
     assert store.count_by_status()["pending"] == 1
+
+
+def test_jobs_outside_batches_stay_out_of_the_batch_index_and_old_indexes_go(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    s = open_store(f"sqlite:///{path}")
+    s.enqueue([Job("t"), Job("t")], Batch())
+    s.enqueue([Job("t")])
+    s.close()
+    old = sqlite3.connect(path)  # a file from before: the indexes of earlier versions
+    old.execute("CREATE INDEX jobs_lease ON jobs (status, lease_expires_at)")
+    old.execute("CREATE INDEX jobs_batch ON jobs (batch_id, status)")
+    old.commit()
+    old.close()
+    s = open_store(f"sqlite:///{path}")
+    try:
+        names = {r[0] for r in s._conn.execute("SELECT name FROM sqlite_master")}
+        assert "jobs_in_batch" in names and not names & {"jobs_lease", "jobs_batch"}
+        s._conn.execute("ANALYZE jobs")
+        stats = dict(s._conn.execute("SELECT idx, stat FROM sqlite_stat1"))
+        assert stats["jobs_in_batch"].split()[0] == "2"  # entries: the batch's two jobs
+        assert stats["jobs_created"].split()[0] == "3"
+        [batch] = s.list_batches()
+        plan = s._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT status, count(*) FROM jobs WHERE batch_id = ? "
+            "GROUP BY status",
+            (batch.batch_id,),
+        ).fetchall()
+        assert "jobs_in_batch" in plan[0][-1]
+        assert s.count_by_status(batch_id=batch.batch_id)["pending"] == 2
+    finally:
+        s.close()

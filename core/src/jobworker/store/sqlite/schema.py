@@ -8,11 +8,18 @@ replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``).
 Typed claims read two small partial indexes, so that pending jobs that are not due yet cost
 nothing either: ``jobs_ready`` holds the pending jobs that were due when created (ordered as
 claims take them), ``jobs_delayed`` the others (delayed submits, retries waiting out their
-backoff) by ``available_at``, whose due part alone is sorted."""
+backoff) by ``available_at``, whose due part alone is sorted.
+
+Every index costs each insert (one more page written per single-job commit), so a job is in as
+few as its queries need: ``jobs_in_batch`` holds only jobs of a batch (a query by ``batch_id =
+?`` implies that), and the lease sweep reads the processing jobs through ``jobs_type_claim``."""
 
 from .registry import REGISTRY_SCHEMA
 
-DROPPED_INDEXES = ("jobs_claim", "jobs_available")  # replaced, or preferred by the planner
+# Replaced, preferred by the planner, or not worth their cost per insert: jobs_lease
+# (status, lease_expires_at) only ever served ``status = ?``, as jobs_type_claim does;
+# jobs_batch is jobs_in_batch without the jobs outside any batch.
+DROPPED_INDEXES = ("jobs_claim", "jobs_available", "jobs_lease", "jobs_batch")
 
 SCHEMA = (
     """
@@ -45,8 +52,7 @@ CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (job_type, priority DESC, created_
     WHERE status = 'pending' AND available_at <= created_at;
 CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (job_type, available_at)
     WHERE status = 'pending' AND available_at > created_at;
-CREATE INDEX IF NOT EXISTS jobs_lease ON jobs (status, lease_expires_at);
-CREATE INDEX IF NOT EXISTS jobs_batch ON jobs (batch_id, status);
+CREATE INDEX IF NOT EXISTS jobs_in_batch ON jobs (batch_id, status) WHERE batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
 CREATE INDEX IF NOT EXISTS jobs_announce ON jobs (updated_at) WHERE announce_pending = 1;
 CREATE TABLE IF NOT EXISTS logs (
