@@ -3,19 +3,39 @@
 For each installed plugin (entry point group ``jobworker``), a fresh interpreter imports what a
 worker imports (its logging set up first, then ``jobworker.worker``), then loads that plugin as
 the worker does, and reports the resident set size added and which heavy libraries were
-imported; then one interpreter with every plugin loaded. Usage::
+imported; then one interpreter with every plugin loaded. Last, a real idle worker: ``jobworker
+run --processes 1`` on a temporary SQLite store for ``--seconds`` (past its first 10 s check for
+plugin changes), with every installed plugin and with none (``JOBWORKER_PLUGINS=""``), and the
+peak RSS (``VmHWM``) of its process and any child. Usage::
 
-    .venv/bin/python bench/bench_plugin_rss.py
+    .venv/bin/python bench/bench_plugin_rss.py [--seconds 12]
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.metadata as md
 import json
+import os
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-HEAVY = ["av", "numpy", "pypdf", "pypdfium2", "PIL", "pytesseract", "lxml", "jinja2", "yaml"]
+HEAVY = [
+    "av",
+    "numpy",
+    "pypdf",
+    "pypdfium2",
+    "PIL",
+    "pytesseract",
+    "lxml",
+    "jinja2",
+    "yaml",
+    "pydub",
+]
 
 PROBE = """
 import json, sys
@@ -47,15 +67,68 @@ def probe(target: str) -> tuple[float, float, list[str]]:
     return float(r["base"]), float(r["after"]), list(r["heavy"])
 
 
+def _peak_kib(pid: int) -> int:
+    """``VmHWM`` (peak resident set) of a live process, in KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
+def idle_worker(seconds: float, plugins: str | None) -> tuple[float, int]:
+    """(the largest peak RSS in MiB among an idle worker's processes, how many there were)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBWORKER_")}
+    if plugins is not None:
+        env["JOBWORKER_PLUGINS"] = plugins
+    with tempfile.TemporaryDirectory() as tmp:
+        env["JOBWORKER_STORE"] = f"sqlite:///{tmp}/jobs.db"
+        worker = subprocess.Popen(
+            [Path(sys.executable).with_name("jobworker"), "run", "--processes", "1"],
+            env=env,
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        peaks: dict[int, int] = {}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and worker.poll() is None:
+            for pid in [worker.pid, *_children(worker.pid)]:
+                peaks[pid] = max(peaks.get(pid, 0), _peak_kib(pid))
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(30)
+    return max(peaks.values()) / 1024, len(peaks)
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=12.0, help="idle worker run time")
+    args = parser.parse_args()
     print("| plugin | RSS added at load (MiB) | heavy libraries imported at load |")
     print("|---|---:|---|")
     for ep in sorted(md.entry_points(group="jobworker"), key=lambda e: e.name):
         base, after, heavy = probe(ep.value)
         print(f"| {ep.name} | {after - base:.1f} | {', '.join(heavy) or '-'} |")
     base, after, heavy = probe("*")
-    print(f"| all of them | {after - base:.1f} | {', '.join(heavy)} |")
+    print(f"| all of them | {after - base:.1f} | {', '.join(heavy) or '-'} |")
     print(f"\nworker imports alone: {base:.1f} MiB RSS; with every plugin: {after:.1f} MiB")
+    for label, plugins in (("every installed plugin", None), ("no plugin", "")):
+        peak, processes = idle_worker(args.seconds, plugins)
+        print(
+            f"idle `jobworker run --processes 1`, {label}: peak RSS {peak:.1f} MiB "
+            f"({processes} process{'es' if processes > 1 else ''}, {args.seconds:g} s)"
+        )
 
 
 if __name__ == "__main__":

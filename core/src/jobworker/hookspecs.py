@@ -43,6 +43,12 @@ def register_job_handlers(register: Callable[[JobHandler], None]) -> None:
     Call ``register`` once per :class:`~jobworker.JobHandler`. A job type registered by two
     plugins is an error naming both; the worker refuses the second and serves the rest.
 
+    Every worker and client process imports the plugin module and calls this hook, whether or
+    not a job of yours ever runs there: import heavy libraries (NumPy, PyAV, Pillow...) in the
+    handler, not at load. Keep the parameters class and the ``check`` function in light
+    modules, and register a small function that imports the heavy handler module on its first
+    call ("Heavy libraries" in docs/writing-plugins.md).
+
     Example::
 
         import attrs
