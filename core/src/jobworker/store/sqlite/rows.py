@@ -8,7 +8,7 @@ JSON); the rest of a job is JSON in ``doc``. Every select of jobs ends with ``do
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...model import Job, LogEntry
@@ -80,22 +80,27 @@ def row_value(row: Sequence[Any], column: str) -> Any:
 
 def decode_job(row: Sequence[Any], logs: list[LogEntry] | None = None) -> Job:
     """The job of a :data:`SELECT` row; raises (any exception) when the row cannot be read."""
-    data = dict(zip(JOB_COLS, row, strict=False))
-    for name, value in (*data.items(), ("doc", row[_DOC])):
-        if isinstance(value, BadText):
-            raise ValueError(f"column {name} is not valid UTF-8")
+    if BadText in map(type, row):
+        name = next(n for n, v in zip((*JOB_COLS, "doc"), row, strict=False) if type(v) is BadText)
+        raise ValueError(f"column {name} is not valid UTF-8")
     doc = loads(row[_DOC])
     if not isinstance(doc, dict):
         raise ValueError(f"doc is {type(doc).__name__}, not an object")
-    for col in TIME_COLS:
-        data[col] = from_ms(data[col])
-    for col in JSON_COLS:
-        data[col] = loads(data[col])
-    doc.update({k: v for k, v in data.items() if v is not None})
+    for i, name, decode in _DECODERS:
+        value = row[i]
+        if value is not None and (decode is None or (value := decode(value)) is not None):
+            doc[name] = value
     job = Job.from_dict(doc)
     if logs:
         job.logs = logs
     return job
+
+
+#: (index in the row, column, how its cell is decoded: as is, epoch milliseconds, JSON)
+_DECODERS: tuple[tuple[int, str, Callable[[Any], Any] | None], ...] = tuple(
+    (i, name, from_ms if name in TIME_COLS else loads if name in JSON_COLS else None)
+    for i, name in enumerate(JOB_COLS)
+)
 
 
 def read_job(row: Sequence[Any], logs: list[LogEntry] | None = None) -> Job:
