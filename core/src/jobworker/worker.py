@@ -42,6 +42,7 @@ from .model import (
     JobProgress,
     LogEntry,
     LogLevel,
+    folder_name_problem,
     normalise_results,
     utcnow,
 )
@@ -151,6 +152,7 @@ class Worker(WorkerDuties):
         )
         self.log = log.bind(worker_id=self.worker_id)
         self._scratch_root = Path(tempfile.gettempdir()) / f"jobworker-{self.worker_id}"
+        self._scratch_dir = str(self._scratch_root)
         self.processed = 0
         #: Why a burst worker gave up on its store (``jobworker run --burst`` exits 1), if so.
         self.store_error: str | None = None
@@ -382,7 +384,7 @@ class Worker(WorkerDuties):
 
     async def _attempt(self, run: _Running) -> None:
         job, handler = run.job, run.handler
-        scratch: Path | None = None
+        scratch: str | None = None
         progress = None
         try:
             if handler is None:
@@ -391,7 +393,8 @@ class Worker(WorkerDuties):
                     f"{', '.join(self.plugins.job_types()) or 'none'}"
                 )
             params = params_for(handler, job.parameters)
-            scratch = self._scratch_root / f"{job.job_id}-{job.attempts}"
+            if folder_name_problem(job.job_id) is None:  # else the attempt has no scratch dir
+                scratch = os.path.join(self._scratch_dir, f"{job.job_id}-{job.attempts}")
             ctx = JobContext(
                 job,
                 params,
@@ -403,9 +406,8 @@ class Worker(WorkerDuties):
                 self.settings.max_input_bytes,
                 self._plugin_modules,
             )
-            ctx.log(
-                "info", f"attempt {job.attempts} of {job.max_attempts} started on {self.worker_id}"
-            )
+            started = f"attempt {job.attempts} of {job.max_attempts} started on {self.worker_id}"
+            self.report_log(job.job_id, LogEntry(utcnow(), LogLevel.INFO, started))
             ctx.progress(0, "processing")
             timeout = job.timeout or handler.timeout
             result = await self.executors.run(handler, ctx, run.stop, timeout)
@@ -425,7 +427,7 @@ class Worker(WorkerDuties):
             progress = self._take_progress(job.job_id) or run.progress
             outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
         finally:
-            if scratch is not None and scratch.exists():
+            if scratch is not None and os.path.exists(scratch):  # os.path: no Path per job
                 shutil.rmtree(scratch, ignore_errors=True)
         # One line per job end (as RQ and Celery log): type, id, duration, outcome.
         self.log.info(
