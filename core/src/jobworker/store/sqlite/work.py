@@ -13,7 +13,7 @@ from typing import Any
 from ... import errors, lifecycle
 from ...fleet import WorkerRecord
 from ...lifecycle import Backoff
-from ...model import Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, job_type_of
+from ...model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, job_type_of
 from .._codec import dumps, from_ms, to_ms
 from ..base import Claim, Outcome, Transition
 from ..broken import problem_of, quarantine_error, storable_text, unstorable
@@ -27,6 +27,8 @@ __all__ = ["SQLiteWork"]
 log = logging.getLogger("jobworker.store")
 
 
+_BATCH_ID, _JOB_ID = JOB_COLS.index("batch_id"), JOB_COLS.index("job_id")
+
 #: The two partial indexes of a typed claim (see :mod:`.schema`) and the condition each holds.
 _CLAIM_RANGES = (
     ("jobs_ready", "available_at <= created_at"),
@@ -38,98 +40,144 @@ class SQLiteWork(SQLiteConnection):
     """The SQLite store's worker operations."""
 
     def exchange(
-        self, worker_id: str, now: datetime, **work: Any
+        self,
+        worker_id: str,
+        now: datetime,
+        *,
+        logs: Sequence[tuple[str, LogEntry]] = (),
+        progress: Mapping[str, JobProgress] | None = None,
+        outcomes: Sequence[Outcome] = (),
+        claim: Claim | None = None,
+        announced: Collection[str] = (),
+        announced_batches: Collection[str] = (),
     ) -> tuple[list[Transition], list[Job]]:
-        """Logs, progress, outcomes and the next claim in one transaction (one commit)."""
-        with self._tx():
-            return super().exchange(worker_id, now, **work)
+        """Logs, progress, outcomes and the next claim in one transaction (one commit), in the
+        order of :meth:`Store.exchange`. What needs no database (the log rows, the outcomes'
+        ``SET`` clauses, reading the claimed rows into jobs) is done outside it: the write lock,
+        which every other worker process waits for, is held for the statements alone."""
+        log_rows = self._log_rows(logs)
+        ends = self._ends(outcomes, now)
+        now_ms = to_ms(now)
+        with self._tx() as db:
+            if announced or announced_batches:
+                self.mark_announced(announced, announced_batches)
+            self._insert_logs(db, log_rows)
+            self.save_progress(worker_id, progress or {}, now)
+            done, batch_of, finished = self._finish_in(db, ends, now_ms)
+            rows = self._claim_rows(db, claim, now) if claim is not None else []
+        attach_batches(done, batch_of, finished)
+        return done, self._read_claimed(rows, now_ms)
 
     def claim(self, claim: Claim, now: datetime) -> list[Job]:
+        with self._tx() as db:
+            rows = self._claim_rows(db, claim, now)
+        return self._read_claimed(rows, to_ms(now))
+
+    def _claim_rows(
+        self, db: sqlite3.Connection, claim: Claim, now: datetime
+    ) -> list[tuple[Any, ...]]:
+        """Take up to ``claim.limit`` due jobs and move their batches' counters; return their
+        rows, read into jobs by :meth:`_read_claimed` once the transaction has committed."""
         if claim.limit <= 0:
             return []
         now_ms = to_ms(now)
         take, take_args = change_sql(lifecycle.claimed(claim.worker_id, claim.lease_seconds, now))
-        claimed: list[Job] = []
-        with self._tx() as db:
-            slots = dict(claim.type_slots)
-            if claim.cluster_limits:
-                running = dict(
-                    db.execute(
-                        "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
-                        f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
-                        "GROUP BY job_type",
-                        tuple(claim.cluster_limits),
-                    ).fetchall()
-                )
-                for job_type, limit in claim.cluster_limits.items():
-                    room = max(0, limit - running.get(job_type, 0))
-                    slots[job_type] = min(slots.get(job_type, room), room)
-            order = "ORDER BY priority DESC, created_at, rowid LIMIT ?"
-            # (a query of the rowids to claim, its arguments, at most this many)
-            groups: list[tuple[str, tuple[Any, ...], int]] = []
-            if claim.types is not None:
-                # Two index ranges per type (jobs_ready; the due part of jobs_delayed), merged
-                # in priority order: the cost depends neither on how many jobs of other types
-                # are pending nor on how many of this type are not due yet.
-                parts, args = [], []
-                for job_type in sorted(set(claim.types)):
-                    n = min(slots.get(job_type, claim.limit), claim.limit)
-                    if n > 0:
-                        for index, due in _CLAIM_RANGES:
-                            parts.append(
-                                "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
-                                f"FROM jobs INDEXED BY {index} WHERE status = 'pending' AND {due} "
-                                f"AND job_type = ? AND available_at <= ? {order})"
-                            )
-                            args += [job_type, now_ms, n]
-                if parts:
-                    union = " UNION ALL ".join(parts)
-                    groups.append(
-                        (f"SELECT r FROM ({union}) ORDER BY p DESC, c, r LIMIT ?", tuple(args), 0)
-                    )
-            else:
-                pending = "SELECT rowid FROM jobs WHERE status = 'pending' AND available_at <= ?"
-                conditions = [(f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots))]
-                conditions += [("job_type = ?", (t,)) for t, n in slots.items() if n > 0]
-                limits = [claim.limit] + [n for n in slots.values() if n > 0]
-                if not slots:
-                    conditions, limits = [("1", ())], [claim.limit]
-                groups = [
-                    (f"{pending} AND {cond} {order}", (now_ms, *cond_args), n)
-                    for (cond, cond_args), n in zip(conditions, limits, strict=True)
-                ]
-            for select, select_args, group_limit in groups:
-                limit = min(group_limit or claim.limit, claim.limit - len(claimed))
-                if limit <= 0:
-                    break
-                rows = db.execute(
-                    f"UPDATE jobs SET {take} WHERE rowid IN ({select}) RETURNING {SELECT}",
-                    (*take_args, *select_args, limit),
+        claimed: list[tuple[Any, ...]] = []
+        slots = dict(claim.type_slots)
+        if claim.cluster_limits:
+            running = dict(
+                db.execute(
+                    "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
+                    f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
+                    "GROUP BY job_type",
+                    tuple(claim.cluster_limits),
                 ).fetchall()
-                for r in rows:
-                    try:
-                        claimed.append(decode_job(r))
-                    except Exception as exc:  # one unreadable row: quarantine it, go on
-                        self._quarantine(db, r, problem_of(exc), now_ms)
-            self._move_counters(
-                db, [(j.batch_id, "pending", "processing") for j in claimed], now_ms
             )
+            for job_type, limit in claim.cluster_limits.items():
+                room = max(0, limit - running.get(job_type, 0))
+                slots[job_type] = min(slots.get(job_type, room), room)
+        order = "ORDER BY priority DESC, created_at, rowid LIMIT ?"
+        # (a query of the rowids to claim, its arguments, at most this many)
+        groups: list[tuple[str, tuple[Any, ...], int]] = []
+        if claim.types is not None:
+            # Two index ranges per type (jobs_ready; the due part of jobs_delayed), merged
+            # in priority order: the cost depends neither on how many jobs of other types
+            # are pending nor on how many of this type are not due yet.
+            parts, args = [], []
+            for job_type in sorted(set(claim.types)):
+                n = min(slots.get(job_type, claim.limit), claim.limit)
+                if n > 0:
+                    for index, due in _CLAIM_RANGES:
+                        parts.append(
+                            "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
+                            f"FROM jobs INDEXED BY {index} WHERE status = 'pending' AND {due} "
+                            f"AND job_type = ? AND available_at <= ? {order})"
+                        )
+                        args += [job_type, now_ms, n]
+            if parts:
+                union = " UNION ALL ".join(parts)
+                groups.append(
+                    (f"SELECT r FROM ({union}) ORDER BY p DESC, c, r LIMIT ?", tuple(args), 0)
+                )
+        else:
+            pending = "SELECT rowid FROM jobs WHERE status = 'pending' AND available_at <= ?"
+            conditions = [(f"job_type NOT IN ({', '.join('?' * len(slots))})", tuple(slots))]
+            conditions += [("job_type = ?", (t,)) for t, n in slots.items() if n > 0]
+            limits = [claim.limit] + [n for n in slots.values() if n > 0]
+            if not slots:
+                conditions, limits = [("1", ())], [claim.limit]
+            groups = [
+                (f"{pending} AND {cond} {order}", (now_ms, *cond_args), n)
+                for (cond, cond_args), n in zip(conditions, limits, strict=True)
+            ]
+        for select, select_args, group_limit in groups:
+            limit = min(group_limit or claim.limit, claim.limit - len(claimed))
+            if limit <= 0:
+                break
+            claimed += db.execute(
+                f"UPDATE jobs SET {take} WHERE rowid IN ({select}) RETURNING {SELECT}",
+                (*take_args, *select_args, limit),
+            ).fetchall()
+        self._move_counters(db, [(_batch_of(r), "pending", "processing") for r in claimed], now_ms)
+        return claimed
+
+    def _read_claimed(self, rows: Sequence[tuple[Any, ...]], now_ms: int) -> list[Job]:
+        """The claimed rows as jobs, in claim order; a row that cannot be read is failed
+        (quarantined) in a transaction of its own and left out."""
+        claimed: list[Job] = []
+        broken: list[tuple[tuple[Any, ...], str]] = []
+        for row in rows:
+            try:
+                claimed.append(decode_job(row))
+            except Exception as exc:  # one unreadable row: quarantine it, go on
+                broken.append((row, problem_of(exc)))
+        if broken:
+            try:
+                with self._tx() as db:
+                    for row, problem in broken:
+                        self._quarantine(db, row, problem, now_ms)
+            except Exception as exc:  # its lease expires and the next claim tries again
+                log.error("could not quarantine %d unreadable job(s): %s", len(broken), exc)
         claimed.sort(key=lambda j: (-j.priority, j.created_at))
         return claimed
 
     def _quarantine(
         self, db: sqlite3.Connection, row: Sequence[Any], problem: str, now_ms: int
     ) -> None:
-        """Fail a just-claimed row that cannot be read with ``INVALID_DOCUMENT`` (by rowid; not
-        retried, not announced: no hook can be given a job that cannot be read)."""
+        """Fail a row just claimed (committed as processing) that cannot be read with
+        ``INVALID_DOCUMENT`` (by rowid, if it is still this claim's; not retried, not
+        announced: no hook can be given a job that cannot be read)."""
         job_id = row_value(row, "job_id")
         sets, args = change_sql(lifecycle.quarantined(quarantine_error(problem), from_ms(now_ms)))
         db.execute("SAVEPOINT quarantine")
         try:
-            db.execute(f"UPDATE jobs SET {sets} WHERE rowid = ?", (*args, row_value(row, "rowid")))
-            batch_id = row_value(row, "batch_id")
-            if isinstance(batch_id, str) and not isinstance(batch_id, BadText):
-                self._move_counters(db, [(batch_id, "pending", "failed")], now_ms)
+            failed = db.execute(
+                f"UPDATE jobs SET {sets} WHERE rowid = ? AND status = 'processing' "
+                "AND lease_owner IS ?",
+                (*args, row_value(row, "rowid"), row_value(row, "lease_owner")),
+            ).rowcount
+            if failed and _batch_of(row) is not None:
+                self._move_counters(db, [(_batch_of(row), "processing", "failed")], now_ms)
         except sqlite3.Error as exc:
             db.execute("ROLLBACK TO quarantine")
             log.error(
@@ -179,63 +227,85 @@ class SQLiteWork(SQLiteConnection):
             )
 
     def append_logs(self, entries: Sequence[tuple[str, LogEntry]]) -> None:
-        if not entries:
-            return
-        with self._tx() as db:
-            db.executemany(
-                "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
-                [
-                    (
-                        job_id,
-                        to_ms(e.timestamp),
-                        e.level.value,
-                        cut(storable_text(e.message), self.log_message_max),
-                    )
-                    for job_id, e in entries
-                ],
+        if entries:
+            rows = self._log_rows(entries)
+            with self._tx() as db:
+                self._insert_logs(db, rows)
+
+    def _log_rows(self, entries: Sequence[tuple[str, LogEntry]]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                job_id,
+                to_ms(e.timestamp),
+                e.level.value,
+                cut(storable_text(e.message), self.log_message_max),
             )
-            for job_id in {job_id for job_id, _ in entries}:
-                db.execute(
-                    "DELETE FROM logs WHERE job_id = ? AND id <= (SELECT id FROM logs "
-                    "WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
-                    (job_id, job_id, self.log_cap),
-                )
+            for job_id, e in entries
+        ]
+
+    def _insert_logs(self, db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Insert log rows, then drop each job's lines beyond the newest ``log_cap``."""
+        if not rows:
+            return
+        db.executemany("INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)", rows)
+        for job_id in {row[0] for row in rows}:
+            db.execute(
+                "DELETE FROM logs WHERE job_id = ? AND id <= (SELECT id FROM logs "
+                "WHERE job_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                (job_id, job_id, self.log_cap),
+            )
 
     def finish(self, outcomes: Sequence[Outcome], now: datetime) -> list[Transition]:
-        now_ms = to_ms(now)
-        done: list[Transition] = []
-        batch_of: list[str | None] = []
+        ends = self._ends(outcomes, now)
         with self._tx() as db:
-            moves: list[tuple[str | None, str, str]] = []
-            for out in outcomes:
-                try:
-                    change = lifecycle.outcome_change(out, now)
-                    sets, args = change_sql(change)
-                except (TypeError, ValueError) as exc:  # results no store can keep
-                    out = unstorable(out, exc)
-                    change = lifecycle.outcome_change(out, now)
-                    sets, args = change_sql(change)
-                target = change.status.value
-                row = db.execute(
-                    f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
-                    f"AND status = 'processing' RETURNING {SELECT}",
-                    (*args, out.job_id, out.worker_id),
-                ).fetchone()
-                if row is None:
-                    continue
-                batch_id = row[JOB_COLS.index("batch_id")]
-                moves.append((batch_id, "processing", target))
-                done.append(
-                    Transition(
-                        functools.partial(self._job_from_row, row),
-                        status=JobStatus(target),
-                        job_id=row[JOB_COLS.index("job_id")],
-                    )
-                )
-                batch_of.append(batch_id)
-            finished = self._move_counters(db, moves, now_ms)
+            done, batch_of, finished = self._finish_in(db, ends, to_ms(now))
         attach_batches(done, batch_of, finished)
         return done
+
+    @staticmethod
+    def _ends(outcomes: Sequence[Outcome], now: datetime) -> list[tuple[Outcome, str, Any, str]]:
+        """Each outcome with its ``SET`` clause, arguments and target status (built before the
+        transaction); an outcome whose values no store can keep fails its job instead."""
+        ends = []
+        for out in outcomes:
+            try:
+                change = lifecycle.outcome_change(out, now)
+                sets, args = change_sql(change)
+            except (TypeError, ValueError) as exc:  # results no store can keep
+                out = unstorable(out, exc)
+                change = lifecycle.outcome_change(out, now)
+                sets, args = change_sql(change)
+            ends.append((out, sets, args, change.status.value))
+        return ends
+
+    def _finish_in(
+        self, db: sqlite3.Connection, ends: Sequence[tuple[Outcome, str, Any, str]], now_ms: int
+    ) -> tuple[list[Transition], list[str | None], list[Batch]]:
+        """Write the prepared outcomes of jobs this worker still holds and move their batches'
+        counters: the transitions, the batch of each, and the batches just finished."""
+        done: list[Transition] = []
+        batch_of: list[str | None] = []
+        moves: list[tuple[str | None, str, str]] = []
+        for out, sets, args, target in ends:
+            row = db.execute(
+                f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
+                f"AND status = 'processing' RETURNING {SELECT}",
+                (*args, out.job_id, out.worker_id),
+            ).fetchone()
+            if row is None:
+                continue
+            batch_id = row[_BATCH_ID]
+            moves.append((batch_id, "processing", target))
+            done.append(
+                Transition(
+                    functools.partial(self._job_from_row, row),
+                    status=JobStatus(target),
+                    job_id=row[_JOB_ID],
+                )
+            )
+            batch_of.append(batch_id)
+        finished = self._move_counters(db, moves, now_ms) if moves else []
+        return done, batch_of, finished
 
     def recover_expired(self, now: datetime, backoff: float | Backoff = 2.0) -> list[Transition]:
         now_ms = to_ms(now)
@@ -322,3 +392,9 @@ class SQLiteWork(SQLiteConnection):
             finished = self._move_counters(db, [(b, "pending", "failed") for b in batch_of], now_ms)
         attach_batches(done, batch_of, finished)
         return done
+
+
+def _batch_of(row: Sequence[Any]) -> str | None:
+    """The batch whose counters a claimed row moves (as :meth:`SQLiteWork.finish` reads it)."""
+    batch_id = row_value(row, "batch_id")
+    return batch_id if isinstance(batch_id, str) and not isinstance(batch_id, BadText) else None
