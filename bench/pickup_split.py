@@ -1,7 +1,7 @@
 """Where an idle worker's pickup latency goes (rough: the worker runs on a thread of this process,
 so submitter and worker share a GIL and every step is inflated). Usage::
 
-    .venv/bin/python bench/pickup_split.py [--jobs 60]
+    .venv/bin/python bench/pickup_split.py [--jobs 60] [--io-thread]
 
 Prints the median time from the submit call to: submit returned, wake-up seen by the loop, claim
 started on the I/O thread, claim has its row, attempt started on the loop, handler running.
@@ -36,7 +36,7 @@ def mark(step: str) -> None:
 def instrument() -> None:
     """Wrap the worker's and the store's steps so that each records when it first ran."""
     worker_cls = worker_module.Worker
-    on_wake, start, claim = worker_cls._on_wake, worker_cls._start, SQLiteStore.claim
+    on_wake, start, claim = worker_cls._on_wake, worker_cls._start, SQLiteStore._claim_rows
 
     def on_wake_marked(self: Any, notifier: Any) -> None:
         mark("wake")
@@ -55,7 +55,7 @@ def instrument() -> None:
 
     worker_cls._on_wake = on_wake_marked  # type: ignore[method-assign]  # instrumentation
     worker_cls._start = start_marked  # type: ignore[method-assign]  # instrumentation
-    SQLiteStore.claim = claim_marked  # type: ignore[method-assign]  # instrumentation
+    SQLiteStore._claim_rows = claim_marked  # type: ignore[method-assign]  # instrumentation
 
 
 async def noop(ctx: Any) -> None:
@@ -71,7 +71,15 @@ class Plugin:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--jobs", type=int, default=60)
+    parser.add_argument(
+        "--io-thread",
+        action="store_true",
+        help="every store call on the worker's I/O thread, as before the idle round trip moved "
+        "onto the loop (an A/B of that change)",
+    )
     args = parser.parse_args()
+    if args.io_thread:
+        SQLiteStore.local = False
     configure_logging("warning")
     instrument()
     folder = tempfile.mkdtemp()

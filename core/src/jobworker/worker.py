@@ -285,8 +285,7 @@ class Worker(WorkerDuties):
                 if await self._sweep_unserved():
                     idle_since_empty = False  # more of them may be left
                 continue
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._kick.wait(), timeout=await self._idle_timeout())
+            await self._wait_kick(await self._idle_timeout())
 
     async def _exchange(self, claim: bool) -> list[Job]:
         """One round trip to the store: logs, progress, finished attempts, and a new claim."""
@@ -294,20 +293,19 @@ class Worker(WorkerDuties):
         request = self._claim_request() if claim else None
         if writes.empty and request is None:
             return []
+        call = functools.partial(
+            self.store.exchange,
+            self.worker_id,
+            utcnow(),
+            logs=writes.logs,
+            progress=writes.progress,
+            outcomes=writes.outcomes,
+            claim=request,
+            announced=writes.announced,
+            announced_batches=writes.announced_batches,
+        )
         try:
-            done, claimed = await self._call(
-                functools.partial(
-                    self.store.exchange,
-                    self.worker_id,
-                    utcnow(),
-                    logs=writes.logs,
-                    progress=writes.progress,
-                    outcomes=writes.outcomes,
-                    claim=request,
-                    announced=writes.announced,
-                    announced_batches=writes.announced_batches,
-                )
-            )
+            done, claimed = await self._here_if_idle(call)
         except BaseException:
             self._writes.put_back(writes)  # nothing is lost: written by the next round trip
             raise
@@ -332,7 +330,9 @@ class Worker(WorkerDuties):
         timeout = self.settings.poll_interval
         if self.running:
             return timeout
-        due = await self._call(self.store.next_available_at, self.serving.claim_types, utcnow())
+        due = await self._here_if_idle(
+            self.store.next_available_at, self.serving.claim_types, utcnow()
+        )
         if due is not None:
             timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()) + 0.005)
         return timeout
@@ -413,7 +413,7 @@ class Worker(WorkerDuties):
             result = await self.executors.run(handler, ctx, run.stop, timeout)
             if result is not None and not isinstance(result, dict):
                 result = {"structured_data": result}
-            progress = self._take_progress(job.job_id)
+            progress = self._writes.take_progress(job.job_id)
             outcome = Outcome(
                 job.job_id,
                 self.worker_id,
@@ -424,7 +424,7 @@ class Worker(WorkerDuties):
         except BaseException as exc:  # every failure becomes an outcome; nothing escapes
             if isinstance(exc, asyncio.CancelledError) and run.stop.reason is None:
                 run.stop.stop("shutdown")
-            progress = self._take_progress(job.job_id) or run.progress
+            progress = self._writes.take_progress(job.job_id) or run.progress
             outcome = self._failure(run, exc, progress, time.monotonic() - run.started)
         finally:
             if scratch is not None and os.path.exists(scratch):  # os.path: no Path per job
@@ -543,9 +543,6 @@ class Worker(WorkerDuties):
                 self.log.exception("could not write what the hooks announced")
                 return
 
-    def _take_progress(self, job_id: str) -> JobProgress | None:
-        return self._writes.take_progress(job_id)
-
     # -- background duties -----------------------------------------------------------------
 
     async def _flush(self) -> None:
@@ -592,3 +589,8 @@ class Worker(WorkerDuties):
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
+
+    async def _here_if_idle(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the loop itself if the store is local and no job runs (nothing to
+        hold up; an idle worker's pickup saves two thread hand-offs), else on the I/O thread."""
+        return fn(*args) if self.store.local and not self.running else await self._call(fn, *args)

@@ -243,6 +243,15 @@ class WorkerDuties:
             )
         self._announce(missed, batches)
 
+    async def _wait_kick(self, timeout: float) -> None:
+        """Until the next kick, or ``timeout``. Unlike ``wait_for`` no task of its own: the loop
+        resumes here one iteration after a wake-up, not three."""
+        timer = asyncio.get_running_loop().call_later(timeout, self._kick.set)
+        try:
+            await self._kick.wait()
+        finally:
+            timer.cancel()
+
     def _on_wake(self, notifier: Any) -> None:
         kinds = notifier.drain()  # None: the channel cannot tell new work from a cancel
         if kinds is None or "work" in kinds:

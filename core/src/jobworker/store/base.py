@@ -100,6 +100,10 @@ class Store(abc.ABC):
     url: str
     #: Most log entries kept per job; older ones are dropped as new ones arrive.
     log_cap: int = 1000
+    #: Whether a call is a quick local operation (no network), so that a worker with nothing
+    #: running may make its round trip on the event loop itself instead of its I/O thread
+    #: (two thread hand-offs less between a wake-up and the handler).
+    local: bool = False
     #: Longest log or progress message stored, in bytes of UTF-8; longer ones are cut (see
     #: :mod:`jobworker.store.sizes`).
     log_message_max: int = 8 * 1024

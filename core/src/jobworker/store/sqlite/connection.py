@@ -42,6 +42,8 @@ def _unusable(exc: BaseException) -> bool:
 class SQLiteConnection(Store):
     """One SQLite file in WAL mode: the connection and transactions of every part."""
 
+    local = True
+
     def __init__(
         self,
         path: str | os.PathLike[str],
