@@ -1,24 +1,12 @@
 """The command line starts quickly because it imports only what the command needs: these tests
 check what ``jobworker --version`` and ``jobworker submit`` import (the times themselves are in
-docs/benchmarks.md, measured with bench/cli_startup.sh)."""
+docs/benchmarks.md, measured with bench/bench_cli_startup.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-PROBE = """
-import json, sys
-sys.argv = ["jobworker", *json.loads(sys.argv[1])]
-from jobworker.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
-"""
+from cli_modules import run_cli, with_parents
 
 HEAVY = ("httpx", "rich", "structlog", "pymongo", "asyncio", "jobworker.worker")
 # Never needed to submit a job (the server and its libraries, HTTP, webhook delivery's network
@@ -37,17 +25,8 @@ NOT_FOR_SUBMIT = (
 
 
 def imported(tmp_path, *args: str) -> tuple[str, set[str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JOBWORKER_")}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    modules = json.loads(done.stderr.strip().splitlines()[-1])
-    return done.stdout, set(modules)
+    done, modules = run_cli(tmp_path, *args)
+    return done.stdout, modules
 
 
 def test_version_imports_no_plugin_and_nothing_heavy(tmp_path):
@@ -101,15 +80,10 @@ def test_version_and_submit_import_no_other_command(tmp_path):
     assert "packaging.requirements" not in modules and "packaging.markers" not in modules
 
 
-def top_and_packages(modules: set[str]) -> set[str]:
-    """Every module and each of its parent packages: ``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``."""
-    return {".".join(m.split(".")[: i + 1]) for m in modules for i in range(m.count(".") + 1)}
-
-
 def test_version_reads_no_metadata_and_submit_imports_no_server_or_http(tmp_path):
     _, modules = imported(tmp_path, "--version")
     # jobworker.__version__: no importlib.metadata, no model, no plugin machinery.
-    assert not top_and_packages(modules) & {
+    assert not with_parents(modules) & {
         *NOT_FOR_SUBMIT,
         "importlib.metadata",
         "jobworker.model",
@@ -120,10 +94,10 @@ def test_version_reads_no_metadata_and_submit_imports_no_server_or_http(tmp_path
     store = f"sqlite:///{tmp_path / 'q.db'}"
     out, modules = imported(tmp_path, "--store", store, "submit", "wordstats", "-p", "text=hi")
     assert out.strip().startswith("job-")
-    assert not top_and_packages(modules) & set(NOT_FOR_SUBMIT)
+    assert not with_parents(modules) & set(NOT_FOR_SUBMIT)
     # What a submit does need is there (so the list above is not trivially true).
     assert {"jobworker.client", "jobworker.store.sqlite", "worker_plugin_wordstats"} <= (
-        top_and_packages(modules)
+        with_parents(modules)
     )
 
 

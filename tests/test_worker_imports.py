@@ -4,24 +4,14 @@ them. No timing or memory figure is asserted, only which modules are loaded."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
-PROBE = """
-import json, sys
-sys.argv = ["jobworker", *json.loads(sys.argv[1])]
-from jobworker.cli import main
-try:
-    main()
-except SystemExit:
-    pass
-print(json.dumps(sorted(sys.modules)), file=sys.stderr)
-"""
+from cli_modules import run_cli, with_parents
 
-# Loaded when a job needs them (a webhook delivery, a parameter class, a notebook of rich
-# output), by other commands (serve, keys, list) or never in a worker.
+# Loaded when a job needs them (a webhook delivery, a parameter class, a traceback on a
+# terminal), by other commands (serve, keys, list) or never in a worker.
 NOT_IN_A_WORKER = {
     "rich",
     "pygments",
@@ -41,23 +31,12 @@ NOT_IN_A_WORKER = {
 }
 
 
-def run(tmp_path, *args: str, **env: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("JOBWORKER_")}
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(list(args))],
-        cwd=tmp_path,
-        env={**environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    modules = set(json.loads(done.stderr.strip().splitlines()[-1]))
-    return done, {".".join(m.split(".")[: i + 1]) for m in modules for i in range(m.count(".") + 1)}
-
-
 def test_a_worker_process_imports_no_server_http_or_rich(tmp_path):
     store = f"sqlite:///{tmp_path / 'q.db'}"
-    done, loaded = run(tmp_path, "--store", store, "run", "--burst", JOBWORKER_PLUGINS="wordstats")
+    done, modules = run_cli(
+        tmp_path, "--store", store, "run", "--burst", JOBWORKER_PLUGINS="wordstats"
+    )
+    loaded = with_parents(modules)
     assert "Traceback" not in done.stderr
     # It did run a worker, with the plugin: the list below is not trivially absent.
     assert {"jobworker.worker", "structlog", "asyncio", "worker_plugin_wordstats"} <= loaded
