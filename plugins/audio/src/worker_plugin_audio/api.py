@@ -24,7 +24,7 @@ from .editing import (
     split_on_silence,
     trim,
 )
-from .encoding import FORMATS, convert, export, parse_bitrate
+from .encoding import FORMATS, add_audio_stream, convert, export, parse_bitrate
 from .subtitles import to_srt, to_vtt, write_subtitles
 from .transcription import Transcriber, available_engines, get_engine, transcribe
 from .whisper import EXTRA as WHISPER_EXTRA
@@ -37,6 +37,7 @@ __all__ = [
     "AudioSegment",
     "Piece",
     "Transcriber",
+    "add_audio_stream",
     "available_engines",
     "convert",
     "decode",

@@ -17,10 +17,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import av
 import av.error
+from av.container import InputContainer
 from jobworker import UnsupportedInput
 
 __all__ = ["SINGLE_FILE_FORMATS", "open_input"]
@@ -78,7 +78,7 @@ _SIGNATURES = (
 
 
 @contextmanager
-def open_input(path: PathLike, what: str = "a media file") -> Iterator[Any]:
+def open_input(path: PathLike, what: str = "a media file") -> Iterator[InputContainer]:
     """Open ``path`` with PyAV for reading, allowing only :data:`SINGLE_FILE_FORMATS`.
 
     :param what: how the message names what was expected (``"a video"``).

@@ -19,6 +19,9 @@ import attrs
 import av
 import av.error
 import numpy as np
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.stream import Stream
 from jobworker import InputTooLarge, UnsupportedInput
 
 from .containers import open_input
@@ -63,13 +66,13 @@ class AudioInfo:
         return attrs.asdict(self)
 
 
-def open_media(path: PathLike) -> AbstractContextManager[Any]:
+def open_media(path: PathLike) -> AbstractContextManager[InputContainer]:
     """Open a media file for reading (single-file containers only, see :mod:`.containers`);
     every refusal becomes :class:`UnsupportedInput`."""
     return open_input(path, "a media file")
 
 
-def audio_stream(container: Any, path: PathLike) -> Any:
+def audio_stream(container: InputContainer, path: PathLike) -> AudioStream:
     streams = container.streams.audio
     if not streams:
         raise UnsupportedInput(
@@ -79,7 +82,7 @@ def audio_stream(container: Any, path: PathLike) -> Any:
     return streams[0]
 
 
-def stream_duration(container: Any, stream: Any) -> float | None:
+def stream_duration(container: InputContainer, stream: Stream) -> float | None:
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     if container.duration is not None:
@@ -165,7 +168,7 @@ def decode(
     with open_media(path) as container:
         stream = audio_stream(container, path)
         check_duration(stream_duration(container, stream), max_duration, path)
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         src_channels = int(stream.codec_context.channels or 2)
         out_channels = channels or min(src_channels, 2)
         rate = int(sample_rate or stream.codec_context.sample_rate or 44100)

@@ -10,6 +10,7 @@ import math
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 from jobworker import InvalidParameters
 
 from .decoding import AudioSegment
@@ -81,16 +82,20 @@ def split_fixed(segment: AudioSegment, seconds: float) -> list[Piece]:
     ]
 
 
-def frame_levels(segment: AudioSegment, frame_ms: int = FRAME_MS) -> np.ndarray:
+def frame_levels(segment: AudioSegment, frame_ms: int = FRAME_MS) -> npt.NDArray[np.float64]:
     """Loudness of each ``frame_ms`` frame in dBFS (``-inf`` for digital silence)."""
-    samples = np.frombuffer(segment.get_array_of_samples(), dtype=_dtype(segment))
-    samples = samples.reshape(-1, segment.channels).astype(np.float64).mean(axis=1)
+    raw: npt.NDArray[np.signedinteger] = np.frombuffer(
+        segment.get_array_of_samples(), dtype=_dtype(segment)
+    )
+    samples: npt.NDArray[np.float64] = (
+        raw.reshape(-1, segment.channels).astype(np.float64).mean(axis=1)
+    )
     per = max(1, segment.frame_rate * frame_ms // 1000)
     count = len(samples) // per
     if count == 0:
         return np.zeros(0)
     frames = samples[: count * per].reshape(count, per)
-    rms = np.sqrt(np.mean(frames * frames, axis=1))
+    rms: npt.NDArray[np.float64] = np.sqrt(np.mean(frames * frames, axis=1))
     full_scale = float(1 << (8 * segment.sample_width - 1))
     with np.errstate(divide="ignore"):
         return 20 * np.log10(rms / full_scale)

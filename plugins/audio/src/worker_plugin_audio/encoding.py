@@ -15,6 +15,8 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
+from av.audio.stream import AudioStream
+from av.container import OutputContainer
 from jobworker import InvalidParameters
 
 from .decoding import (
@@ -28,7 +30,7 @@ from .decoding import (
 )
 from .formats import FORMATS, OutputFormat, parse_bitrate
 
-__all__ = ["FORMATS", "OutputFormat", "convert", "export", "parse_bitrate"]
+__all__ = ["FORMATS", "OutputFormat", "add_audio_stream", "convert", "export", "parse_bitrate"]
 
 
 _FRAME_SAMPLES = 8192
@@ -40,6 +42,17 @@ def _codec_rate(codec: av.Codec, wanted: int) -> int:
         return wanted
     higher = [r for r in rates if r >= wanted]
     return min(higher) if higher else max(rates)
+
+
+def add_audio_stream(out: OutputContainer, codec: str, rate: int, layout: str) -> AudioStream:
+    """``out.add_stream(codec, rate=rate, layout=layout)``, checked to be an audio stream.
+
+    :raises ValueError: ``codec`` names a video or subtitle encoder.
+    """
+    stream = out.add_stream(codec, rate=rate, layout=layout)
+    if not isinstance(stream, AudioStream):
+        raise ValueError(f"{codec!r} is not an audio encoder")
+    return stream
 
 
 def export(
@@ -70,7 +83,7 @@ def export(
     step = _FRAME_SAMPLES * segment.channels
     tmp = path.with_name(path.name + ".part")
     with av.open(str(tmp), "w", format=spec.container) as out:
-        stream = out.add_stream(spec.codec, rate=rate, layout=out_layout)
+        stream = add_audio_stream(out, spec.codec, rate, out_layout)
         bits = parse_bitrate(bitrate)
         if bits and spec.lossy:
             stream.bit_rate = bits
@@ -119,7 +132,7 @@ def convert(
     with open_media(source) as container:
         stream = audio_stream(container, source)
         check_duration(stream_duration(container, stream), max_duration, source)
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         ctx = stream.codec_context
         in_rate = int(ctx.sample_rate or 44100)
         layout = "mono" if (channels or min(int(ctx.channels or 2), 2)) == 1 else "stereo"
@@ -128,7 +141,7 @@ def convert(
         next_report = 30.0
         try:
             with av.open(str(tmp), "w", format=spec.container) as out:
-                ostream = out.add_stream(spec.codec, rate=rate, layout=layout)
+                ostream = add_audio_stream(out, spec.codec, rate, layout)
                 bits = parse_bitrate(bitrate)
                 if bits and spec.lossy:
                     ostream.bit_rate = bits

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from jobworker import InputTooLarge, InvalidParameters, JobContext
 
@@ -14,6 +14,15 @@ from .encoding import FORMATS, convert, export
 from .params import OPERATIONS, AudioParams
 from .subtitles import write_subtitles
 from .transcription import SAMPLE_RATE, transcribe
+
+
+class _Encoding(TypedDict):
+    """The encoder settings of a job, as keyword arguments of :func:`convert` and :func:`export`."""
+
+    bitrate: str | None
+    sample_rate: int | None
+    channels: int | None
+
 
 __all__ = ["OPERATIONS", "AudioParams", "handle_audio"]
 
@@ -48,7 +57,7 @@ def handle_audio(ctx: JobContext) -> dict[str, Any]:
         return results
     out = ctx.output_dir
     stem = _safe_stem(path)
-    encode = {"bitrate": p.bitrate, "sample_rate": p.sample_rate, "channels": p.channels}
+    encode: _Encoding = {"bitrate": p.bitrate, "sample_rate": p.sample_rate, "channels": p.channels}
     if ops <= {"metadata", "convert"}:  # streamed: flat memory however long the file is
         total = info.duration or 1.0
 
@@ -121,7 +130,7 @@ def _split(
     directory: Path,
     stem: str,
     settings: dict[str, Any],
-    encode: dict[str, Any],
+    encode: _Encoding,
 ) -> list[dict[str, Any]]:
     ctx.progress(25, "splitting", p.split_mode)
     if p.split_mode == "fixed":

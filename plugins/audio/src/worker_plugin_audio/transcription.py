@@ -44,15 +44,15 @@ class Transcriber(Protocol):
 
 
 _lock = threading.Lock()
-_engines: dict[tuple[str, str], Any] = {}
+_engines: dict[tuple[str, str], Transcriber] = {}
 
 
-def available_engines() -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+def available_engines() -> dict[str, Callable[[Mapping[str, Any]], Transcriber]]:
     """``{name: factory}`` of every engine the worker's plugins register (installed ones and
     those given with ``--plugin``; in a process-executor child, the same set)."""
     from jobworker import active_plugins
 
-    found: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+    found: dict[str, Callable[[Mapping[str, Any]], Transcriber]] = {}
     for name, factory in active_plugins().collect("register_transcribers"):
         found.setdefault(str(name), factory)
     return found
@@ -84,7 +84,7 @@ def get_engine(name: str, settings: Mapping[str, Any] | None = None) -> Transcri
         engine = engines[name](settings)
         with _lock:
             _engines[key] = engine
-    return engine  # type: ignore[no-any-return]
+    return engine
 
 
 def _write_wav(segment: AudioSegment, path: Path) -> None:

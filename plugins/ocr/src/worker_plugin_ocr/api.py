@@ -20,6 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytesseract
@@ -140,8 +141,8 @@ def ocr_image(
         confidence=confidence,
         words=words,
         page=page,
-        hocr=by_ext.get("hocr"),
-        pdf=by_ext.get("pdf"),
+        hocr=_as_bytes(by_ext.get("hocr")),
+        pdf=_as_bytes(by_ext.get("pdf")),
     )
 
 
@@ -184,10 +185,10 @@ def ocr_file(
     path: str | os.PathLike[str],
     languages: str = "eng",
     pages: Sequence[int] | None = None,
-    **options: object,
+    **options: Any,
 ) -> list[PageText]:
-    """Like :func:`iter_ocr_file`, as a list."""
-    return list(iter_ocr_file(path, languages, pages, **options))  # type: ignore[arg-type]
+    """Like :func:`iter_ocr_file` (the same keyword options), as a list."""
+    return list(iter_ocr_file(path, languages, pages, **options))
 
 
 def _run(
@@ -195,9 +196,10 @@ def _run(
 ) -> list[bytes | str]:
     try:
         with using_tesseract(cmd):
-            return pytesseract.pytesseract.run_and_get_multiple_output(  # type: ignore[no-any-return]
+            outputs: list[bytes | str] = pytesseract.pytesseract.run_and_get_multiple_output(
                 source, extensions=extensions, lang=langs, timeout=timeout
             )
+            return outputs
     except pytesseract.TesseractNotFoundError:
         raise DependencyMissing(
             tesseract_unavailable_reason(cmd) or "tesseract binary not found",
@@ -226,6 +228,10 @@ def _run(
 
 def _as_text(data: bytes | str) -> str:
     return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+
+
+def _as_bytes(data: bytes | str | None) -> bytes | None:
+    return data.encode("utf-8") if isinstance(data, str) else data
 
 
 def _confidence(tsv: str) -> tuple[float | None, int]:

@@ -19,6 +19,7 @@ import attrs
 from jobworker import DependencyMissing, JobFailure, UnsupportedInput
 from pypdf import PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError, WrongPasswordError
+from pypdf.generic import DictionaryObject
 
 __all__ = ["OpenedPdf", "capture_pypdf_warnings", "is_pdf", "open_pdf", "pdf_metadata"]
 
@@ -156,7 +157,9 @@ def _encrypted(name: str, password: str | None) -> JobFailure:
 
 def _declared_count(reader: PdfReader) -> int | None:
     try:
-        count = reader.trailer["/Root"].get_object()["/Pages"].get_object().get("/Count")
+        root = reader.trailer["/Root"].get_object()
+        pages = root["/Pages"].get_object() if isinstance(root, DictionaryObject) else None
+        count = pages.get("/Count") if isinstance(pages, DictionaryObject) else None
         return int(count) if count is not None else None
     except (PyPdfError, KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -41,7 +41,7 @@ def _urls(value: Any) -> list[str]:
     return [str(u).strip() for u in value if str(u).strip()]
 
 
-def _required(_inst: Any, attribute: attrs.Attribute, value: str | None) -> None:
+def _required(_inst: Any, attribute: attrs.Attribute[Any], value: str | None) -> None:
     if not value:
         raise ValueError(f"{attribute.name} is required for session jobs")
 

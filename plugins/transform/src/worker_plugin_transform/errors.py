@@ -66,10 +66,11 @@ class TemplateLimitExceeded(JobFailure):
         limit: str = "",
         maximum: object = None,
         details: dict[str, object] | None = None,
-        **kwargs: object,
+        code: str | None = None,
+        retryable: bool | None = None,
     ) -> None:
         details = details or {"limit": limit, "maximum": maximum}
-        super().__init__(message, details=details, **kwargs)  # type: ignore[arg-type]
+        super().__init__(message, code=code, details=details, retryable=retryable)
 
 
 class TransformerError(JobFailure):

@@ -18,7 +18,7 @@ import re
 import string
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sized
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -158,7 +158,10 @@ def too_big(what: str, size: int, limits: Limits) -> TemplateLimitExceeded:
     )
 
 
-def sized(value: Any, limits: Limits, what: str = "a value") -> Any:
+_T = TypeVar("_T")
+
+
+def sized(value: _T, limits: Limits, what: str = "a value") -> _T:
     """Return ``value`` if it is not a string/list/dict larger than ``max_output_chars``;
     charge its size to the render's work budget."""
     if isinstance(value, (str, bytes, list, tuple, dict)):

@@ -117,22 +117,22 @@ class _Guard(NodeTransformer):
     """Route loops, ``~`` and output through the guard filters (see the module docstring)."""
 
     @staticmethod
-    def _wrap(node: nodes.Expr, name: str) -> nodes.Filter:
+    def _wrap(node: nodes.Node, name: str) -> nodes.Filter:
         return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
 
     def visit_For(self, node: nodes.For) -> nodes.Node:  # noqa: N802
-        node = self.generic_visit(node)
+        self.generic_visit(node)  # transforms the children in place
         node.iter = self._wrap(node.iter, "_jw_iter")
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         return self._wrap(nodes.List(node.nodes, lineno=node.lineno), "_jw_concat")
 
     def visit_Output(self, node: nodes.Output) -> nodes.Node:  # noqa: N802
-        node = self.generic_visit(node)
+        self.generic_visit(node)
         literal = sum(len(c.data) for c in node.nodes if isinstance(c, nodes.TemplateData))
-        children = [
+        children: list[nodes.Expr] = [
             c if isinstance(c, nodes.TemplateData) else self._wrap(c, "_jw_emit")
             for c in node.nodes
         ]
@@ -142,26 +142,34 @@ class _Guard(NodeTransformer):
         return node
 
 
+def _limits(context: Context) -> Limits:
+    """The limits of the render ``context`` belongs to (the guard filters exist only there)."""
+    env = context.environment
+    if not isinstance(env, SafeEnvironment):
+        raise TypeError(f"the template guards need a SafeEnvironment, not {type(env).__name__}")
+    return env.limits
+
+
 @pass_context
 def _jw_iter(context: Context, iterable: Any) -> Any:
-    return guards.guarded_iter(iterable, context.environment.limits)  # type: ignore[attr-defined]
+    return guards.guarded_iter(iterable, _limits(context))
 
 
 @pass_context
 def _jw_concat(context: Context, parts: list[Any]) -> str:
-    limits: Limits = context.environment.limits  # type: ignore[attr-defined]
+    limits = _limits(context)
     return sized("".join(guards.check_join("", parts, limits)), limits, "a '~' concatenation")
 
 
 @pass_context
 def _jw_lit(context: Context, size: int) -> str:
-    guards.budget(context.environment.limits).charge(size)  # type: ignore[attr-defined]
+    guards.budget(_limits(context)).charge(size)
     return ""
 
 
 @pass_context
 def _jw_emit(context: Context, value: Any) -> str:
-    limits: Limits = context.environment.limits  # type: ignore[attr-defined]
+    limits = _limits(context)
     text = guards.safe_str(value, limits, "an output value")
     guards.budget(limits).charge(len(text))
     return text
@@ -208,7 +216,8 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
             f"template {name or '<inline>'}",
         )
         tree = super()._parse(source, name, filename)
-        return _Guard().visit(tree)  # type: ignore[no-any-return]
+        guarded: nodes.Template = _Guard().visit(tree)
+        return guarded
 
     def _compile(self, source: str, filename: str) -> types.CodeType:
         """Compile the generated Python; Python's own limits (about 20 statically nested
@@ -258,7 +267,7 @@ class SafeEnvironment(ImmutableSandboxedEnvironment):
         context: Context,
         obj: Any,
         /,
-        *args: Any,  # type: ignore[override]
+        *args: Any,
         **kwargs: Any,
     ) -> Any:
         limits = self.limits

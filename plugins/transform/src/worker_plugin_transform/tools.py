@@ -47,8 +47,8 @@ def _strip_front_matter(text: Any) -> str:
     return texttools.parse_front_matter(str(text))[1]
 
 
-def _drop_heading(text: Any, *titles: Any) -> str:
-    text = str(text)
+def _drop_heading(value: Any, *titles: Any) -> str:
+    text = str(value)
     first, _, rest = text.lstrip().partition("\n")
     heading = re.match(r"#{1,6}\s+(.*?)\s*#*\s*$", first)
     wanted = {" ".join(str(t).split()).casefold() for t in titles if t}

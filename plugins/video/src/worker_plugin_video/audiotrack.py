@@ -13,6 +13,7 @@ from typing import Any
 import av
 import av.error
 from jobworker import InputTooLarge, InvalidParameters, UnsupportedInput
+from worker_plugin_audio.api import add_audio_stream
 
 from .params import AUDIO_FORMATS
 from .probing import PathLike, open_video
@@ -59,7 +60,7 @@ def extract_audio(
                 details={"path": str(path), "reason": "no_audio_stream"},
             )
         stream = src.streams.audio[0]
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         ctx = stream.codec_context
         out_channels = channels or min(int(ctx.channels or 2), 2)
         # Opus decoders always play at 48 kHz, so that is its natural rate
@@ -105,7 +106,7 @@ def _transcode(
     samples = 0
     next_report = 10.0
     with av.open(str(tmp), "w", format=container_fmt) as out:
-        ostream = out.add_stream(codec, rate=rate, layout="mono" if out_channels == 1 else "stereo")
+        ostream = add_audio_stream(out, codec, rate, "mono" if out_channels == 1 else "stereo")
         if fmt == "opus":
             ostream.bit_rate = bitrate
         for packet in src.demux(stream):

@@ -45,11 +45,11 @@ def even_times(duration: float, count: int) -> list[float]:
     return [round(duration * (i + 0.5) / count, 3) for i in range(count)]
 
 
-def _image(frame: Any, width: int | None) -> Image.Image:
+def _image(frame: av.VideoFrame, width: int | None) -> Image.Image:
     if width and frame.width and width != frame.width:
         height = max(2, round(frame.height * width / frame.width / 2) * 2)
         frame = frame.reformat(width=width, height=height, format="rgb24")
-    return frame.to_image()
+    return Image.fromarray(frame.to_ndarray(format="rgb24"))
 
 
 def _frames(container: Any, stream: Any) -> Iterator[Any]:
@@ -72,7 +72,7 @@ def iter_frames_at(
     wanted = sorted({max(0.0, float(t)) for t in times})
     with open_video(path) as container:
         stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         base = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         rate = stream.average_rate or stream.guessed_rate
         half = 0.5 / float(rate) if rate else 0.02
@@ -113,7 +113,7 @@ def iter_keyframes(
     """Every keyframe (the decoder skips all other frames), at most ``limit``."""
     with open_video(path) as container:
         stream = video_stream(container, path)
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         stream.codec_context.skip_frame = "NONKEY"
         base = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         for count, frame in enumerate(_frames(container, stream)):

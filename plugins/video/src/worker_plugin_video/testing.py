@@ -12,7 +12,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from av.video.stream import VideoStream
 from PIL import Image, ImageDraw, ImageFont
+from worker_plugin_audio.api import add_audio_stream
 
 __all__ = ["TALK_SLIDES", "make_video", "slide_image"]
 
@@ -59,6 +61,8 @@ def make_video(
     width, height = size
     with av.open(str(path), "w", format=container) as out:
         vs = out.add_stream(codec, rate=fps)
+        if not isinstance(vs, VideoStream):
+            raise ValueError(f"{codec!r} is not a video encoder")
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         if codec == "libx264":
             vs.options = {
@@ -70,7 +74,7 @@ def make_video(
         astream = None
         if src is not None:
             rate = int(src.streams.audio[0].codec_context.sample_rate)
-            astream = out.add_stream("aac", rate=rate, layout="mono")
+            astream = add_audio_stream(out, "aac", rate, "mono")
         per_slide = max(1, round(fps * seconds_per_slide))
         index = 0
         for s, text in enumerate(slides):
