@@ -53,7 +53,9 @@ def _converter() -> cattrs.Converter:
     (or a command that only checks JSON) does not need it."""
     import cattrs
 
-    converter = cattrs.Converter(forbid_extra_keys=False)
+    # A field with its own attrs converter gets the submitted value as it is: structured by its
+    # annotation first, a comma string for ``list[str]`` would reach it as single characters.
+    converter = cattrs.Converter(forbid_extra_keys=False, prefer_attrib_converters=True)
     converter.register_structure_hook(bool, _strict_bool)
     return converter
 

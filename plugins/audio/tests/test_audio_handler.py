@@ -104,6 +104,37 @@ def test_bad_parameters_are_refused_at_submit(tmp_path: Path, params: dict, frag
     assert run.progress == []
 
 
+def test_operations_as_a_comma_separated_string(tmp_path: Path, tones: Path) -> None:
+    """``-p operations=metadata,normalize,convert`` reaches the plugin as one string: split on
+    commas (not into characters by the core's structuring), the alias resolved."""
+    run = _run(
+        tmp_path,
+        {"file_path": str(tones), "operations": " metadata, Normalize,convert", "format": "wav"},
+    )
+    assert run.error is None, run.error
+    assert run.results["metadata"]["channels"] == 2
+    assert run.results["loudness"]["after_dbfs"] == pytest.approx(-20, abs=0.3)
+    assert Path(run.results["converted"]["path"]).suffix == ".wav"
+
+
+@pytest.mark.parametrize(
+    ("operations", "fragment"),
+    [
+        ("metadata,fly", "got ['metadata', 'fly']"),
+        (" , ", "got []"),
+        ({"metadata": True}, "a list of names or a comma-separated string, not dict"),
+        (7, "a list of names or a comma-separated string, not int"),
+    ],
+)
+def test_bad_operations_are_refused_with_their_reason(
+    tmp_path: Path, operations: object, fragment: str
+) -> None:
+    run = _run(tmp_path, {"file_path": "x.wav", "operations": operations})
+    assert run.error is not None and run.error.code == "INVALID_PARAMETERS"
+    assert fragment in run.error.message, run.error.message
+    assert run.progress == []
+
+
 @pytest.mark.parametrize("kind", ["text", "empty", "zero_length", "image", "truncated"])
 def test_bad_files_fail_with_unsupported_input(
     tmp_path: Path, bad_files: dict[str, Path], kind: str

@@ -47,6 +47,15 @@ def test_png_page_text_and_confidence(tmp_path, en_page, en_lines):
     assert [p.step for p in result.progress][-1] == "postprocessing"
 
 
+def test_languages_as_a_list(tmp_path, en_page):
+    """``"languages": ["ENG"]`` (the list form the parameters class accepts) reaches the
+    plugin's converter as a list through a real submit, not as the text "['ENG']"."""
+    en_page.save(tmp_path / "page.png")
+    result = run(tmp_path, {"file_path": "page.png", "languages": ["ENG"]})
+    assert result.status.value == "completed", result.error
+    assert result.results["structured_data"]["languages"] == "eng"
+
+
 def test_tiff_range_hocr_and_searchable_pdf(tmp_path, en_page, de_page, render):
     third = render(["A third page that is not selected."])
     en_page.save(tmp_path / "pages.tif", save_all=True, append_images=[de_page, third])

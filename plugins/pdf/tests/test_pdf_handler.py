@@ -186,6 +186,7 @@ def test_refused_at_submit(tmp_path, text_pdf):
         {"file_path": str(text_pdf), "page_start": 3, "page_end": 2},
         {"file_path": str(text_pdf), "page_start": 0},
         {"file_path": str(text_pdf), "extraction_method": "llm"},
+        {"file_path": str(text_pdf), "extraction_method": 5},  # the converter gets the JSON value
         {"file_path": str(text_pdf), "languages": "klingon"},
         {"file_path": str(text_pdf), "pagestart": 2},
         {},

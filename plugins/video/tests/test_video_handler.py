@@ -51,6 +51,24 @@ def test_metadata_thumbnails_and_audio(tmp_path: Path, talk: Path) -> None:
     assert percents == sorted(percents)
 
 
+def test_operations_as_a_comma_separated_string(tmp_path: Path, talk: Path) -> None:
+    """``-p operations=metadata,thumbnails`` reaches the plugin as one string and is split on
+    commas (the parsing shared with the audio plugin)."""
+    run = _run(
+        tmp_path,
+        {
+            "file_path": str(talk),
+            "_roots": [talk.parent],
+            "operations": "metadata, Thumbnails",
+            "thumbnail_count": 2,
+        },
+    )
+    assert run.error is None, run.error
+    assert run.results["metadata"]["width"] == 640
+    assert [t["time"] for t in run.results["thumbnails"]] == [1.5, 4.5]
+    assert "audio" not in run.results
+
+
 def test_keyframe_thumbnails_via_legacy_filename(tmp_path: Path, talk: Path) -> None:
     run = _run(
         tmp_path,
@@ -85,6 +103,8 @@ def test_thumbnail_limit_from_settings(tmp_path: Path, talk: Path) -> None:
     "params",
     [
         {"operations": ["dance"]},
+        {"operations": "metadata,dance"},
+        {"operations": {"metadata": True}},
         {"thumbnail_format": "gif"},
         {"thumbnail_count": 0},
         {"thumbnail_at": [-1.0]},

@@ -11,22 +11,17 @@ from typing import Any
 import attrs
 
 from .formats import FORMATS, parse_bitrate
+from .operations import Operations
 
 __all__ = ["OPERATIONS", "AudioParams"]
 
 OPERATIONS = ("metadata", "convert", "normalise", "trim", "split", "transcribe")
+_OPERATIONS = Operations(OPERATIONS, aliases={"normalize": "normalise"})
 
 
 def _operations(value: Any) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    ops = [str(v).strip().lower().replace("normalize", "normalise") for v in items]
-    return [op for op in ops if op]
-
-
-def _check_operations(_inst: Any, _attr: Any, value: list[str]) -> None:
-    unknown = sorted(set(value) - set(OPERATIONS))
-    if unknown or not value:
-        raise ValueError(f"operations must be some of {', '.join(OPERATIONS)}; got {value!r}")
+    """The attrs converter (mypy's attrs plugin reads converters that are named functions)."""
+    return _OPERATIONS.parse(value)
 
 
 def _check_bitrate(_inst: Any, _attr: Any, value: str | None) -> None:
@@ -46,7 +41,7 @@ class AudioParams:
     operations: list[str] = attrs.field(
         factory=lambda: ["metadata", "transcribe"],
         converter=_operations,
-        validator=_check_operations,
+        validator=_OPERATIONS.check,
     )
     format: str = attrs.field(default="mp3", validator=attrs.validators.in_(tuple(FORMATS)))
     bitrate: str | None = attrs.field(default=None, validator=_check_bitrate)

@@ -49,9 +49,9 @@ def setting(settings: Mapping[str, Any], key: str) -> Any:
     return DEFAULT_SETTINGS[key] if value is None else value
 
 
-def normalise_method(value: str | None) -> str:
+def normalise_method(value: object) -> str:
     """``None`` -> ``native`` (the legacy default); legacy aliases mapped; others refused."""
-    name = (value or "native").strip().lower()
+    name = str(value or "native").strip().lower()
     name = _ALIASES.get(name, name)
     if name not in METHODS:
         raise InvalidParameters(

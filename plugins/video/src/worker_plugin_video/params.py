@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from worker_plugin_audio.operations import Operations
 
 __all__ = ["AUDIO_FORMATS", "IMAGE_FORMATS", "OPERATIONS", "VideoParams"]
 
@@ -17,17 +18,12 @@ IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg"}
 #: audio track format -> (container, codec, suffix)
 AUDIO_FORMATS = {"wav": ("wav", "pcm_s16le", ".wav"), "opus": ("ogg", "libopus", ".opus")}
 OPERATIONS = ("metadata", "thumbnails", "extract_audio", "transcribe", "ocr")
+_OPERATIONS = Operations(OPERATIONS)
 
 
 def _operations(value: Any) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value or [])
-    return [op for op in (str(v).strip().lower() for v in items) if op]
-
-
-def _check_operations(_inst: Any, _attr: Any, value: list[str]) -> None:
-    unknown = sorted(set(value) - set(OPERATIONS))
-    if unknown or not value:
-        raise ValueError(f"operations must be some of {', '.join(OPERATIONS)}; got {value!r}")
+    """The attrs converter (mypy's attrs plugin reads converters that are named functions)."""
+    return _OPERATIONS.parse(value)
 
 
 def _image_format(value: Any) -> str:
@@ -49,7 +45,7 @@ class VideoParams:
     operations: list[str] = attrs.field(
         factory=lambda: ["metadata", "transcribe"],
         converter=_operations,
-        validator=_check_operations,
+        validator=_OPERATIONS.check,
     )
     thumbnail_mode: str | None = attrs.field(
         default=None,
