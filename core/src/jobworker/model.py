@@ -293,7 +293,7 @@ def _copy_defaults() -> dict[str, Any]:
 
 def _flatten_extra(extra: object) -> dict[str, Any]:
     """``{"a": 1, "extra": {"b": 2}}`` -> ``{"b": 2, "a": 1}`` (outer keys win)."""
-    if not isinstance(extra, Mapping):
+    if extra is None or not isinstance(extra, Mapping):  # None: no ABC check, most often
         return {}
     inner = _flatten_extra(extra.get("extra"))
     inner.update({k: v for k, v in extra.items() if k != "extra"})

@@ -134,7 +134,7 @@ def check_submitted_keys(handler: JobHandler, submitted: Mapping[str, Any]) -> N
         return
     known = _known_keys(handler.params)
     extra = submitted.get("extra")
-    if known.issuperset(submitted) and not isinstance(extra, Mapping):
+    if extra is None and known.issuperset(submitted):
         return  # the common case, decided without building sets
     unknown = sorted(set(submitted) - known)
     if isinstance(extra, Mapping):
