@@ -75,3 +75,15 @@ def test_jobs_outside_batches_stay_out_of_the_batch_index_and_old_indexes_go(tmp
         assert s.count_by_status(batch_id=batch.batch_id)["pending"] == 2
     finally:
         s.close()
+
+
+def test_the_wal_is_checkpointed_every_10000_pages_unless_the_url_says(tmp_path):
+    for url, pages in (
+        (f"sqlite:///{tmp_path}/a.db", 10_000),
+        (f"sqlite:///{tmp_path}/b.db?wal_autocheckpoint=500", 500),
+    ):
+        s = open_store(url)
+        try:
+            assert s._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == pages
+        finally:
+            s.close()

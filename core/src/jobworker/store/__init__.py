@@ -1,7 +1,8 @@
 """Stores: the contract (:mod:`.base`) and its backends, chosen by URL.
 
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (default
-  ``sqlite:///jobworker.db``); query options ``synchronous=NORMAL|FULL``, ``log_cap=N``.
+  ``sqlite:///jobworker.db``); query options ``synchronous=NORMAL|FULL``, ``log_cap=N``,
+  ``wal_autocheckpoint=PAGES`` (default 10,000), ``busy_timeout_ms=N``.
 * ``mongodb://host/db`` or ``mongodb+srv://...`` (needs ``pymongo``; see :mod:`.mongo`).
 """
 
