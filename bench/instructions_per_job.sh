@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per no-op job of an in-process burst worker, counted by valgrind's callgrind:
-# unlike CPU time the count does not move with the machine's load, so a change of a few per cent
-# shows on a shared machine. Needs Debian's valgrind; takes about a minute per 1000 jobs.
+# unlike CPU time the count does not move with the machine's load, but it does with thread
+# timing (jobs per round trip, idle polls): runs of one commit differ by up to ~10 %, so repeat
+# and compare only larger differences. Needs Debian's valgrind; about a minute per 1000 jobs.
 #   bash bench/instructions_per_job.sh [N]          # default 1000
 # Runs bench/drain_inprocess.py under callgrind with 0 and with N jobs (stored by an untraced
 # child process) and prints (instructions(N) - instructions(0)) / N. PYTHONPATH=OTHER/core/src
