@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .errors import InvalidParameters, UnknownJobType
-from .fleet import WorkerRecord, unserved_reason
 from .model import (
     AccessControl,
     Batch,
@@ -42,13 +41,22 @@ from .model import (
 from .plugins import Plugins
 from .store import Purged, Store, open_store
 from .validation import check_json_parameters, check_submitted_keys, params_for
-from .webhooks.config import check_webhook, parse_webhook
-from .webhooks.signing import verify_webhook
 
 if TYPE_CHECKING:
+    from .fleet import WorkerRecord
     from .store.apikeys import KeyStore
+    from .webhooks.signing import verify_webhook
 
 __all__ = ["Client", "connect", "verify_webhook"]
+
+
+def __getattr__(name: str) -> Any:
+    """``verify_webhook`` (:mod:`.webhooks.signing`), imported on first use."""
+    if name == "verify_webhook":
+        from .webhooks.signing import verify_webhook
+
+        return verify_webhook
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def connect(
@@ -108,8 +116,12 @@ class Client:
         parameters = dict(parameters or {})
         check_json_parameters(parameters)
         if webhook is not None:
+            from .webhooks.config import check_webhook
+
             parameters["webhook"] = check_webhook(webhook)
         elif parameters.get("webhook"):
+            from .webhooks.config import parse_webhook
+
             parse_webhook(parameters["webhook"])  # raises InvalidParameters
         handler = self.plugins.handler_for(job_type)
         if handler is None and not allow_unknown_type:
@@ -221,6 +233,8 @@ class Client:
         anything is stored; the first invalid one raises, naming its index. ``webhook``:
         ``{"url", "secret"?, "events"?: ["batch.finished", "completed", "failed"]}`` for the batch.
         """
+        from .webhooks.config import check_webhook
+
         batch_hook = None if webhook is None else check_webhook(webhook, batch=True)
         built = []
         for index, spec in enumerate(jobs):
@@ -334,6 +348,8 @@ class Client:
     def unserved(self, job_type: str) -> str | None:
         """Why jobs of ``job_type`` are not being claimed (no live worker serves the type), or
         ``None`` if a live worker serves it."""
+        from .fleet import unserved_reason
+
         return unserved_reason(job_type, self.store.workers(), utcnow())
 
     def wait(self, job_id: str, timeout: float | None = None, poll: float = 0.05) -> Job:

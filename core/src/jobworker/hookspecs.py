@@ -25,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from .handler import JobHandler
-from .model import Batch, Job, JobProgress
-from .store import Store
+if TYPE_CHECKING:  # pluggy reads only the parameters' names; hookdoc the annotations' text
+    from .handler import JobHandler
+    from .model import Batch, Job, JobProgress
+    from .store import Store
 
 hookspec = pluggy.HookspecMarker("jobworker")
 

@@ -18,13 +18,15 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ..fleet import KEEP_RECORDS, WorkerRecord, unserved_types
 from ..lifecycle import Backoff, Outcome, worker_lost
 from ..model import Batch, Job, JobProgress, JobStatus, LogEntry
+
+if TYPE_CHECKING:
+    from ..fleet import WorkerRecord
 
 __all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition", "worker_lost"]
 
@@ -329,6 +331,8 @@ class Store(abc.ABC):
     def sweep_unserved(self, now: datetime, grace: float) -> list[Transition]:
         """Fail pending jobs whose type the fleet does not serve (:func:`~jobworker.fleet.
         unserved_types`), and forget records older than the grace and :data:`KEEP_RECORDS`."""
+        from ..fleet import KEEP_RECORDS, unserved_types  # the worker's duty: not on submit
+
         records = self.workers()
         messages = unserved_types(self.pending_types(), records, now, grace)
         done = self.fail_pending(messages, now) if messages else []

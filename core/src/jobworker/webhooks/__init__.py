@@ -11,6 +11,21 @@ Modules: :mod:`.config` (the ``webhook`` parameter), :mod:`.payload` (what is se
 :mod:`.signing` (signatures, :func:`verify_webhook`), :mod:`.delivery` (storing and sending).
 """
 
-from .signing import WebhookSignatureError, verify_webhook
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .signing import WebhookSignatureError, verify_webhook
 
 __all__ = ["WebhookSignatureError", "verify_webhook"]
+
+
+def __getattr__(name: str) -> Any:
+    """:mod:`.signing`'s names, imported on first use: a ``submit`` checks a webhook's
+    configuration (:mod:`.config`) without hmac and hashlib."""
+    if name in __all__:
+        from . import signing
+
+        return getattr(signing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

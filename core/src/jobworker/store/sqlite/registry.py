@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
+from typing import TYPE_CHECKING
 
-from ...fleet import WorkerRecord
 from ...model import job_type_of
 from .._codec import dumps, loads, to_ms
+
+if TYPE_CHECKING:
+    from ...fleet import WorkerRecord
 
 __all__ = [
     "REGISTRY_SCHEMA",
@@ -50,6 +53,8 @@ def upsert_worker(db: sqlite3.Connection, record: WorkerRecord) -> None:
 
 def select_workers(db: sqlite3.Connection) -> list[WorkerRecord]:
     rows = db.execute("SELECT doc FROM workers").fetchall()
+    from ...fleet import WorkerRecord  # the fleet's commands, not a submit
+
     records = [WorkerRecord.from_dict(loads(doc)) for (doc,) in rows]
     return sorted(records, key=lambda r: (r.started_at, r.worker_id))
 

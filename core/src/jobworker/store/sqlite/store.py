@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ... import lifecycle
-from ...fleet import WorkerRecord
 from ...model import Batch, Job, JobStatus
 from .._codec import to_ms
 from ..base import Purged, Transition
@@ -16,6 +16,9 @@ from .jobs import SQLiteJobs
 from .registry import delete_before, pending_types, select_workers, upsert_worker
 from .rows import SELECT
 from .work import SQLiteWork
+
+if TYPE_CHECKING:
+    from ...fleet import WorkerRecord
 
 __all__ = ["SQLiteStore"]
 
