@@ -15,10 +15,9 @@ A stand-in is never written back.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..model import Batch, Job, JobError, JobStatus
@@ -32,10 +31,21 @@ __all__ = [
     "problem_of",
     "quarantine_error",
     "storable_text",
+    "store_log",
     "unstorable",
 ]
 
-log = logging.getLogger("jobworker.store")
+if TYPE_CHECKING:
+    import logging
+
+
+def store_log() -> logging.Logger:
+    """The stores' logger, ``jobworker.store``: logging is imported on the first (rare) error
+    line, not by every ``jobworker submit``."""
+    import logging
+
+    return logging.getLogger("jobworker.store")
+
 
 #: ``Job.unknown`` key of a stand-in: what is wrong with the stored job.
 BROKEN_KEY = "broken"
@@ -62,7 +72,7 @@ def unstorable(out: Outcome, exc: BaseException) -> Outcome:
     """The outcome to write instead of a completed one whose results cannot be stored: the
     job fails with ``INVALID_DOCUMENT`` (not retried; the same results would fail again)."""
     problem = problem_of(exc)
-    log.error("job %s: what its attempt returned cannot be stored: %s", out.job_id, problem)
+    store_log().error("job %s: what its attempt returned cannot be stored: %s", out.job_id, problem)
     # pymongo's DocumentTooLarge (client side) or the server's codes for a document over 16 MiB
     too_large = type(exc).__name__ == "DocumentTooLarge" or getattr(exc, "code", None) in (
         TOO_LARGE_CODES

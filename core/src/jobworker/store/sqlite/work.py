@@ -4,19 +4,17 @@ expired-lease sweep and the unserved-type sweep, each in one transaction."""
 from __future__ import annotations
 
 import functools
-import logging
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import errors, lifecycle
-from ...fleet import WorkerRecord
 from ...lifecycle import Backoff
 from ...model import Batch, Job, JobError, JobProgress, JobStatus, LogEntry, LogLevel, job_type_of
 from .._codec import dumps, from_ms, to_ms
 from ..base import Claim, Outcome, Transition
-from ..broken import problem_of, quarantine_error, storable_text, unstorable
+from ..broken import problem_of, quarantine_error, storable_text, store_log, unstorable
 from ..sizes import cut
 from .changes import attach_batches, change_sql
 from .connection import SQLiteConnection
@@ -24,7 +22,8 @@ from .rows import JOB_COLS, SELECT, BadText, decode_job, row_value
 
 __all__ = ["SQLiteWork"]
 
-log = logging.getLogger("jobworker.store")
+if TYPE_CHECKING:
+    from ...fleet import WorkerRecord
 
 
 _BATCH_ID, _JOB_ID = JOB_COLS.index("batch_id"), JOB_COLS.index("job_id")
@@ -157,7 +156,7 @@ class SQLiteWork(SQLiteConnection):
                     for row, problem in broken:
                         self._quarantine(db, row, problem, now_ms)
             except Exception as exc:  # its lease expires and the next claim tries again
-                log.error("could not quarantine %d unreadable job(s): %s", len(broken), exc)
+                store_log().error("could not quarantine %d unreadable job(s): %s", len(broken), exc)
         claimed.sort(key=lambda j: (-j.priority, j.created_at))
         return claimed
 
@@ -180,11 +179,13 @@ class SQLiteWork(SQLiteConnection):
                 self._move_counters(db, [(_batch_of(row), "processing", "failed")], now_ms)
         except sqlite3.Error as exc:
             db.execute("ROLLBACK TO quarantine")
-            log.error(
+            store_log().error(
                 "skipped job %r: it cannot be read (%s) nor failed (%s)", job_id, problem, exc
             )
         else:
-            log.error("quarantined job %r: %s: %s", job_id, errors.INVALID_DOCUMENT, problem)
+            store_log().error(
+                "quarantined job %r: %s: %s", job_id, errors.INVALID_DOCUMENT, problem
+            )
         finally:
             db.execute("RELEASE quarantine")
 
