@@ -147,7 +147,7 @@ class Plugins:
     def load_builtins(self) -> None:
         """The core's own job type: ``webhook`` (deliveries, :mod:`jobworker.webhooks`), listed
         as the plugin ``jobworker``."""
-        from .webhooks.delivery import delivery_handler
+        from .webhooks.job_type import delivery_handler
 
         self.infos.setdefault(CORE, PluginInfo(CORE, "jobworker", core_version()))
         if delivery_handler().job_type not in self.handlers:

@@ -33,10 +33,11 @@ from typing import Any
 import attrs
 
 from ..errors import InputForbidden, JobFailure
-from ..handler import JobContext, JobHandler
+from ..handler import JobContext
 from ..model import Batch, Job, JobParameters, JobProgress, JobStatus, LogEntry, LogLevel, utcnow
 from ..store import Store
 from .config import EVENT_NAMES, WebhookConfig, batch_webhook, job_webhooks
+from .job_type import ATTEMPTS_CEILING, JOB_TYPE, DeliveryParams, deliver, delivery_handler
 from .payload import build_payload
 from .signing import SIGNATURE_HEADER, signature_header
 
@@ -52,11 +53,10 @@ __all__ = [
     "job_finished",
     "job_progress",
     "job_started",
+    "send",
 ]
 
-JOB_TYPE = "webhook"
 DELIVERY_FAILED = "WEBHOOK_DELIVERY_FAILED"
-ATTEMPTS_CEILING = 12  # the delivery job's max_attempts; settings may only lower it
 PROGRESS_INTERVAL = 2.0  # at most one progress event per job per this many seconds (per process)
 _ORIGIN = ("webhook_origin", "jobworker")  # set on deliveries made here; clients cannot set it
 _RETRIED_STATUS = frozenset({408, 429})
@@ -68,20 +68,6 @@ _last_progress: collections.OrderedDict[str, float] = collections.OrderedDict()
 _batch_hooks: collections.OrderedDict[str, WebhookConfig | None] = collections.OrderedDict()
 _CACHE = 4096
 _lock = threading.Lock()  # hooks may run in several threads (worker loop, client calls)
-
-
-@attrs.define
-class DeliveryParams:
-    """The parameters of one delivery (made by the hooks, not submitted by users)."""
-
-    url: str
-    event: str
-    payload: dict[str, Any]
-    delivery_id: str
-    source_job_id: str | None = None
-    batch_id: str | None = None
-    secret: str | None = None  # redacted by every view (key name "secret")
-    token: str | None = None
 
 
 @attrs.define
@@ -332,8 +318,9 @@ def _headers(
     return headers
 
 
-async def deliver(ctx: JobContext) -> dict[str, Any]:
-    """Send one delivery attempt; raise a retryable failure for network errors and 408/429/5xx."""
+async def send(ctx: JobContext) -> dict[str, Any]:
+    """Send one delivery attempt (the handler :func:`.job_type.deliver` calls this); raise a
+    retryable failure for network errors and 408/429/5xx."""
     import asyncio
 
     from ..net import NetworkError, async_request, display_url
@@ -423,17 +410,3 @@ async def _retry_or_give_up(
         )
     await note("warning", f"{label}: {reason}; will retry")
     return JobFailure(reason, code=DELIVERY_FAILED, retryable=True)
-
-
-def delivery_handler() -> JobHandler:
-    """The core job type ``webhook``: sends one stored delivery."""
-    return JobHandler(
-        JOB_TYPE,
-        deliver,
-        params=DeliveryParams,
-        executor="async",
-        max_attempts=ATTEMPTS_CEILING,
-        backoff=5.0,
-        timeout=600,
-        description="Sends a webhook delivery (made by jobworker itself).",
-    )
