@@ -28,6 +28,9 @@ NOT_FOR_SUBMIT = (
     "jobworker.webhooks.signing",
     "jobworker.webhooks.delivery",
     "hmac",
+    # The plugin's entry point is read without it (jobworker.entry_points).
+    "importlib.metadata",
+    "email",
 )
 
 
