@@ -31,6 +31,8 @@ NOT_FOR_SUBMIT = (
     # The plugin's entry point is read without it (jobworker.entry_points).
     "importlib.metadata",
     "email",
+    # wordstats' parameters are plain: built without cattrs (validation._plain_instance).
+    "cattrs",
 )
 
 

@@ -103,6 +103,9 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
         for k, v in flat.items()
         if k in names and not (v is None and k in _NAMED and k not in extra)
     }
+    plain = _plain_instance(handler.params, data)
+    if plain is not None:
+        return plain
     import cattrs
 
     try:
@@ -115,6 +118,67 @@ def params_for(handler: JobHandler, parameters: JobParameters) -> Any:
         ) from None
     except (TypeError, ValueError) as exc:  # attrs validators raise these
         raise InvalidParameters(f"invalid parameters for {handler.job_type}: {exc}") from None
+
+
+_PLAIN_TYPES = (str, int, float, bool)
+
+
+@functools.cache
+def _plain_fields(schema: type) -> dict[str, tuple[type | None, bool, bool]] | None:
+    """``schema``'s fields as key -> (plain type or ``None`` for a field with its own
+    converter, ``None`` allowed, required), when every field is one :func:`_plain_instance`
+    can build as cattrs would; else ``None``."""
+    import types
+    import typing
+
+    fields = attrs.fields(schema)
+    try:
+        hints = (
+            typing.get_type_hints(schema) if any(isinstance(f.type, str) for f in fields) else {}
+        )
+    except Exception:  # a name the annotations cannot resolve: cattrs' business
+        return None
+    plain: dict[str, tuple[type | None, bool, bool]] = {}
+    for f in fields:
+        if not f.init or (f.alias or f.name) != f.name:
+            return None  # cattrs keys such a field differently
+        required = f.default is attrs.NOTHING
+        if f.converter is not None:  # it gets the submitted value as it is
+            plain[f.name] = (None, True, required)
+            continue
+        hint = hints.get(f.name, f.type)
+        optional = typing.get_origin(hint) in (typing.Union, types.UnionType) and (
+            len(typing.get_args(hint)) == 2 and type(None) in typing.get_args(hint)
+        )
+        if optional:
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        if hint not in _PLAIN_TYPES:
+            return None
+        plain[f.name] = (hint, optional, required)
+    return plain
+
+
+def _plain_instance(schema: type, data: Mapping[str, Any]) -> Any:
+    """``schema(**data)`` when cattrs would build exactly that: every field plain (a str, int,
+    float or bool, maybe optional, or one with its own converter), every required one given,
+    every value of exactly its field's type (cattrs' ``str(v)``, ``int(v)``, ``float(v)`` and
+    :func:`_strict_bool` return such a value unchanged). ``None`` otherwise, and when building
+    it raises (cattrs then reports the problem in its words): a submit without cattrs."""
+    fields = _plain_fields(schema)
+    if fields is None:
+        return None
+    for key, (kind, optional, required) in fields.items():
+        if key not in data:
+            if required:
+                return None
+            continue
+        value = data[key]
+        if kind is not None and type(value) is not kind and not (optional and value is None):
+            return None
+    try:
+        return schema(**data)
+    except Exception:
+        return None
 
 
 def _reason(exc: BaseException, type_: Any) -> str:
