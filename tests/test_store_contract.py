@@ -183,6 +183,62 @@ def test_finish_by_a_worker_that_lost_the_lease_is_ignored(store):
     assert store.get_job(j.job_id).status is JobStatus.PROCESSING
 
 
+def test_finish_of_many_alike_outcomes_in_one_call(store):
+    """Outcomes that write the same values (no results) among others and a job held by another
+    worker: each of this worker's applied, transitions in the outcomes' order."""
+    batch = Batch(batch_name="b")
+    store.enqueue([job() for _ in range(6)], batch)
+    a, b, c, d, e = claim(store, "w1", limit=5)
+    [other] = claim(store, "w2", limit=1)
+    plain = JobProgress("processing", 0, None)
+    done = store.finish(
+        [
+            Outcome(a.job_id, "w1", "completed", progress=plain),
+            Outcome(b.job_id, "w1", "failed", error=JobError("BOOM", "bad", None)),
+            Outcome(other.job_id, "w1", "completed", progress=plain),
+            Outcome(c.job_id, "w1", "completed"),
+            Outcome(d.job_id, "w1", "completed", progress=JobProgress("x", 5, "said")),
+            Outcome(e.job_id, "w1", "completed", results={"markdown_content": "x"}),
+        ],
+        utcnow(),
+    )
+    assert [(t.job.job_id, t.job.status) for t in done] == [
+        (a.job_id, JobStatus.COMPLETED),
+        (b.job_id, JobStatus.FAILED),
+        (c.job_id, JobStatus.COMPLETED),
+        (d.job_id, JobStatus.COMPLETED),
+        (e.job_id, JobStatus.COMPLETED),
+    ]
+    assert store.get_job(a.job_id).progress == JobProgress("completed", 100, None)
+    assert store.get_job(d.job_id).progress == JobProgress("completed", 100, "said")
+    assert store.get_job(e.job_id).results == {"markdown_content": "x"}
+    assert store.get_job(other.job_id).status is JobStatus.PROCESSING
+    got = store.get_batch(batch.batch_id)
+    assert (got.completed_jobs, got.failed_jobs, got.processing_jobs) == (4, 1, 1)
+
+
+def test_finish_naming_a_job_twice_applies_the_first_that_holds_it(store):
+    store.enqueue([job(), job()])
+    a, b = claim(store, "w1", limit=2)
+    plain = JobProgress("processing", 0, None)
+    done = store.finish(
+        [
+            Outcome(a.job_id, "w1", "completed", progress=plain),
+            Outcome(b.job_id, "w2", "completed", progress=plain),
+            Outcome(b.job_id, "w1", "failed", error=JobError("BOOM", "bad", None)),
+            Outcome(a.job_id, "w1", "failed", error=JobError("LATE", "twice", None)),
+            Outcome(b.job_id, "w1", "completed", progress=plain),
+        ],
+        utcnow(),
+    )
+    assert [(t.job.job_id, t.job.status) for t in done] == [
+        (a.job_id, JobStatus.COMPLETED),
+        (b.job_id, JobStatus.FAILED),
+    ]
+    assert store.get_job(a.job_id).error is None
+    assert store.get_job(b.job_id).error.code == "BOOM"
+
+
 def test_retry_and_release_outcomes(store):
     store.enqueue([job(max_attempts=3)])
     [j] = claim(store)

@@ -35,6 +35,15 @@ _CLAIM_RANGES = (
 )
 
 
+#: Outcomes written by one ``UPDATE``: the outcomes, the ``SET`` clause, its arguments, and
+#: the status they end in (see :meth:`SQLiteWork._ends`).
+_End = tuple[list[Outcome], str, tuple[Any, ...], str]
+#: The ends, and each outcome's job id and the index of its end, in the outcomes' order.
+_Ends = tuple[list[_End], list[tuple[str, int]]]
+#: At most this many job ids in one ``UPDATE ... WHERE job_id IN (...)``.
+_IDS_PER_UPDATE = 500
+
+
 class SQLiteWork(SQLiteConnection):
     """The SQLite store's worker operations."""
 
@@ -264,37 +273,67 @@ class SQLiteWork(SQLiteConnection):
         return done
 
     @staticmethod
-    def _ends(outcomes: Sequence[Outcome], now: datetime) -> list[tuple[Outcome, str, Any, str]]:
-        """Each outcome with its ``SET`` clause, arguments and target status (built before the
-        transaction); an outcome whose values no store can keep fails its job instead."""
-        ends = []
+    def _ends(outcomes: Sequence[Outcome], now: datetime) -> _Ends:
+        """The outcomes with their ``SET`` clauses, arguments and target status (built before
+        the transaction), in their order; an outcome whose values no store can keep fails its
+        job instead. Outcomes of one worker that write the same values (completed without
+        results, with the same progress message, as no-op jobs end) share one entry: one
+        clause built, one ``UPDATE`` for all of them (unless a job is named twice: then each
+        outcome is written alone, in order, and a job's outcomes after the one that applied
+        find it no longer processing)."""
+        ends: list[_End] = []
+        order: list[tuple[str, int]] = []
+        shared: dict[tuple[str, str | None], int] = {}
+        share = len({out.job_id for out in outcomes}) == len(outcomes)
         for out in outcomes:
+            key = None
+            if share and out.kind == "completed" and not out.results:
+                key = (out.worker_id, out.progress.message if out.progress else None)
+                at = shared.get(key)
+                if at is not None:
+                    ends[at][0].append(out)
+                    order.append((out.job_id, at))
+                    continue
             try:
                 change = lifecycle.outcome_change(out, now)
                 sets, args = change_sql(change)
             except (TypeError, ValueError) as exc:  # results no store can keep
-                out = unstorable(out, exc)
+                out, key = unstorable(out, exc), None
                 change = lifecycle.outcome_change(out, now)
                 sets, args = change_sql(change)
-            ends.append((out, sets, args, change.status.value))
-        return ends
+            if key is not None:
+                shared[key] = len(ends)
+            order.append((out.job_id, len(ends)))
+            ends.append(([out], sets, args, change.status.value))
+        return ends, order
 
     def _finish_in(
-        self, db: sqlite3.Connection, ends: Sequence[tuple[Outcome, str, Any, str]], now_ms: int
+        self, db: sqlite3.Connection, prepared: _Ends, now_ms: int
     ) -> tuple[list[Transition], list[str | None], list[Batch]]:
         """Write the prepared outcomes of jobs this worker still holds and move their batches'
-        counters: the transitions, the batch of each, and the batches just finished."""
+        counters: the transitions (in the outcomes' order), the batch of each, and the batches
+        just finished."""
+        ends, order = prepared
+        written: dict[tuple[str, int], tuple[Any, ...]] = {}  # by job id and end
+        for at_end, (outs, sets, args, _) in enumerate(ends):
+            for at in range(0, len(outs), _IDS_PER_UPDATE):
+                part = outs[at : at + _IDS_PER_UPDATE]
+                written.update(
+                    ((row[_JOB_ID], at_end), row)
+                    for row in db.execute(
+                        f"UPDATE jobs SET {sets} WHERE job_id IN ({', '.join('?' * len(part))}) "
+                        f"AND lease_owner = ? AND status = 'processing' RETURNING {SELECT}",
+                        (*args, *(o.job_id for o in part), part[0].worker_id),
+                    ).fetchall()
+                )
         done: list[Transition] = []
         batch_of: list[str | None] = []
         moves: list[tuple[str | None, str, str]] = []
-        for out, sets, args, target in ends:
-            row = db.execute(
-                f"UPDATE jobs SET {sets} WHERE job_id = ? AND lease_owner = ? "
-                f"AND status = 'processing' RETURNING {SELECT}",
-                (*args, out.job_id, out.worker_id),
-            ).fetchone()
-            if row is None:
+        for job_id, at_end in order:
+            row = written.pop((job_id, at_end), None)
+            if row is None:  # not this worker's job (any longer)
                 continue
+            target = ends[at_end][3]
             batch_id = row[_BATCH_ID]
             moves.append((batch_id, "processing", target))
             done.append(
