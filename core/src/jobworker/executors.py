@@ -2,7 +2,8 @@
 
 Stopping an attempt (timeout, cancellation, lost lease, shutdown) works per executor:
 
-* ``async``: the handler's task is cancelled (``asyncio.CancelledError`` inside the handler).
+* ``async``: the handler runs in the attempt's task, which is cancelled (``asyncio.CancelledError``
+  inside the handler).
 * ``process``: the child process is killed with SIGKILL and replaced; nothing of it survives.
 * ``thread``: Python cannot kill a thread, so stopping is cooperative: ``ctx.is_cancelled()``
   turns true and the attempt ends at once for the worker, while the thread runs on until the
@@ -108,26 +109,38 @@ class Executors:
     async def _run_async(
         handler: JobHandler, ctx: JobContext, stop: StopSignal, timeout: float | None
     ) -> Any:
-        """The handler's own task, cancelled by :meth:`StopSignal.stop` (the hot path: no
-        extra tasks or waits per job)."""
-        task = asyncio.ensure_future(handler.func(ctx))
-        stop.on_stop = task.cancel
+        """The handler's coroutine awaited in the caller's own task, which
+        :meth:`StopSignal.stop` cancels (the hot path: no task, wait or loop iteration of its
+        own per job). A cancellation while no stop was asked for is the caller's own and
+        propagates; after a stop it becomes :class:`AttemptStopped`."""
+        task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Executors.run is awaited outside an asyncio task")
+        asked = False
+
+        def cancel() -> None:
+            nonlocal asked
+            asked = True
+            task.cancel()
+
+        stop.on_stop = cancel
         timer = (
             asyncio.get_running_loop().call_later(timeout, stop.stop, "timeout")
             if timeout
             else None
         )
         try:
-            return await task
+            return await handler.func(ctx)
         except asyncio.CancelledError:
             if stop.reason is None:  # this attempt itself is being cancelled
-                task.cancel()
                 raise
             raise AttemptStopped(stop.reason) from None
         finally:
             stop.on_stop = None
             if timer is not None:
                 timer.cancel()
+            if asked and hasattr(task, "uncancel"):  # Python 3.11+: the stop's cancel handled
+                task.uncancel()
 
     def close(self) -> None:
         self.processes.close()
