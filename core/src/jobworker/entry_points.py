@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 __all__ = [
     "Distribution",
-    "canonical_name",
     "EntryPoint",
     "FoundDistribution",
     "FoundEntryPoint",
@@ -84,9 +83,7 @@ def _normalize(name: str) -> str:
     return _SEPARATORS.sub("_", name).lower()
 
 
-def canonical_name(name: str) -> str:
-    """A distribution or entry-point name normalised as PEP 503 says (``Foo_Bar`` ->
-    ``foo-bar``)."""
+def _canonical(name: str) -> str:
     return _SEPARATORS.sub("-", name).lower()
 
 
@@ -98,7 +95,7 @@ def named_entry_points(group: str, name: str) -> list[FoundEntryPoint] | None:
     """The entry points of ``group`` named ``name`` (compared PEP 503-normalised), in the
     order ``importlib.metadata.entry_points(group=group)`` gives them; ``None``: ask it."""
     try:
-        return list(_find(group, canonical_name(name)))
+        return list(_find(group, _canonical(name)))
     except _NotSure:
         return None
 
@@ -124,7 +121,7 @@ def _find(group: str, name: str) -> list[FoundEntryPoint]:
             if folder.endswith(".egg-info"):
                 raise _NotSure  # its requirements are in requires.txt, with sections
             for section, ep_name, value in _pairs(text):
-                if section == group and canonical_name(ep_name) == name:
+                if section == group and _canonical(ep_name) == name:
                     found.append(FoundEntryPoint(ep_name, value, group, _distribution(folder)))
     return found
 

@@ -36,7 +36,6 @@ import pluggy
 
 from . import hookspecs
 from .entry_points import Distribution, EntryPoint, named_entry_points
-from .entry_points import canonical_name as _canonical
 from .handler import JobHandler
 from .model import job_type_of
 
@@ -404,6 +403,12 @@ def _log() -> Any:
     import structlog  # on first use: the CLI starts without it
 
     return structlog.get_logger("jobworker")
+
+
+def _canonical(name: str) -> str:
+    """A distribution or entry-point name normalised as PEP 503 says (``Foo_Bar`` ->
+    ``foo-bar``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _label(info: PluginInfo) -> str:
