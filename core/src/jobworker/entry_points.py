@@ -75,16 +75,13 @@ class FoundEntryPoint:
         return found
 
 
-_SEPARATORS = re.compile(r"[-_.]+")
-
-
 def _normalize(name: str) -> str:
-    """``importlib.metadata.Prepared.normalize`` (PEP 503, then dashes as underscores)."""
-    return _SEPARATORS.sub("_", name).lower()
+    """``importlib.metadata.Prepared.normalize``."""
+    return re.sub(r"[-_.]+", "-", name).lower().replace("-", "_")
 
 
 def _canonical(name: str) -> str:
-    return _SEPARATORS.sub("-", name).lower()
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 class _NotSure(Exception):
@@ -111,14 +108,18 @@ def _find(group: str, name: str) -> list[FoundEntryPoint]:
     seen: set[str] = set()
     found = []
     for root in sys.path:
-        for key, folder in _metadata_folders(root):
+        for folder in _metadata_folders(root):
+            stem, ext = os.path.splitext(os.path.basename(folder))
+            if ext not in (".dist-info", ".egg-info"):
+                raise _NotSure  # importlib.metadata would read the name from the metadata
+            key = _normalize(stem.partition("-")[0])
             if key in seen:
                 continue  # importlib.metadata keeps the first distribution of a name
             seen.add(key)
             text = _read(os.path.join(folder, "entry_points.txt"))
             if text is None or group not in text:
                 continue
-            if folder.endswith(".egg-info"):
+            if ext == ".egg-info":
                 raise _NotSure  # its requirements are in requires.txt, with sections
             for section, ep_name, value in _pairs(text):
                 if section == group and _canonical(ep_name) == name:
@@ -126,11 +127,9 @@ def _find(group: str, name: str) -> list[FoundEntryPoint]:
     return found
 
 
-def _metadata_folders(root: str) -> list[tuple[str, str]]:
-    """The ``*.dist-info`` and ``*.egg-info`` entries of a ``sys.path`` folder with their
-    normalised names, grouped by name in the order of their first appearance
-    (``importlib.metadata.Lookup``; its ``PathDistribution`` takes the same name from the
-    folder's, unless the suffix is not in lower case)."""
+def _metadata_folders(root: str) -> list[str]:
+    """The ``*.dist-info`` and ``*.egg-info`` entries of a ``sys.path`` folder, grouped by
+    normalised name in the order of their first appearance (``importlib.metadata.Lookup``)."""
     if os.path.basename(root).lower().endswith(".egg"):
         raise _NotSure
     try:
@@ -139,15 +138,13 @@ def _metadata_folders(root: str) -> list[tuple[str, str]]:
         if os.path.exists(root):
             raise _NotSure from None  # a zip file
         return []
-    grouped: dict[str, list[tuple[str, str]]] = {}
+    grouped: dict[str, list[str]] = {}
     for child in children:
         low = child.lower()
         if low.endswith((".dist-info", ".egg-info")):
-            if not child.endswith((".dist-info", ".egg-info")):
-                raise _NotSure  # importlib.metadata would read the name from the metadata
             key = _normalize(low.rpartition(".")[0].partition("-")[0])
-            grouped.setdefault(key, []).append((key, os.path.join(root, child)))
-    return [found for same in grouped.values() for found in same]
+            grouped.setdefault(key, []).append(os.path.join(root, child))
+    return [folder for folders in grouped.values() for folder in folders]
 
 
 def _read(path: str) -> str | None:
