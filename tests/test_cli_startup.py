@@ -28,9 +28,6 @@ NOT_FOR_SUBMIT = (
     "jobworker.webhooks.signing",
     "jobworker.webhooks.delivery",
     "hmac",
-    # The plugin's entry point is read without it (jobworker.entry_points).
-    "importlib.metadata",
-    "email",
     # wordstats' parameters are plain: built without cattrs (validation._plain_instance).
     "cattrs",
 )

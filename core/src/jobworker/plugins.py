@@ -35,11 +35,12 @@ import attrs
 import pluggy
 
 from . import hookspecs
-from .entry_points import Distribution, EntryPoint, named_entry_points
 from .handler import JobHandler
 from .model import job_type_of
 
 if TYPE_CHECKING:
+    import importlib.metadata as md
+
     from packaging.specifiers import SpecifierSet
 
 __all__ = ["ENTRY_POINT_GROUP", "PluginInfo", "PluginProblem", "Plugins", "hookimpl"]
@@ -162,17 +163,12 @@ class Plugins:
             if wanted is None
             else {_canonical(n.strip()) for n in wanted.split(",") if n.strip()}
         )
-        matched: set[str] = set()
-        # One name (a quick ``submit``): read without importlib.metadata when that agrees.
-        found: Sequence[EntryPoint] | None = (
-            None if named is None else named_entry_points(ENTRY_POINT_GROUP, named)
-        )
-        if found is None:
-            import importlib.metadata as md  # here: a command that loads no plugin skips it
+        import importlib.metadata as md  # here: a command that loads no plugin skips it
 
-            found = md.entry_points(group=ENTRY_POINT_GROUP)
-            if named is not None:  # before sorting, which reads every distribution's metadata
-                found = [ep for ep in found if _canonical(ep.name) == _canonical(named)]
+        matched: set[str] = set()
+        found: Sequence[md.EntryPoint] = md.entry_points(group=ENTRY_POINT_GROUP)
+        if named is not None:  # before sorting, which reads every distribution's metadata
+            found = [ep for ep in found if _canonical(ep.name) == _canonical(named)]
         for ep in sorted(found, key=_entry_point_order):
             dist = ep.dist.name if ep.dist else None
             if names is not None:
@@ -419,7 +415,7 @@ def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
-def _entry_point_order(ep: EntryPoint) -> tuple[str, str]:
+def _entry_point_order(ep: md.EntryPoint) -> tuple[str, str]:
     return (_canonical(ep.dist.name) if ep.dist else "", ep.name)
 
 
@@ -440,7 +436,7 @@ _REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)
 _PLAIN_SPECIFIERS = re.compile(r"\s*(?:\[[^\]]*\])?\s*\(?([^;@()\[\]]*)\)?\s*")
 
 
-def _incompatibility(dist: Distribution) -> str | None:
+def _incompatibility(dist: md.Distribution) -> str | None:
     """A plugin declares the core versions it supports as a ``jobworker`` requirement.
 
     Only lines naming jobworker are read, and a plain one (``jobworker>=0.1,<0.2``, as built
