@@ -9,8 +9,9 @@ import pytest
 import testjobs
 from background import Background
 from jobworker import errors, hookimpl
-from jobworker.model import JobStatus
+from jobworker.model import Job, JobStatus
 from jobworker.testing import WorkerHarness, run_handler
+from procs import wait_until
 
 
 @pytest.fixture
@@ -146,24 +147,36 @@ def test_cancel_a_pending_job(harness):
 
 
 def test_per_type_concurrency_limit(tmp_path):
-    record = tmp_path / "rec"
+    """Each job waits until the test releases it: what runs at once is counted while nothing
+    can finish, so the count does not depend on how fast the machine is."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
     with WorkerHarness(
         tmp_path, plugins=[testjobs], concurrency=8, max_concurrent_per_type={"async": 2}
     ) as h:
-        jobs = [h.client.submit("async", {"sleep": 0.3, "record": str(record)}) for _ in range(6)]
+        jobs = [h.client.submit("async", {"gate": str(gate)}) for _ in range(6)]
         bg = Background(h)
+        held: list[int] = []
+        released: set[str] = set()
         try:
-            peak = 0
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                counts = h.store.count_by_status()
-                peak = max(peak, counts["processing"])
-                if counts["completed"] == 6:
-                    break
-                time.sleep(0.02)
+            while len(released) < 6:
+
+                def settled() -> list[Job] | None:
+                    running = h.client.list(status="processing")
+                    if {j.job_id for j in running} & released or len(running) < 2:
+                        return None  # the last release is not written yet, or not claimed again
+                    return running
+
+                running = wait_until(settled, 30)
+                held.append(len(running))
+                for job in running:
+                    (gate / job.job_id).touch()
+                    released.add(job.job_id)
         finally:
+            for job in jobs:
+                (gate / job.job_id).touch()
             bg.stop()
-        assert peak == 2
+        assert held == [2, 2, 2]
         assert all(h.client.get(j.job_id).status is JobStatus.COMPLETED for j in jobs)
 
 

@@ -21,6 +21,7 @@ class Params:
     fail: str | None = None  # "retryable" | "final" | "crash"
     steps: int = 0
     n: int = attrs.field(default=0, validator=attrs.validators.ge(0))
+    gate: str | None = None  # a folder: wait until a file named by the job id is in it
 
 
 def _record(ctx) -> None:
@@ -43,6 +44,8 @@ def _outcome(ctx) -> dict:
 
 async def async_job(ctx):
     _record(ctx)
+    while ctx.params.gate and not os.path.exists(os.path.join(ctx.params.gate, ctx.job_id)):
+        await asyncio.sleep(0.01)  # until the test releases this job
     for i in range(ctx.params.steps):
         ctx.progress(int(100 * i / ctx.params.steps), "step", f"{i}")
         await asyncio.sleep(ctx.params.sleep / max(1, ctx.params.steps))
