@@ -14,6 +14,8 @@ from jobworker.testing import WorkerHarness
 
 
 def test_a_slow_job_finished_hook_does_not_delay_a_concurrent_async_job(tmp_path):
+    """The hook blocks until the test has seen the async job complete: the proof is the order
+    of events, and the waits below only bound a hang (generous: a starved CI machine)."""
     events: list[tuple[str, str]] = []
     entered, release = threading.Event(), threading.Event()
 
@@ -23,17 +25,19 @@ def test_a_slow_job_finished_hook_does_not_delay_a_concurrent_async_job(tmp_path
             events.append(("hook started", job.job_type))
             if job.job_type == "noop":
                 entered.set()
-                release.wait(60)  # sleeps until the test has seen the async job finish
+                release.wait(600)  # until the test has seen the async job finish (or failed)
             events.append(("hook ended", job.job_type))
 
-    with WorkerHarness(tmp_path, plugins=[testjobs, SlowObserver()], hook_timeout=120) as h:
+    with WorkerHarness(
+        tmp_path, plugins=[testjobs, SlowObserver()], hook_timeout=900, lease_seconds=600
+    ) as h:
         bg = Background(h)
         try:
             h.client.submit("noop", {})
-            assert entered.wait(20), "the job_finished hook never ran"
+            assert entered.wait(120), "the job_finished hook never ran"
             job = h.client.submit("async", {"n": 7, "steps": 3, "sleep": 0.03})
             # Were hooks run on the loop, the worker could not even claim this job now.
-            done = h.client.wait(job.job_id, timeout=30)
+            done = h.client.wait(job.job_id, timeout=120)
             still_sleeping = not release.is_set() and ("hook ended", "noop") not in events
             events.append(("async job completed", "async"))
             release.set()
