@@ -99,19 +99,32 @@ def run(
             click.echo(f"warning: not serving {job_type}: {reason}", err=True)
     import asyncio
 
+    existing = set(threading.enumerate())
     asyncio.run(worker.run())
     state.store.close()
     if worker.store_error is not None:
         click.echo(f"error: {worker.store_error}", err=True)
         sys.exit(1)
-    if any(
-        t.is_alive() and not t.daemon
-        for t in threading.enumerate()
-        if t is not threading.main_thread()
-    ):
+    if _stuck_threads(existing, wait=1.0):
         # A thread-executor handler ignored its cancellation; its job was handed back already.
         sys.stderr.flush()
         os._exit(0)
+
+
+def _stuck_threads(existing: set[threading.Thread], wait: float) -> bool:
+    """Whether a thread this run started is still alive ``wait`` seconds after the worker
+    stopped (the worker's pools are shut down without waiting, so their idle threads are still
+    leaving when it returns). Threads that were there before the run (an embedding program's,
+    or another command's when the CLI runs in-process, as in tests) are not ours to judge."""
+    deadline = time.monotonic() + wait
+    ours = [
+        t
+        for t in threading.enumerate()
+        if t not in existing and not t.daemon and t is not threading.current_thread()
+    ]
+    for thread in ours:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return any(t.is_alive() for t in ours)
 
 
 def _supervise(processes: int, burst: bool) -> int:
