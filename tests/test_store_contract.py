@@ -452,3 +452,24 @@ def test_a_finished_batch_stays_unannounced_until_marked(store):
     assert [b.batch_id for b in store.unannounced_batches(soon)] == [batch.batch_id]
     store.mark_announced([j.job_id], [batch.batch_id])
     assert store.unannounced_batches(soon) == [] and store.unannounced(soon) == []
+
+
+def test_repairing_batches_leaves_right_counters_and_finished_batches_alone(store):
+    open_batch, done_batch = Batch(), Batch()
+    store.enqueue([job(), job()], open_batch)
+    store.enqueue([job()], done_batch)
+    [a, b, c] = claim(store)
+    by_batch = {j.job_id: j.batch_id for j in (a, b, c)}
+    finished = next(j for j in (a, b, c) if by_batch[j.job_id] == done_batch.batch_id)
+    store.finish([Outcome(finished.job_id, "w1", "completed")], utcnow())
+    later = utcnow() + timedelta(seconds=60)
+    assert store.repair_batches(later - timedelta(seconds=2), later) == []
+    x = store.get_batch(open_batch.batch_id)
+    assert (x.status, x.pending_jobs, x.processing_jobs, x.completed_jobs) == (
+        "processing",
+        0,
+        2,
+        0,
+    )
+    y = store.get_batch(done_batch.batch_id)
+    assert (y.status, y.pending_jobs, y.processing_jobs, y.completed_jobs) == ("completed", 0, 0, 1)

@@ -54,6 +54,7 @@ __all__ = [
     "apply",
     "batch_grown",
     "batch_verdict",
+    "stored_count",
     "cancel_requested",
     "cancelled_pending",
     "claimed",
@@ -390,8 +391,15 @@ def apply(change: Change, job: Job) -> Job:
 
 # -- batches -------------------------------------------------------------------------------
 
-#: A batch whose last job just ended: written once, by the write that sees it happen.
-BATCH_FINISHED = {"status": "completed", "announce_pending": True}  # and completed_at = now
+#: A batch whose last job just ended: written once, by the write that sees it happen. None of
+#: its jobs is pending or processing any more, which it says (a store writing a job and its
+#: counters in two writes may have lost a claim's counter move to a dead worker).
+BATCH_FINISHED = {
+    "status": "completed",
+    "announce_pending": True,
+    "pending_jobs": 0,
+    "processing_jobs": 0,
+}  # and completed_at = now
 #: A finished batch that has unfinished jobs again: ``completed_at`` and ``announce_pending``
 #: are cleared.
 BATCH_REOPENED = {"status": "processing"}
@@ -429,7 +437,7 @@ def batch_verdict(
     finish them."""
     if not any(delta.get(name) for name in ("completed_jobs", "failed_jobs", "total_jobs")):
         return None
-    ended = _count(completed) + _count(failed) >= _count(total)
+    ended = stored_count(completed) + stored_count(failed) >= stored_count(total)
     if ended and status != "completed":
         return "finish"
     if not ended and status == "completed":
@@ -437,7 +445,8 @@ def batch_verdict(
     return None
 
 
-def _count(value: object) -> int:
+def stored_count(value: object) -> int:
+    """A counter as stored (missing, or not a number: 0)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     return int(value)

@@ -1,5 +1,6 @@
 """The worker's background duties: heartbeats (leases and the registry record), the
-expired-lease sweep, the unserved-type sweep, announcing what a lost worker did not, plugin
+expired-lease sweep, the unserved-type sweep, repairing batch counters and announcing what a lost
+worker did not, plugin
 reloads, the flush timer, and what happens when the store fails (poison isolation, one log line
 per failing duty). A mixin of :class:`jobworker.worker.Worker`, which provides the
 attributes and the I/O-thread helpers declared below."""
@@ -153,8 +154,21 @@ class WorkerDuties:
                     status=t.job.status.value,
                 )
             self._announce(done)
+            await self._repair_batches()
             await self._announce_again()
             await self._sweep_unserved()
+
+    async def _repair_batches(self) -> None:
+        """Recount batch counters a lost worker left wrong (only a store writing a job and its
+        batch in two writes has any), once no counter moved for two lease lengths: a live
+        worker moves them milliseconds after its job write. Batches this finishes are announced
+        by :meth:`_announce_again`."""
+        now = utcnow()
+        stale = now - timedelta(seconds=2 * self.settings.lease_seconds)
+        try:
+            await self._call(self.store.repair_batches, stale, now)
+        except Exception:
+            self.log.exception("batch counter repair failed")
 
     async def _sweep_unserved(self) -> int:
         """Fail pending jobs of types the fleet does not serve (see :mod:`jobworker.fleet`).

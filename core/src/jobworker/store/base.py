@@ -248,6 +248,13 @@ class Store(abc.ABC):
         the job type's backoff with jitter (:func:`jobworker.lifecycle.lease_expired`; a number
         is the base delay of every type). Returns the transitions applied."""
 
+    def repair_batches(self, stale: datetime, now: datetime, limit: int = 20) -> list[Batch]:
+        """Put right the counters of unfinished batches not updated since ``stale`` that a
+        worker killed between two writes left wrong (at most ``limit`` per call); return the
+        batches this finished, left ``announce_pending`` for :meth:`unannounced_batches`.
+        Nothing to do for a store that writes a job and its batch in one transaction."""
+        return []
+
     @abc.abstractmethod
     def mark_announced(self, job_ids: Collection[str], batch_ids: Collection[str] = ()) -> None:
         """Clear ``announce_pending`` of these jobs and batches: their ``job_finished`` /

@@ -23,6 +23,7 @@ jobs ``job_id_1``                  unique ``job_id`` (same name as the old syste
 batches ``batch_id_1``             unique ``batch_id`` (same name as the old system's index)
 batches ``jobworker_newest``       listing newest first: created_at desc, batch_id desc
 batches ``jobworker_announce``     batch announcements to redo, partial (announce_pending)
+batches ``jobworker_stale``        counters to repair: status, updated_at
 workers ``jobworker_seen``         the worker registry: pruning records by when last seen
 =================================  ===========================================================
 
@@ -130,6 +131,7 @@ BATCH_INDEXES: list[IndexSpec] = [
     ([("batch_id", ASCENDING)], {"unique": True}),
     ([("created_at", DESCENDING), ("batch_id", DESCENDING)], {"name": "jobworker_newest"}),
     ([("updated_at", ASCENDING)], {"name": "jobworker_announce", **_ANNOUNCE}),
+    ([("status", ASCENDING), ("updated_at", ASCENDING)], {"name": "jobworker_stale"}),
 ]
 #: Indexes of earlier versions whose queries now use another index: dropped by ``init``.
 OBSOLETE_INDEXES = ("jobworker_claim_typed", "jobworker_claim_any", "jobworker_created")

@@ -17,7 +17,7 @@ from pymongo.errors import (
 
 from ... import errors, lifecycle
 from ...lifecycle import Backoff
-from ...model import Job, JobError, JobProgress, LogEntry, job_type_of
+from ...model import Batch, Job, JobError, JobProgress, LogEntry, job_type_of
 from ..base import Claim, Outcome, Transition
 from ..broken import problem_of, quarantine_error, storable_text, unstorable
 from ..sizes import TOO_LARGE_CODES, cut
@@ -394,6 +394,9 @@ class MongoWork(MongoDatabase):
             done.append(Transition(job))
         attach_batches(done, self.counters.move(moves, now))
         return done
+
+    def repair_batches(self, stale: datetime, now: datetime, limit: int = 20) -> list[Batch]:
+        return self.counters.repair(self.jobs, stale, now, limit)
 
     def fail_pending(
         self, messages: Mapping[str, str], now: datetime, limit: int = 500
