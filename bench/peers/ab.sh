@@ -19,4 +19,4 @@ sed -e 's/\[peers.jobworker\]/[peers.jobworker-base]/' -e 's/venv = "jobworker"/
   -e "s/^note = \"/note = \"core at $BASE; /" "$HERE/jobworker.toml" > "$WORKDIR/jobworker-base.toml"
 mkdir -p "$ROOT/bench/results"
 exec "$WORKDIR/run.sh" --add "$WORKDIR/jobworker.toml" --add "$WORKDIR/jobworker-base.toml" \
-  --out "$ROOT/bench/results/peers-ab" "$@"
+  --out "${BENCH_OUT:-$ROOT/bench/results/peers-ab}" "$@"
