@@ -1,9 +1,8 @@
 """The worker's background duties: heartbeats (leases and the registry record), the
-expired-lease sweep, the unserved-type sweep, repairing batch counters and announcing what a lost
-worker did not, plugin
-reloads, the flush timer, and what happens when the store fails (poison isolation, one log line
-per failing duty). A mixin of :class:`jobworker.worker.Worker`, which provides the
-attributes and the I/O-thread helpers declared below."""
+expired-lease sweep, the unserved-type sweep, repairing batch counters and announcing what a
+lost worker did not, plugin reloads, the flush timer, and what happens when the store fails
+(poison isolation, one log line per failing duty). A mixin of :class:`jobworker.worker.Worker`,
+which provides the attributes and the I/O-thread helpers declared below."""
 
 from __future__ import annotations
 
