@@ -87,3 +87,62 @@ def test_the_wal_is_checkpointed_every_10000_pages_unless_the_url_says(tmp_path)
             assert s._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == pages
         finally:
             s.close()
+
+
+_KEY_LOOKUP = "EXPLAIN QUERY PLAN SELECT job_id FROM jobs WHERE idempotency_key = ?"
+
+
+def _old_schema_file(path) -> None:
+    """A file as versions before the partial index made it: the key a column ``UNIQUE``."""
+    import sqlite3
+
+    from jobworker.store.sqlite.schema import SCHEMA
+
+    old = sqlite3.connect(path)
+    old.executescript(
+        SCHEMA.replace("idempotency_key TEXT,", "idempotency_key TEXT UNIQUE,").replace(
+            "CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (idempotency_key)\n"
+            "    WHERE idempotency_key IS NOT NULL;",
+            "",
+        )
+    )
+    old.close()
+
+
+@pytest.mark.parametrize("made_by", ["this version", "an older version"])
+def test_idempotency_keys_are_unique_and_looked_up_by_an_index(tmp_path, made_by):
+    import sqlite3
+
+    path = tmp_path / "keys.db"
+    if made_by == "an older version":
+        _old_schema_file(path)
+        before = sqlite3.connect(path)
+        auto = [r for r in before.execute("PRAGMA index_list(jobs)") if r[3] == "u"]
+        assert auto, "the old file has the column constraint's index"
+        before.close()
+    s = open_store(f"sqlite:///{path}")
+    try:
+        a = Job("t", idempotency_key="k")
+        [first] = s.enqueue([a])
+        [again] = s.enqueue([Job("t", idempotency_key="k")])
+        assert again.job_id == first.job_id == a.job_id  # the first job comes back
+        s.enqueue([Job("t"), Job("t")])  # no key: any number of them
+        assert s.count_by_status()["pending"] == 3
+        # the rule itself, below the store's lookup: a second row with the key is refused
+        with pytest.raises(sqlite3.IntegrityError):
+            s._conn.execute(
+                "INSERT INTO jobs (job_id, job_type, status, created_at, updated_at, "
+                "available_at, idempotency_key, doc) VALUES ('x', 't', 'pending', 0, 0, 0, "
+                "'k', '{}')"
+            )
+        plan = " ".join(r[-1] for r in s._conn.execute(_KEY_LOOKUP, ("k",)))
+        assert "USING" in plan and "INDEX" in plan and "SCAN" not in plan, plan
+        s._conn.execute("ANALYZE jobs")
+        stats = dict(s._conn.execute("SELECT idx, stat FROM sqlite_stat1"))
+        assert stats["jobs_idempotency"].split()[0] == "1"  # only the job that has a key
+        if made_by == "this version":
+            # no index of the column constraint: no NULL entry per job without a key
+            assert not [r for r in s._conn.execute("PRAGMA index_list(jobs)") if r[3] == "u"]
+            assert "jobs_idempotency" in plan
+    finally:
+        s.close()

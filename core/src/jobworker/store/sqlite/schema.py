@@ -12,7 +12,14 @@ backoff) by ``available_at``, whose due part alone is sorted.
 
 Every index costs each insert (one more page written per single-job commit), so a job is in as
 few as its queries need: ``jobs_in_batch`` holds only jobs of a batch (a query by ``batch_id =
-?`` implies that), and the lease sweep reads the processing jobs through ``jobs_type_claim``."""
+?`` implies that), and the lease sweep reads the processing jobs through ``jobs_type_claim``.
+
+Idempotency keys are unique through ``jobs_idempotency``, a partial index without the jobs that
+have none (most jobs: a column ``UNIQUE`` constraint would index a NULL for each of them, one
+more index entry per insert). A lookup by ``idempotency_key = ?`` uses it (the comparison implies
+``IS NOT NULL``). Files made before it keep their column constraint, which a table rebuild alone
+could remove: they get the partial index too (the planner prefers it, and it costs nothing for
+jobs without a key) and go on paying the NULL entry per insert; the same rule holds in both."""
 
 from .registry import REGISTRY_SCHEMA
 
@@ -41,12 +48,14 @@ CREATE TABLE IF NOT EXISTS jobs (
     completed_at INTEGER,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     announce_pending INTEGER NOT NULL DEFAULT 0,
-    idempotency_key TEXT UNIQUE,
+    idempotency_key TEXT,
     progress TEXT,
     results TEXT,
     error TEXT,
     doc TEXT NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_type_claim ON jobs (status, job_type, priority DESC, created_at);
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (job_type, priority DESC, created_at, available_at)
     WHERE status = 'pending' AND available_at <= created_at;
