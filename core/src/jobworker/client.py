@@ -38,6 +38,7 @@ from .model import (
     job_type_of,
     utcnow,
 )
+from .newjobs import NewJob
 from .plugins import Plugins
 from .store import Purged, Store, open_store
 from .validation import check_json_parameters, check_submitted_keys, params_for
@@ -205,14 +206,8 @@ class Client:
         owner: str | None = None,
     ) -> Batch:
         """The batch of :meth:`submit_batch_jobs` (same arguments)."""
-        return self.submit_batch_jobs(
-            jobs,
-            batch_name=batch_name,
-            batch_id=batch_id,
-            user_id=user_id,
-            allow_unknown_type=allow_unknown_type,
-            webhook=webhook,
-            owner=owner,
+        return self._submit_batch(
+            jobs, batch_name, batch_id, user_id, allow_unknown_type, webhook, owner, jobs=False
         )[0]
 
     def submit_batch_jobs(
@@ -233,11 +228,36 @@ class Client:
         anything is stored; the first invalid one raises, naming its index. ``webhook``:
         ``{"url", "secret"?, "events"?: ["batch.finished", "completed", "failed"]}`` for the batch.
         """
+        return self._submit_batch(
+            jobs, batch_name, batch_id, user_id, allow_unknown_type, webhook, owner, jobs=True
+        )
+
+    def _submit_batch(
+        self,
+        specs: Iterable[Mapping[str, Any]],
+        batch_name: str | None,
+        batch_id: str | None,
+        user_id: str | None,
+        allow_unknown_type: bool,
+        webhook: Mapping[str, Any] | str | None,
+        owner: str | None,
+        *,
+        jobs: bool,
+    ) -> tuple[Batch, builtins.list[Job]]:
+        """:meth:`submit_batch_jobs`; the stored jobs are made only if ``jobs`` is true or a
+        plugin observes ``job_submitted`` (else the list is empty). Common entries are taken by
+        :class:`~jobworker.quick_entries.QuickEntries`, the others built by :meth:`build_job`."""
+        from .quick_entries import QuickEntries
         from .webhooks.config import check_webhook
 
         batch_hook = None if webhook is None else check_webhook(webhook, batch=True)
-        built = []
-        for index, spec in enumerate(jobs):
+        quick = QuickEntries(self.plugins, user_id, allow_unknown_type, owner)
+        built: builtins.list[Job | NewJob] = []
+        for index, spec in enumerate(specs):
+            entry = quick.take(spec)
+            if entry is not None:
+                built.append(entry)
+                continue
             spec = dict(spec)
             job_type = job_type_of(spec.pop("job_type", None))
             parameters = spec.pop("parameters", {})
@@ -261,9 +281,12 @@ class Client:
             batch.unknown["webhook"] = batch_hook
         if owner is not None:
             batch.unknown["owner_key"] = owner
-        stored = self.store.enqueue(built, batch)
-        for job in stored:
-            self.plugins.notify("job_submitted", job=job, store=self.store)
+        entries = self.store.enqueue_entries(built, batch)
+        stored: builtins.list[Job] = []
+        if jobs or self.plugins.observes("job_submitted"):
+            stored = [e if isinstance(e, Job) else e.to_job(batch.batch_id) for e in entries]
+            for job in stored:
+                self.plugins.notify("job_submitted", job=job, store=self.store)
         return self.store.get_batch(batch.batch_id) or batch, stored
 
     # -- reading ---------------------------------------------------------------------------

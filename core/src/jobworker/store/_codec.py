@@ -14,15 +14,16 @@ read as the user's dict it was.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
 # CPython's C encoder, the one json.dumps uses (typeshed does not declare it)
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any, overload
 
-__all__ = ["MAX_DEPTH", "UndecodableError", "dumps", "from_ms", "loads", "to_ms"]
+__all__ = ["MAX_DEPTH", "UndecodableError", "dumps", "dumps_plain", "from_ms", "loads", "to_ms"]
 
 #: Deepest nesting of lists and objects the codec writes or reads (submits are limited lower).
 MAX_DEPTH = 200
@@ -87,6 +88,36 @@ def dumps(value: Any) -> str:
         except UnicodeEncodeError:  # lone surrogates (e.g. undecodable file names): \u escapes
             return json.dumps(_escaped(value), default=_plain, separators=(",", ":"))
     return text
+
+
+def dumps_plain(value: Any) -> str:
+    """:func:`dumps` of a value of plain JSON only, which the caller has checked: exact
+    ``dict`` (``str`` keys), ``list``, ``str`` (valid Unicode), ``int`` (64 bits), finite
+    ``float``, ``bool``, ``None`` (e.g. parameters that
+    :func:`jobworker.validation.check_json_parameters` accepted, in a document of such values).
+
+    Written by msgspec, about 8 times as fast for a small document. The text differs from
+    :func:`dumps`'s only in how a float is spelled (``1e16`` for ``1e+16``: the same number);
+    what msgspec cannot write (a lone surrogate, a non-``str`` key, a huge integer) and any
+    ``$`` key go to :func:`dumps`. A non-finite float must not come here: msgspec writes it as
+    ``null``, :func:`dumps` as ``NaN``.
+    """
+    try:
+        text: str = _plain_encoder()(value).decode()
+    except (TypeError, ValueError, OverflowError):  # UnicodeEncodeError is a ValueError
+        return dumps(value)
+    if '"$' in text:
+        return dumps(value)
+    return text
+
+
+@functools.cache
+def _plain_encoder() -> Callable[[Any], bytes]:
+    """msgspec's encoder, imported on first use (a worker never needs it; 10 ms to import)."""
+    import msgspec
+
+    encode: Callable[[Any], bytes] = msgspec.json.Encoder().encode
+    return encode
 
 
 def _decode_markers(obj: dict[str, Any]) -> Any:

@@ -27,6 +27,7 @@ from ..model import Batch, Job, JobProgress, JobStatus, LogEntry
 
 if TYPE_CHECKING:
     from ..fleet import WorkerRecord
+    from ..newjobs import NewJob
 
 __all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition", "worker_lost"]
 
@@ -136,6 +137,15 @@ class Store(abc.ABC):
         is stored with ``total_jobs``/``pending_jobs`` = the number inserted; an existing batch
         (same ``batch_id``) grows by that number and is ``processing`` again.
         """
+
+    def enqueue_entries(
+        self, entries: Sequence[Job | NewJob], batch: Batch | None = None
+    ) -> Sequence[Job | NewJob]:
+        """:meth:`enqueue` of jobs and :class:`~jobworker.newjobs.NewJob` entries (new jobs
+        without an idempotency key, always inserted: returned as given). This default makes
+        jobs of them; a backend that can write a new job's document without one overrides it.
+        """
+        return self.enqueue([e if isinstance(e, Job) else e.to_job() for e in entries], batch)
 
     @abc.abstractmethod
     def import_documents(

@@ -6,13 +6,14 @@ import contextlib
 import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
 from ... import lifecycle
 from ...model import Batch, Job, JobStatus, LogEntry, LogLevel, utcnow
-from .._codec import dumps, from_ms, to_ms
+from ...newjobs import NewJob
+from .._codec import dumps, dumps_plain, from_ms, to_ms
 from ..base import StoreError
 from ..imported import check_importable
 from .changes import BATCH_COLS
@@ -115,6 +116,48 @@ class SQLiteJobs(SQLiteConnection):
             dumps(doc),
         )
 
+    def _new_row(self, new: NewJob, batch_id: str | None) -> tuple[Any, ...]:
+        """:meth:`_job_row` of ``new.to_job(batch_id)``, without making that job."""
+        doc: dict[str, Any] = {} if new.owner is None else {"owner_key": new.owner}
+        doc["parameters"] = new.parameters
+        if new.job_name is not None:
+            doc["job_name"] = new.job_name
+        doc["archived"] = False
+        users = [] if not new.user_id else [new.user_id]
+        if new.user_id is not None:
+            doc["user_id"] = new.user_id
+        doc["access_control"] = {
+            "visibility": "private",
+            "read_access": users,
+            "write_access": users,
+            "admin_access": users,
+        }
+        created = new.created_ms
+        return (
+            new.job_id,
+            new.job_type,
+            "pending",
+            new.priority,
+            batch_id,
+            0,
+            new.max_attempts,
+            None,
+            0,
+            0,
+            None,
+            created,
+            created,
+            created,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            dumps_plain(doc),  # parameters of plain JSON (checked by QuickEntries), str, lists
+        )
+
     def _general_row(self, job: Job) -> tuple[Any, ...]:
         """:meth:`_job_row` for any job: its document, with the columns taken out of it."""
         doc = job.to_dict()
@@ -132,13 +175,19 @@ class SQLiteJobs(SQLiteConnection):
         return tuple(row.values())
 
     def enqueue(self, jobs: Sequence[Job], batch: Batch | None = None) -> list[Job]:
-        stored: list[Job] = []
+        return cast("list[Job]", self.enqueue_entries(jobs, batch))  # jobs in, jobs out
+
+    def enqueue_entries(
+        self, entries: Sequence[Job | NewJob], batch: Batch | None = None
+    ) -> list[Job | NewJob]:
+        stored: list[Job | NewJob] = []
         added = 0
-        rows: list[Job] = []  # new jobs not inserted yet: one executemany per run of them
+        rows: list[Job | NewJob] = []  # not inserted yet: one executemany per run of them
+        batch_id = None if batch is None else batch.batch_id
         with self._tx() as db:
-            for job in jobs:
-                if job.idempotency_key:
-                    self._insert_jobs(db, rows)  # an earlier job of this call may hold the key
+            for job in entries:
+                if isinstance(job, Job) and job.idempotency_key:
+                    self._insert_jobs(db, rows, batch_id)  # an earlier job may hold the key
                     rows = []
                     hit = db.execute(
                         f"SELECT {SELECT} FROM jobs WHERE idempotency_key = ?",
@@ -147,12 +196,10 @@ class SQLiteJobs(SQLiteConnection):
                     if hit:
                         stored.append(self._job_from_row(hit))
                         continue
-                if batch is not None:
-                    job.batch_id = batch.batch_id
                 rows.append(job)
                 stored.append(job)
                 added += 1
-            self._insert_jobs(db, rows)
+            self._insert_jobs(db, rows, batch_id)
             if batch is not None:
                 exists = db.execute(
                     "SELECT 1 FROM batches WHERE batch_id = ?", (batch.batch_id,)
@@ -171,17 +218,28 @@ class SQLiteJobs(SQLiteConnection):
         self._wake()
         return stored
 
-    def _insert_jobs(self, db: sqlite3.Connection, jobs: Sequence[Job]) -> None:
-        """Insert new jobs with one prepared statement (a submit_batch of thousands costs one
-        ``executemany``); a duplicate id raises :class:`StoreError` naming it."""
+    def _insert_jobs(
+        self, db: sqlite3.Connection, jobs: Sequence[Job | NewJob], batch_id: str | None
+    ) -> None:
+        """Insert new jobs (into the batch ``batch_id``, if any) with one prepared statement (a
+        submit_batch of thousands costs one ``executemany``); a duplicate id raises
+        :class:`StoreError` naming it."""
         if not jobs:
             return
+        rows = []
+        for job in jobs:
+            if isinstance(job, Job):
+                if batch_id is not None:
+                    job.batch_id = batch_id
+                rows.append(self._job_row(job))
+            else:
+                rows.append(self._new_row(job, batch_id))
         before = db.total_changes
         try:
-            if len(jobs) == 1:
-                db.execute(_INSERT_JOB, self._job_row(jobs[0]))
+            if len(rows) == 1:
+                db.execute(_INSERT_JOB, rows[0])
             else:
-                db.executemany(_INSERT_JOB, [self._job_row(job) for job in jobs])
+                db.executemany(_INSERT_JOB, rows)
         except sqlite3.IntegrityError as exc:
             # The rows before the failing one went in (the caller's transaction rolls back).
             failed = jobs[min(db.total_changes - before, len(jobs) - 1)]
@@ -215,7 +273,7 @@ class SQLiteJobs(SQLiteConnection):
                 # Extended JSON dates of top-level fields (legacy ``started_at``, ...) are dates;
                 # nested values are user data and stay exactly as they are.
                 job = Job.from_dict({k: _extended_date(v) for k, v in doc.items()})
-                self._insert_jobs(db, [job])
+                self._insert_jobs(db, [job], None)
                 for entry in job.logs:
                     db.execute(
                         "INSERT INTO logs (job_id, ts, level, message) VALUES (?,?,?,?)",
