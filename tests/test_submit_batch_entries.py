@@ -22,6 +22,7 @@ from jobworker.newjobs import NewJob
 from jobworker.quick_entries import QuickEntries
 from jobworker.store import open_store
 from jobworker.store._codec import dumps, dumps_plain, from_ms, loads
+from jobworker.store.sqlite.jobs import _INSERT_JOB, _INSERT_NEW
 from jobworker.testing import make_plugins
 from storefactory import BACKENDS, make_store
 
@@ -180,10 +181,23 @@ def test_a_taken_entry_is_the_job_build_job_makes(rows_store, spec, user, allow,
     general.created_at = general.updated_at = from_ms(new.created_ms)
     assert new.to_job() == general
     assert new.to_job("batch-1") == attrs.evolve(general, batch_id="batch-1")
-    # its SQLite row is the row of that job, its document the same JSON
-    row, expected = rows_store._new_row(new, "batch-1"), rows_store._job_row(new.to_job("batch-1"))
-    assert row[:-1] == expected[:-1]
-    assert loads(row[-1]) == loads(expected[-1])
+    # the SQLite row written for it is the row of that job, its document the same JSON
+    new_row = _row_as_stored(rows_store, _INSERT_NEW, rows_store._new_row(new, "batch-1"))
+    expected = _row_as_stored(rows_store, _INSERT_JOB, rows_store._job_row(new.to_job("batch-1")))
+    assert new_row == expected
+
+
+def _row_as_stored(store: Any, sql: str, row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Every column of ``row`` as SQLite stores it (the doc decoded), inserted and rolled back."""
+    db = store._conn
+    db.execute("BEGIN")
+    try:
+        db.execute(sql, row)
+        [stored] = db.execute("SELECT * FROM jobs WHERE job_id = ?", (row[0],)).fetchall()
+        names = [d[0] for d in db.execute("SELECT * FROM jobs LIMIT 0").description]
+    finally:
+        db.execute("ROLLBACK")
+    return tuple(loads(v) if n == "doc" else v for n, v in zip(names, stored, strict=True))
 
 
 def test_the_common_entries_are_taken():
