@@ -37,12 +37,17 @@ def client(db):
         yield c
 
 
-def test_three_workers_complete_a_thousand_jobs_exactly_once(db, client, tmp_path):
+@pytest.mark.parametrize("synchronous", ["NORMAL", "FULL"])
+def test_three_workers_complete_a_thousand_jobs_exactly_once(db, client, tmp_path, synchronous):
     record = tmp_path / "record"
     batch = client.submit_batch(
         [{"job_type": "async", "parameters": {"record": str(record)}} for _ in range(1000)]
     )
-    workers = [jobworker(db, "run", "--burst", "--concurrency", "4") for _ in range(3)]
+    url = f"sqlite:///{db}?synchronous={synchronous}"
+    workers = [
+        jobworker_process(url, "run", "--burst", "--concurrency", "4", cwd=db.parent)
+        for _ in range(3)
+    ]
     for w in workers:
         assert w.wait(timeout=240) == 0
     runs = collections.Counter(job_id for job_id, _pid, _attempt in records(record))

@@ -18,6 +18,13 @@ from jobworker.model import (
     utcnow,
 )
 from jobworker.store import Claim, Outcome, StoreError
+from storefactory import BACKENDS
+
+
+@pytest.fixture(params=[*BACKENDS, "sqlite-full"])
+def backend(request) -> str:
+    """Every backend, and SQLite with ``synchronous=FULL`` (group syncs) too."""
+    return request.param
 
 
 def job(job_type="echo", **kw) -> Job:

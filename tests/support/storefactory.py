@@ -11,8 +11,12 @@ BACKENDS = ["sqlite"] + (["mongo"] if os.environ.get("MONGO_URI") else [])
 
 
 def make_store(backend: str, tmp_path, **options) -> Store:
+    """``backend``: one of :data:`BACKENDS`, or ``sqlite-full`` (``synchronous=FULL``, whose
+    commits are synced in groups)."""
     if backend == "sqlite":
         return open_store(f"sqlite:///{tmp_path}/jobs.db", **options)
+    if backend == "sqlite-full":
+        return open_store(f"sqlite:///{tmp_path}/jobs.db?synchronous=FULL", **options)
     from urllib.parse import urlsplit, urlunsplit
 
     # One fresh database per test on the server MONGO_URI names.

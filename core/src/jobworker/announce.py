@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Iterable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 import structlog
@@ -24,7 +24,14 @@ from .plugins import Plugins
 from .store import Store, Transition
 from .webhooks import delivery as webhooks
 
-__all__ = ["HookThreads", "announce", "announce_progress", "announce_started", "store_on"]
+__all__ = [
+    "HookThreads",
+    "announce",
+    "announce_progress",
+    "announce_started",
+    "store_on",
+    "when_durable",
+]
 
 T = TypeVar("T")
 log = structlog.get_logger("jobworker.hooks")
@@ -75,6 +82,19 @@ def announce_progress(
         _core(webhooks.job_progress, job=job, progress=progress, store=store)
         if observed:
             plugins.notify("job_progress", job=job, progress=progress, store=store)
+
+
+async def when_durable(point: Future[None], coro: Coroutine[Any, Any, T]) -> T | None:
+    """``coro``'s result once ``point`` (:meth:`Store.sync_point`) is done; if the writes could
+    not be made durable, ``None`` without running it (what it would have announced stays
+    unannounced in the store, for the sweep that announces again)."""
+    try:
+        await asyncio.wrap_future(point)
+    except Exception:
+        coro.close()
+        log.exception("not announced: the store could not make the writes durable")
+        return None
+    return await coro
 
 
 class _StoreOn:

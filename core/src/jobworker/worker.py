@@ -30,7 +30,14 @@ import attrs
 import structlog
 
 from . import errors, lifecycle
-from .announce import HookThreads, announce, announce_progress, announce_started, store_on
+from .announce import (
+    HookThreads,
+    announce,
+    announce_progress,
+    announce_started,
+    store_on,
+    when_durable,
+)
 from .config import Settings
 from .executors import Executors, StopSignal
 from .failures import attempt_error
@@ -528,7 +535,10 @@ class Worker(WorkerDuties):
         self._track(self._hooks.run(what, fn, *args))
 
     def _track(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.ensure_future(coro)
+        """Run ``coro`` (hooks announcing what the store wrote) once those writes are durable
+        (:meth:`Store.sync_point`), as a task awaited by :meth:`_drain_hooks`."""
+        point = self.store.sync_point()
+        task = asyncio.ensure_future(coro if point is None else when_durable(point, coro))
         self._hook_tasks.add(task)
         task.add_done_callback(self._hook_tasks.discard)
 

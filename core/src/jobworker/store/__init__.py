@@ -2,7 +2,9 @@
 
 * ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db`` (default
   ``sqlite:///jobworker.db``); query options ``synchronous=NORMAL|FULL``, ``log_cap=N``,
-  ``wal_autocheckpoint=PAGES`` (default 10,000), ``busy_timeout_ms=N``.
+  ``wal_autocheckpoint=PAGES`` (default 10,000), ``busy_timeout_ms=N``, ``group_sync=false``
+  (with ``FULL``: let SQLite sync each commit under the write lock, see
+  :mod:`.sqlite.walsync`).
 * ``mongodb://host/db`` or ``mongodb+srv://...`` (needs ``pymongo``; see :mod:`.mongo`).
 """
 

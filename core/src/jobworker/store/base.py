@@ -16,6 +16,7 @@ decisions into its writes and owns only how they are made atomic.
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -119,6 +120,17 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def sync_point(self) -> concurrent.futures.Future[None] | None:
+        """A future done once every write this store object has made is durable, or ``None``
+        if they already are (the default: each operation returns durable).
+
+        A backend may return from :meth:`exchange` and :meth:`claim` before their writes are
+        durable (the SQLite store with ``synchronous=FULL`` syncs them in groups); the worker
+        then waits for this before any hook or webhook announces what they wrote, so that
+        nothing is announced that a power cut could take back. Every other operation returns
+        durable."""
+        return None
 
     def __enter__(self) -> Store:
         return self

@@ -2,9 +2,10 @@
 
 Claims, terminal transitions and batch counters each run in one ``BEGIN IMMEDIATE`` transaction,
 so two workers never hold one job. Durability is the ``synchronous`` option: ``NORMAL`` (default)
-loses nothing when a process crashes but a power loss can drop the last commits; ``FULL`` fsyncs
-every commit (about 100x slower on this machine's disk). The worker batches its writes (claims of
-several jobs, outcomes of several attempts in one transaction), which keeps ``FULL`` affordable.
+loses nothing when a process crashes but a power loss can drop the last commits; with ``FULL``
+nothing is acknowledged or announced before it is synced, and commits share syncs taken outside
+the write lock (:mod:`.walsync`). The worker batches its writes (claims of several jobs, outcomes
+of several attempts in one transaction).
 
 Idle workers are woken by a datagram on a Unix socket per worker in a folder named after the
 database (``$TMPDIR/jobworker-wake-<hash of its path>/``): every commit
@@ -14,7 +15,7 @@ milliseconds without polling.
 The package, by concept: :mod:`.connection` (the file, transactions, wake-ups), :mod:`.jobs`
 (inserts and reads), :mod:`.work` (the worker's operations), :mod:`.store` (users' operations,
 the whole store), :mod:`.changes` (the lifecycle rules as SQL), :mod:`.rows`, :mod:`.schema`,
-:mod:`.registry`, :mod:`.apikeys`.
+:mod:`.registry`, :mod:`.apikeys`, :mod:`.walsync` (group syncs).
 """
 
 from .store import SQLiteStore

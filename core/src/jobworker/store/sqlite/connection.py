@@ -3,6 +3,7 @@ another process's lock in short steps, and the wake-up sockets."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -22,6 +23,7 @@ from ..wake import Waker, WakeSocket
 from .changes import batch_from_row, change_sql, move_counters
 from .rows import SELECT, read_job, text_factory
 from .schema import DROPPED_INDEXES, SCHEMA
+from .walsync import WalSync
 
 if TYPE_CHECKING:
     from .apikeys import SQLiteKeys
@@ -52,17 +54,25 @@ class SQLiteConnection(Store):
         log_cap: int = 1000,
         busy_timeout_ms: int = 60_000,
         wal_autocheckpoint: int = 10_000,
+        group_sync: bool = True,
     ) -> None:
         """``wal_autocheckpoint``: WAL pages after which a commit copies them into the database
         file (SQLite's default is 1,000). Each such checkpoint syncs twice; at 1,000 pages that
         is every 140 one-job submits, a third of a submit's wall time on a busy disk. The WAL
-        file grows to about this many pages of 4 KiB before it is reused."""
+        file grows to about this many pages of 4 KiB before it is reused.
+
+        ``synchronous=FULL`` (or ``EXTRA``) with ``group_sync`` (the default) syncs commits in
+        groups, outside the write lock (:mod:`.walsync`); ``group_sync=false`` leaves each
+        commit's sync to SQLite, inside the lock."""
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self.log_cap = int(log_cap)
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.synchronous = synchronous.upper()
+        self._walsync = (
+            WalSync(self.path) if group_sync and self.synchronous in ("FULL", "EXTRA") else None
+        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -73,7 +83,8 @@ class SQLiteConnection(Store):
         self._conn.text_factory = text_factory  # invalid UTF-8 in one row is that row's problem
         self.busy_timeout_ms = int(busy_timeout_ms)
         self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        pragma = "NORMAL" if self._walsync is not None else self.synchronous
+        self._conn.execute(f"PRAGMA synchronous={pragma}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         self._lock = threading.RLock()
         self._depth = 0
@@ -100,8 +111,11 @@ class SQLiteConnection(Store):
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self:
-        known = {"synchronous", "log_cap", "busy_timeout_ms", "wal_autocheckpoint"}
-        return cls(cls.path_of(url), **{k: v for k, v in options.items() if k in known})
+        known = {"synchronous", "log_cap", "busy_timeout_ms", "wal_autocheckpoint", "group_sync"}
+        kwargs = {k: v for k, v in options.items() if k in known}
+        if isinstance(kwargs.get("group_sync"), str):  # from a URL's query
+            kwargs["group_sync"] = kwargs["group_sync"].lower() not in ("0", "false", "no", "off")
+        return cls(cls.path_of(url), **kwargs)
 
     def init(self) -> None:
         with self._lock:
@@ -118,14 +132,26 @@ class SQLiteConnection(Store):
                 self._retry(self._conn.execute, f"DROP INDEX IF EXISTS {index}")
 
     def close(self) -> None:
+        if self._walsync is not None:
+            self._walsync.close()
         with self._lock:
             self._conn.close()
         self._waker.close()
         self._watchers.close()
 
+    def sync_point(self) -> concurrent.futures.Future[None] | None:
+        if self._walsync is None:
+            return None
+        return self._walsync.point()
+
     @contextlib.contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; nested uses join the outer one."""
+    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested uses join the outer one.
+
+        With group syncs (:mod:`.walsync`) the outermost one returns once its commit is
+        durable, or at once with ``durable=False``: then the caller waits for
+        :meth:`sync_point` before anything outside learns what it wrote."""
+        commit = 0
         with self._lock:
             if self._depth:
                 self._depth += 1
@@ -139,6 +165,8 @@ class SQLiteConnection(Store):
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
+                if self._walsync is not None:
+                    commit = self._walsync.committed()
             except BaseException as exc:
                 if self._conn.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
@@ -148,7 +176,9 @@ class SQLiteConnection(Store):
                 raise
             finally:
                 self._depth = 0
-            self._watchers.wake()
+        if durable and commit and self._walsync is not None:
+            self._walsync.wait(commit)
+        self._watchers.wake()
 
     def _unusable_error(self, exc: BaseException) -> StoreError:
         return StoreError(f"the SQLite store {self.path} cannot be used: {exc}")

@@ -66,7 +66,7 @@ class SQLiteWork(SQLiteConnection):
         log_rows = self._log_rows(logs)
         ends = self._ends(outcomes, now)
         now_ms = to_ms(now)
-        with self._tx() as db:
+        with self._tx(durable=False) as db:  # the worker waits for sync_point() to announce
             if announced or announced_batches:
                 self.mark_announced(announced, announced_batches)
             self._insert_logs(db, log_rows)
@@ -77,7 +77,7 @@ class SQLiteWork(SQLiteConnection):
         return done, self._read_claimed(rows, now_ms)
 
     def claim(self, claim: Claim, now: datetime) -> list[Job]:
-        with self._tx() as db:
+        with self._tx(durable=False) as db:
             rows = self._claim_rows(db, claim, now)
         return self._read_claimed(rows, to_ms(now))
 
