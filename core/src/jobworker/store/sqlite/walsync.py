@@ -60,7 +60,8 @@ class WalSync:
                 self._unsynced_since = time.monotonic()
                 self._cond.notify_all()
             self._committed += 1
-            if self._thread is None:
+            alive = self._thread is not None and self._thread.is_alive()  # (not after a fork)
+            if not alive and self._error is None:
                 self._thread = threading.Thread(
                     target=self._run, name="jobworker-walsync", daemon=True
                 )
