@@ -324,3 +324,69 @@ def test_an_invalid_entry_among_quick_ones_is_named_and_nothing_stored(client, b
         client.submit_batch(specs)
     assert sum(client.counts().values()) == 0
     assert client.seen.jobs == []
+
+
+# -- one-by-one submits --------------------------------------------------------------------------
+
+
+def test_a_common_submit_takes_the_quick_path_and_returns_the_stored_job(client, monkeypatch):
+    general = client.build_job("plain", {"n": 1, "label": "a"}, priority=2, job_name="x")
+
+    def no_build(*args: Any, **kwargs: Any) -> Job:
+        raise AssertionError("the common submit builds no Job first")
+
+    monkeypatch.setattr(client, "build_job", no_build)
+    job = client.submit("plain", {"n": 1, "label": "a"}, priority=2, job_name="x")
+    assert client.seen.jobs == [job]
+    general.job_id, general.created_at, general.updated_at = (
+        job.job_id,
+        job.created_at,
+        job.created_at,
+    )
+    assert job == general
+    stored = client.get(job.job_id)
+    assert stored is not None and stored.available_at == job.created_at
+    stored.available_at, stored.logs = None, []
+    assert stored == job
+    # into a batch: created by the first, grown by the next
+    a = client.submit("old_plain", {"n": 2}, batch_id="b-1")
+    b = client.submit("plain", {"n": 3}, batch_id="b-1")
+    assert a.batch_id == b.batch_id == "b-1" and a.job_type == "plain"
+    batch = client.batch("b-1")
+    assert batch is not None and batch.total_jobs == batch.pending_jobs == 2
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"idempotency_key": "once"},
+        {"user_id": "ada"},
+        {"owner": "key-1"},
+        {"delay": 60},
+        {"timeout": 5.0},
+        {"max_attempts": 1},
+        {"webhook": "http://127.0.0.1:9/hook"},
+    ],
+)
+def test_submits_with_other_options_are_built_as_before(client, monkeypatch, options):
+    built: list[Job] = []
+    build = client.build_job
+
+    def counting(*args: Any, **kwargs: Any) -> Job:
+        built.append(build(*args, **kwargs))
+        return built[-1]
+
+    monkeypatch.setattr(client, "build_job", counting)
+    job = client.submit("plain", {"n": 1}, **options)
+    assert built and job.job_id == built[0].job_id
+    assert client.get(job.job_id) is not None
+
+
+def test_an_invalid_common_submit_raises_what_build_job_raises(client):
+    with pytest.raises(InvalidParameters, match="n must be positive"):
+        client.submit("checked", {"n": 0})
+    with pytest.raises(InvalidParameters, match="typo"):
+        client.submit("plain", {"n": 1, "typo": 2})
+    with pytest.raises(UnknownJobType):
+        client.submit("nope", {})
+    assert sum(client.counts().values()) == 0 and client.seen.jobs == []

@@ -50,6 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Client", "connect", "verify_webhook"]
 
+#: Options of :meth:`Client.submit` that :class:`~jobworker.quick_entries.QuickEntries` takes.
+_QUICK_OPTIONS = frozenset({"priority", "job_name"})
+
 
 def __getattr__(name: str) -> Any:
     """``verify_webhook`` (:mod:`.webhooks.signing`), imported on first use."""
@@ -183,6 +186,16 @@ class Client:
             field ``owner_key`` and usable as a :meth:`list` filter.
         :raises UnknownJobType, InvalidParameters: refused at the door, nothing stored.
         """
+        if _QUICK_OPTIONS.issuperset(options):  # the common submit: no Job built to store it
+            from .quick_entries import QuickEntries
+
+            spec = {"job_type": job_type, "parameters": {} if parameters is None else parameters}
+            new = QuickEntries(self.plugins, None, False, None).take({**spec, **options})
+            if new is not None:
+                self.store.enqueue_entries([new], Batch(batch_id=batch_id) if batch_id else None)
+                job = new.to_job(batch_id or None)
+                self.plugins.notify("job_submitted", job=job, store=self.store)
+                return job
         return self.submit_built(self.build_job(job_type, parameters, **options), batch_id)
 
     def submit_built(self, job: Job, batch_id: str | None = None) -> Job:
