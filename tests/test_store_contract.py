@@ -15,6 +15,7 @@ from jobworker.model import (
     JobStatus,
     LogEntry,
     LogLevel,
+    normalise_results,
     utcnow,
 )
 from jobworker.store import Claim, Outcome, StoreError
@@ -194,10 +195,11 @@ def test_finish_of_many_alike_outcomes_in_one_call(store):
     """Outcomes that write the same values (no results) among others and a job held by another
     worker: each of this worker's applied, transitions in the outcomes' order."""
     batch = Batch(batch_name="b")
-    store.enqueue([job() for _ in range(6)], batch)
-    a, b, c, d, e = claim(store, "w1", limit=5)
+    store.enqueue([job() for _ in range(9)], batch)
+    a, b, c, d, e, f, g, h = claim(store, "w1", limit=8)
     [other] = claim(store, "w2", limit=1)
     plain = JobProgress("processing", 0, None)
+    empty = normalise_results(None)  # what a handler that returns nothing ends with
     done = store.finish(
         [
             Outcome(a.job_id, "w1", "completed", progress=plain),
@@ -206,6 +208,9 @@ def test_finish_of_many_alike_outcomes_in_one_call(store):
             Outcome(c.job_id, "w1", "completed"),
             Outcome(d.job_id, "w1", "completed", progress=JobProgress("x", 5, "said")),
             Outcome(e.job_id, "w1", "completed", results={"markdown_content": "x"}),
+            Outcome(f.job_id, "w1", "completed", results=empty),
+            Outcome(g.job_id, "w1", "completed", results=normalise_results({"context": "g"})),
+            Outcome(h.job_id, "w1", "completed", results=normalise_results(None)),
         ],
         utcnow(),
     )
@@ -215,13 +220,18 @@ def test_finish_of_many_alike_outcomes_in_one_call(store):
         (c.job_id, JobStatus.COMPLETED),
         (d.job_id, JobStatus.COMPLETED),
         (e.job_id, JobStatus.COMPLETED),
+        (f.job_id, JobStatus.COMPLETED),
+        (g.job_id, JobStatus.COMPLETED),
+        (h.job_id, JobStatus.COMPLETED),
     ]
     assert store.get_job(a.job_id).progress == JobProgress("completed", 100, None)
     assert store.get_job(d.job_id).progress == JobProgress("completed", 100, "said")
     assert store.get_job(e.job_id).results == {"markdown_content": "x"}
+    assert store.get_job(f.job_id).results == empty == store.get_job(h.job_id).results
+    assert store.get_job(g.job_id).results == normalise_results({"context": "g"})
     assert store.get_job(other.job_id).status is JobStatus.PROCESSING
     got = store.get_batch(batch.batch_id)
-    assert (got.completed_jobs, got.failed_jobs, got.processing_jobs) == (4, 1, 1)
+    assert (got.completed_jobs, got.failed_jobs, got.processing_jobs) == (7, 1, 1)
 
 
 def test_finish_naming_a_job_twice_applies_the_first_that_holds_it(store):

@@ -44,6 +44,14 @@ _Ends = tuple[list[_End], list[tuple[str, int]]]
 _IDS_PER_UPDATE = 500
 
 
+def _same_results(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Whether two outcomes' results write the same value (``False`` when unsure)."""
+    try:
+        return bool((a or {}) == (b or {}))
+    except Exception:  # a value whose comparison raises: not shared
+        return False
+
+
 class SQLiteWork(SQLiteConnection):
     """The SQLite store's worker operations."""
 
@@ -276,24 +284,26 @@ class SQLiteWork(SQLiteConnection):
     def _ends(outcomes: Sequence[Outcome], now: datetime) -> _Ends:
         """The outcomes with their ``SET`` clauses, arguments and target status (built before
         the transaction), in their order; an outcome whose values no store can keep fails its
-        job instead. Outcomes of one worker that write the same values (completed without
-        results, with the same progress message, as no-op jobs end) share one entry: one
-        clause built, one ``UPDATE`` for all of them (unless a job is named twice: then each
-        outcome is written alone, in order, and a job's outcomes after the one that applied
-        find it no longer processing)."""
+        job instead. Outcomes of one worker that write the same values (completed with equal
+        results and the same progress message, as jobs without results end: their results are
+        the legacy keys, all empty) share one entry: one clause built, one ``UPDATE`` for all of
+        them (unless a job is named twice: then each outcome is written alone, in order, and a
+        job's outcomes after the one that applied find it no longer processing)."""
         ends: list[_End] = []
         order: list[tuple[str, int]] = []
         shared: dict[tuple[str, str | None], int] = {}
         share = len({out.job_id for out in outcomes}) == len(outcomes)
         for out in outcomes:
             key = None
-            if share and out.kind == "completed" and not out.results:
+            if share and out.kind == "completed":
                 key = (out.worker_id, out.progress.message if out.progress else None)
                 at = shared.get(key)
-                if at is not None:
+                if at is not None and _same_results(ends[at][0][0].results, out.results):
                     ends[at][0].append(out)
                     order.append((out.job_id, at))
                     continue
+                if at is not None:
+                    key = None  # other results: an end of its own, the first one stays shared
             try:
                 change = lifecycle.outcome_change(out, now)
                 sets, args = change_sql(change)
