@@ -12,8 +12,11 @@ from collections import Counter
 from datetime import timedelta
 
 import testjobs
-from jobworker.model import Job, JobParameters, utcnow
+from background import Background
+from jobworker.model import Job, JobParameters, JobStatus, utcnow
 from jobworker.testing import WorkerHarness
+from jobworker.worker import Worker
+from procs import wait_until
 
 
 def test_idle_typed_worker_does_not_spin_on_jobs_it_cannot_claim(store, tmp_path):
@@ -60,3 +63,18 @@ def test_idle_typed_worker_does_not_spin_on_jobs_it_cannot_claim(store, tmp_path
     assert window.get("claim", 0) <= 4, window
     assert window.get("next_available_at", 0) <= 4, window
     assert store.count_by_status()["pending"] == 600
+
+
+def test_a_worker_writes_what_its_last_round_trip_left_before_it_idles(tmp_path, monkeypatch):
+    """The marks of a finished job's announcement are written as the worker goes idle, not by
+    the round trip of the next job's pickup (nor by the flush timer, pushed out of reach)."""
+    monkeypatch.setattr(Worker, "flush_interval", 1000.0)
+    with WorkerHarness(tmp_path, plugins=[testjobs], poll_interval=1000.0) as h:
+        bg = Background(h)
+        try:
+            job = h.client.submit("noop", {})
+            assert h.client.wait(job.job_id, timeout=60).status is JobStatus.COMPLETED
+            later = utcnow() + timedelta(hours=1)
+            wait_until(lambda: h.store.unannounced(later) == [], timeout=20)
+        finally:
+            bg.stop()

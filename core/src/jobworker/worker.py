@@ -283,6 +283,8 @@ class Worker(WorkerDuties):
                 idle_since_empty = False
                 for job in claimed:
                     self._start(job)
+            elif not self.running and (self._writes.has_outcomes or self._writes.has_announced):
+                continue  # written now, before idling: not by the round trip of the next pickup
             elif self.burst and not self.running and not self._writes.has_outcomes:
                 if idle_since_empty:
                     return

@@ -49,6 +49,10 @@ class Writes:
     def has_outcomes(self) -> bool:
         return bool(self._pending.outcomes)
 
+    @property
+    def has_announced(self) -> bool:
+        return bool(self._pending.announced or self._pending.announced_batches)
+
     def report_progress(self, job_id: str, progress: JobProgress) -> None:
         """A job's latest progress (replaces the unwritten one)."""
         with self._lock:
