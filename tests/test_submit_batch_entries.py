@@ -159,9 +159,9 @@ def _general(client: Client, spec: dict[str, Any], user: Any, allow: bool, owner
 @settings(max_examples=600, deadline=None)
 @given(
     specs,
-    st.none() | st.sampled_from(["ada", ""]),
+    st.none() | st.sampled_from(["ada", "", 7]),
     st.booleans(),
-    st.none() | st.just("key-1"),
+    st.none() | st.sampled_from(["key-1", 2.5]),
 )
 def test_a_taken_entry_is_the_job_build_job_makes(rows_store, spec, user, allow, owner):
     client = Client(rows_store, PLUGINS)
@@ -211,6 +211,10 @@ def test_the_common_entries_are_taken():
     ):
         assert quick.take(spec) is not None, spec
     assert quick.take({"job_type": "old_plain", "parameters": {"n": 1}}).job_type == "plain"
+    # a user or owner that is not text: documents the plain encoder must not write
+    for user, owner in ((7, None), (None, b"k")):
+        odd = QuickEntries(PLUGINS, user, False, owner)
+        assert odd.take({"job_type": "plain", "parameters": {"n": 1}}) is None
     for spec in (
         {"job_type": "checked", "parameters": {"n": 0}},  # the validator refuses it
         {"job_type": "plain", "parameters": {"n": "1"}},  # cattrs converts: its business
@@ -248,7 +252,7 @@ def client(request, tmp_path):
     store.init()
     seen = Seen()
     c = Client(store, make_plugins([Types(), seen]))
-    c.seen = seen  # type: ignore[attr-defined]
+    c.seen = seen
     yield c
     store.close()
 

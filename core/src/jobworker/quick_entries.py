@@ -59,6 +59,8 @@ class QuickEntries:
         self.allow_unknown_type = allow_unknown_type
         self.owner = owner
         self._types: dict[str, _TypeInfo | None] = {}
+        # Their documents are written as plain JSON (store._codec.dumps_plain): text or nothing.
+        self._plain = all(v is None or type(v) is str for v in (user_id, owner))
 
     def _type_info(self, job_type: str) -> _TypeInfo | None:
         handler = self.plugins.handler_for(job_type)
@@ -73,7 +75,7 @@ class QuickEntries:
 
     def take(self, spec: Mapping[str, Any]) -> NewJob | None:
         """``spec``'s new job, or ``None`` when ``build_job`` has to decide."""
-        if type(spec) is not dict or not _QUICK_KEYS.issuperset(spec):
+        if not self._plain or type(spec) is not dict or not _QUICK_KEYS.issuperset(spec):
             return None
         job_type = spec.get("job_type")
         if type(job_type) is not str:
