@@ -394,3 +394,28 @@ def test_an_invalid_common_submit_raises_what_build_job_raises(client):
     with pytest.raises(UnknownJobType):
         client.submit("nope", {})
     assert sum(client.counts().values()) == 0 and client.seen.jobs == []
+
+
+def test_a_client_sees_handlers_its_plugins_gain_or_change_between_submits(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path}/jobs.db")
+    plugins = make_plugins([Types()])
+    client = Client(store, plugins)
+    try:
+        assert client.submit("plain", {"n": 1}).max_attempts == 5
+        with pytest.raises(UnknownJobType):
+            client.submit("later", {"x": 1})
+
+        class Later:
+            @hookimpl
+            def register_job_handlers(self, register: Callable[[JobHandler], None]) -> None:
+                register(JobHandler("later", _noop, max_attempts=7))
+
+        plugins.register(Later())
+        plugins.collect_handlers()
+        assert client.submit("later", {"x": 1}).max_attempts == 7
+        changed = attrs.evolve(plugins.handler_for("plain"), max_attempts=9)
+        plugins.handlers["plain"] = changed
+        assert client.submit("plain", {"n": 1}).max_attempts == 9
+        assert sorted(j.max_attempts for j in client.list(limit=10)) == [5, 7, 9]
+    finally:
+        store.close()

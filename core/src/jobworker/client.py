@@ -40,6 +40,7 @@ from .model import (
 )
 from .newjobs import NewJob
 from .plugins import Plugins
+from .quick_entries import QuickEntries
 from .store import Purged, Store, open_store
 from .validation import check_json_parameters, check_submitted_keys, params_for
 
@@ -88,6 +89,7 @@ class Client:
         self.store = store
         self.plugins = plugins if plugins is not None else Plugins.load()
         self.settings = settings if settings is not None else Settings()
+        self._quick: QuickEntries | None = None  # for submit(), kept across calls
 
     def close(self) -> None:
         self.store.close()
@@ -187,10 +189,13 @@ class Client:
         :raises UnknownJobType, InvalidParameters: refused at the door, nothing stored.
         """
         if _QUICK_OPTIONS.issuperset(options):  # the common submit: no Job built to store it
-            from .quick_entries import QuickEntries
-
+            quick = self._quick
+            if quick is None or quick.plugins is not self.plugins:
+                quick = self._quick = QuickEntries(self.plugins, None, False, None, recheck=True)
             spec = {"job_type": job_type, "parameters": {} if parameters is None else parameters}
-            new = QuickEntries(self.plugins, None, False, None).take({**spec, **options})
+            if options:
+                spec.update(options)
+            new = quick.take(spec)
             if new is not None:
                 self.store.enqueue_entries([new], Batch(batch_id=batch_id) if batch_id else None)
                 job = new.to_job(batch_id or None)
@@ -260,7 +265,6 @@ class Client:
         """:meth:`submit_batch_jobs`; the stored jobs are made only if ``jobs`` is true or a
         plugin observes ``job_submitted`` (else the list is empty). Common entries are taken by
         :class:`~jobworker.quick_entries.QuickEntries`, the others built by :meth:`build_job`."""
-        from .quick_entries import QuickEntries
         from .webhooks.config import check_webhook
 
         batch_hook = None if webhook is None else check_webhook(webhook, batch=True)

@@ -52,18 +52,38 @@ class QuickEntries:
     every entry, as in ``Client.submit_batch_jobs``."""
 
     def __init__(
-        self, plugins: Plugins, user_id: str | None, allow_unknown_type: bool, owner: str | None
+        self,
+        plugins: Plugins,
+        user_id: str | None,
+        allow_unknown_type: bool,
+        owner: str | None,
+        *,
+        recheck: bool = False,
     ) -> None:
+        """``recheck``: look each entry's handler up again and redo the type's work if it
+        changed (for an instance kept across calls, while the plugins may gain handlers)."""
         self.plugins = plugins
         self.user_id = user_id
         self.allow_unknown_type = allow_unknown_type
         self.owner = owner
-        self._types: dict[str, _TypeInfo | None] = {}
+        self.recheck = recheck
+        self._types: dict[str, tuple[JobHandler | None, _TypeInfo | None]] = {}
         # Their documents are written as plain JSON (store._codec.dumps_plain): text or nothing.
         self._plain = all(v is None or type(v) is str for v in (user_id, owner))
 
-    def _type_info(self, job_type: str) -> _TypeInfo | None:
+    def _info(self, job_type: str) -> _TypeInfo | None:
+        """What :meth:`take` needs of the type, worked out once (per handler) and kept."""
+        known = self._types.get(job_type)
+        if known is not None and not self.recheck:
+            return known[1]
         handler = self.plugins.handler_for(job_type)
+        if known is not None and known[0] is handler:
+            return known[1]
+        info = self._type_info(job_type, handler)
+        self._types[job_type] = (handler, info)
+        return info
+
+    def _type_info(self, job_type: str, handler: JobHandler | None) -> _TypeInfo | None:
         if handler is None:
             if not self.allow_unknown_type or job_type in ("", LEGACY_DEFAULT_TYPE):
                 return None  # refused (build_job says why), or the legacy shape
@@ -80,10 +100,7 @@ class QuickEntries:
         job_type = spec.get("job_type")
         if type(job_type) is not str:
             return None
-        try:
-            info = self._types[job_type]
-        except KeyError:
-            info = self._types[job_type] = self._type_info(job_type)
+        info = self._info(job_type)
         if info is None:
             return None
         parameters = spec.get("parameters", {})
