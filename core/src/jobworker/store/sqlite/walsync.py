@@ -31,7 +31,7 @@ __all__ = ["WalSync"]
 _datasync = getattr(os, "fdatasync", os.fsync)
 
 #: At most this many seconds between a commit and its sync when nobody waits for it.
-MAX_DELAY = 0.01
+MAX_DELAY = 0.05
 
 
 class WalSync:
