@@ -187,6 +187,14 @@ class SQLiteJobs(SQLiteConnection):
     def enqueue_entries(
         self, entries: Sequence[Job | NewJob], batch: Batch | None = None
     ) -> list[Job | NewJob]:
+        if batch is None and len(entries) == 1 and not isinstance(entries[0], Job):
+            row = self._new_row(
+                entries[0], None
+            )  # a one-by-one submit: its INSERT and nothing else
+            with self._tx() as db:
+                self._insert_run(db, _INSERT_NEW, [row], entries)
+            self._wake()
+            return [entries[0]]
         stored: list[Job | NewJob] = []
         added = 0
         rows: list[Job | NewJob] = []  # not inserted yet: one executemany per run of them
