@@ -201,3 +201,25 @@ def test_closing_the_store_syncs_what_the_worker_wrote_last(tmp_path, monkeypatc
     assert point is not None
     store.close()
     assert synced.is_set() and point.done() and point.exception() is None
+
+
+def test_a_relative_path_still_finds_its_wal_after_a_chdir(tmp_path, monkeypatch):
+    synced: list[int] = []
+    real = walsync._datasync
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def recording(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(walsync, "_datasync", recording)
+    monkeypatch.setattr(os, "sync", lambda: synced.append(-1))  # the fallback must not run
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///j.db?synchronous=FULL")
+    try:
+        monkeypatch.chdir(elsewhere)
+        Client(store, make_plugins([testjobs])).submit("noop", {})
+        assert synced and set(synced) == {os.stat(tmp_path / "j.db-wal").st_ino}
+    finally:
+        store.close()

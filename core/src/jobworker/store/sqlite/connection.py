@@ -70,9 +70,6 @@ class SQLiteConnection(Store):
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise StoreError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.synchronous = synchronous.upper()
-        self._walsync = (
-            WalSync(self.path) if group_sync and self.synchronous in ("FULL", "EXTRA") else None
-        )
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
@@ -82,7 +79,12 @@ class SQLiteConnection(Store):
             raise self._unusable_error(exc) from exc
         self._conn.text_factory = text_factory  # invalid UTF-8 in one row is that row's problem
         self.busy_timeout_ms = int(busy_timeout_ms)
-        self._retry(self._conn.execute, "PRAGMA journal_mode=WAL")
+        mode = self._retry(self._conn.execute, "PRAGMA journal_mode=WAL").fetchone()[0]
+        self._walsync: WalSync | None = None
+        if group_sync and self.synchronous in ("FULL", "EXTRA") and str(mode).lower() == "wal":
+            # the file as SQLite names it (absolute): its WAL is that name and "-wal"
+            main = next(r[2] for r in self._conn.execute("PRAGMA database_list") if r[1] == "main")
+            self._walsync = WalSync(Path(main))
         pragma = "NORMAL" if self._walsync is not None else self.synchronous
         self._conn.execute(f"PRAGMA synchronous={pragma}")
         self._conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")

@@ -147,11 +147,13 @@ class WalSync:
 
     def _sync(self) -> None:
         """``fdatasync`` the WAL file, reopened if it was replaced since the last sync (the
-        last connection to close deletes it; the next one makes a new one)."""
+        last connection to close deletes it; the next one makes a new one). The database file
+        itself is never opened here: closing a descriptor of it would drop SQLite's locks."""
         try:
             current = os.stat(self._wal).st_ino
-        except FileNotFoundError:
-            return  # no WAL: every commit went into the database file at a checkpoint
+        except FileNotFoundError:  # not expected while the store is open: sync everything
+            os.sync()
+            return
         if self._fd is not None and os.fstat(self._fd).st_ino != current:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
