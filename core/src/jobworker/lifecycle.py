@@ -90,6 +90,10 @@ class Outcome:
       * ``release``: back to pending, the attempt not charged (graceful shutdown).
     Applied only while ``worker_id`` still holds the job's lease; otherwise ignored (the job was
     recovered or cancelled meanwhile) and reported as not applied.
+
+    ``announce``: ``False`` writes an end as already announced (``announce_pending`` not set),
+    for an end that nothing would react to (no hook observes it, no webhook, no batch): the
+    worker then needs no second write to mark it.
     """
 
     job_id: str
@@ -99,6 +103,7 @@ class Outcome:
     error: JobError | None = None
     available_at: datetime | None = None
     progress: JobProgress | None = None
+    announce: bool = True
 
 
 @attrs.frozen
@@ -242,13 +247,13 @@ def outcome_change(out: Outcome, now: datetime) -> Change:
                 "results": dict(out.results or {}),
                 "progress": JobProgress("completed", 100, message),
                 "completed_at": now,
-                "announce_pending": True,
+                "announce_pending": out.announce,
                 "updated_at": now,
             },
             ("error", *LEASE),
         )
     if out.kind == "failed":
-        return _failed(src, out.error, now, out.progress, clears=LEASE)
+        return _failed(src, out.error, now, out.progress, clears=LEASE, announce=out.announce)
     if out.kind == "retry":
         sets: dict[str, Any] = {
             "status": JobStatus.PENDING,
@@ -284,13 +289,14 @@ def _failed(
     *,
     clears: tuple[str, ...] = (),
     extra: Mapping[str, Any] | None = None,
+    announce: bool = True,
 ) -> Change:
     """Failed with ``error``, keeping the last percent (the reported one, else the stored)."""
     message = error.message if error else None
     sets: dict[str, Any] = {
         "status": JobStatus.FAILED,
         "completed_at": now,
-        "announce_pending": True,
+        "announce_pending": announce,
         "updated_at": now,
         **(extra or {}),
     }

@@ -21,7 +21,7 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,11 +32,9 @@ import structlog
 from . import errors, lifecycle
 from .announce import (
     HookThreads,
-    announce,
     announce_progress,
     announce_started,
     store_on,
-    when_durable,
 )
 from .config import Settings
 from .executors import Executors, StopSignal
@@ -44,7 +42,6 @@ from .failures import attempt_error
 from .fleet import WorkerRecord
 from .handler import JobContext, JobHandler
 from .model import (
-    Batch,
     Job,
     JobProgress,
     LogEntry,
@@ -56,10 +53,11 @@ from .model import (
 from .plugins import Plugins, activate, core_version, module_names
 from .poison import BURST_STORE_FAILURES, one_line
 from .serving import PluginWatcher, Serving
-from .store import Claim, Outcome, Store, Transition
+from .store import Claim, Outcome, Store
 from .validation import params_for
 from .webhooks import delivery as webhooks
 from .worker_duties import WorkerDuties
+from .worker_hooks import WorkerHooks
 from .writes import Writes
 
 __all__ = ["Worker"]
@@ -106,7 +104,7 @@ class _Reporter:
         return self.stop.reason is not None
 
 
-class Worker(WorkerDuties):
+class Worker(WorkerDuties, WorkerHooks):
     """Process jobs from ``store`` with the handlers of ``plugins``.
 
     :param types: serve only these job types (``--types``); ``None`` serves every type with a
@@ -143,6 +141,8 @@ class Worker(WorkerDuties):
         self._writes = Writes()
         #: running jobs whose end has nothing to announce (see :meth:`_quietly_finished`)
         self._quiet: set[str] = set()
+        #: of those, the ones whose outcome was written already announced (``announce=False``)
+        self._silent: set[str] = set()
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
@@ -326,6 +326,7 @@ class Worker(WorkerDuties):
             )
         self._announce(done)
         self._quiet.difference_update(o.job_id for o in outcomes)
+        self._silent.difference_update(o.job_id for o in outcomes)
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
         return claimed
@@ -461,6 +462,9 @@ class Worker(WorkerDuties):
                 ),
             )
         if run.stop.reason != "lost":
+            if job.job_id in self._quiet and not self._ends_observed():
+                outcome.announce = False  # written announced: no second write to mark it
+                self._silent.add(job.job_id)
             self._writes.add_outcome(outcome)
         else:
             self._quiet.discard(job.job_id)
@@ -487,73 +491,6 @@ class Worker(WorkerDuties):
             now=utcnow(),
             progress=progress,
         )
-
-    def _announce(self, transitions: list[Transition], batches: list[Batch] | None = None) -> None:
-        """Run the reactions to committed transitions (:func:`jobworker.announce.announce`) on
-        the hook threads; what they announced is marked in the store by a later round trip."""
-        batches = list(batches or ())
-        if not batches and not any(
-            t.status.terminal or t.batch_finished is not None for t in transitions
-        ):
-            return
-        transitions = self._quietly_finished(transitions)
-        if not batches and not transitions:
-            return
-
-        async def run() -> None:
-            done = await self._hooks.run(
-                "job_finished/batch_finished",
-                announce,
-                self.plugins,
-                self.hook_store,
-                transitions,
-                batches,
-            )
-            if done is not None:
-                self._writes.announced(done[0], done[1])
-
-        self._track(run())
-
-    def _quietly_finished(self, transitions: list[Transition]) -> list[Transition]:
-        """Mark announced, without a hook-thread call, the ends :func:`announce` would react
-        to with nothing (no hook implemented, no webhook, no batch: known when the job
-        started); return the other transitions. Saves a thread hand-off per round trip."""
-        if self.plugins.observes("job_finished") or self.plugins.observes("batch_finished"):
-            return transitions
-        rest: list[Transition] = []
-        ends: list[str] = []
-        for t in transitions:
-            if t.batch_finished is None and t.job_id in self._quiet:
-                self._quiet.discard(t.job_id)
-                if t.status.terminal:
-                    ends.append(t.job_id)
-            else:
-                rest.append(t)
-        if ends:
-            self._writes.announced(ends, ())
-        return rest
-
-    def _spawn_hooks(self, what: str, fn: Callable[..., None], *args: Any) -> None:
-        self._track(self._hooks.run(what, fn, *args))
-
-    def _track(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` (hooks announcing what the store wrote) once those writes are durable
-        (:meth:`Store.sync_point`), as a task awaited by :meth:`_drain_hooks`."""
-        point = self.store.sync_point()
-        task = asyncio.ensure_future(coro if point is None else when_durable(point, coro))
-        self._hook_tasks.add(task)
-        task.add_done_callback(self._hook_tasks.discard)
-
-    async def _drain_hooks(self) -> None:
-        """Wait for the hooks still running (each within its time limit), writing what they
-        announced, until none is left."""
-        while self._hook_tasks:
-            await asyncio.gather(*list(self._hook_tasks), return_exceptions=True)
-            try:
-                await self._flush()
-            except Exception:  # a dead store: the sweep of another worker announces again
-                self.log.exception("could not write what the hooks announced")
-                return
 
     # -- background duties -----------------------------------------------------------------
 

@@ -16,7 +16,6 @@ decisions into its writes and owns only how they are made atomic.
 from __future__ import annotations
 
 import abc
-import concurrent.futures
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,8 @@ from ..lifecycle import Backoff, Outcome, worker_lost
 from ..model import Batch, Job, JobProgress, JobStatus, LogEntry
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from ..fleet import WorkerRecord
     from ..newjobs import NewJob
 

@@ -87,6 +87,7 @@ def unstorable(out: Outcome, exc: BaseException) -> Outcome:
             {"problem": problem},
         ),
         progress=out.progress,
+        announce=out.announce,
     )
 
 

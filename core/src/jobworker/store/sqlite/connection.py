@@ -3,7 +3,6 @@ another process's lock in short steps, and the wake-up sockets."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import hashlib
 import os
@@ -26,6 +25,8 @@ from .schema import DROPPED_INDEXES, SCHEMA
 from .walsync import WalSync
 
 if TYPE_CHECKING:
+    import concurrent.futures
+
     from .apikeys import SQLiteKeys
 
 __all__ = ["SQLiteConnection"]

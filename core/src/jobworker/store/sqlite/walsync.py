@@ -16,14 +16,17 @@ SQLite's own ``NORMAL`` syncs: the WAL before its frames are copied, the databas
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import os
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..base import StoreError
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 __all__ = ["WalSync"]
 
@@ -88,7 +91,9 @@ class WalSync:
         with self._cond:
             if self._synced >= self._committed:
                 return None
-            future: concurrent.futures.Future[None] = concurrent.futures.Future()
+            from concurrent.futures import Future  # here: a submit needs none (nor logging)
+
+            future: concurrent.futures.Future[None] = Future()
             if self._error is not None:
                 future.set_exception(self._error)
             else:

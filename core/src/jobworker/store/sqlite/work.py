@@ -291,12 +291,16 @@ class SQLiteWork(SQLiteConnection):
         job's outcomes after the one that applied find it no longer processing)."""
         ends: list[_End] = []
         order: list[tuple[str, int]] = []
-        shared: dict[tuple[str, str | None], int] = {}
+        shared: dict[tuple[str, str | None, bool], int] = {}
         share = len({out.job_id for out in outcomes}) == len(outcomes)
         for out in outcomes:
             key = None
             if share and out.kind == "completed":
-                key = (out.worker_id, out.progress.message if out.progress else None)
+                key = (
+                    out.worker_id,
+                    out.progress.message if out.progress else None,
+                    out.announce,
+                )
                 at = shared.get(key)
                 if at is not None and _same_results(ends[at][0][0].results, out.results):
                     ends[at][0].append(out)
