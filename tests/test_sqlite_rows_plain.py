@@ -112,7 +112,11 @@ def test_the_plain_reading_agrees_with_the_general_one(doc_change, row_change):
     for index, value in row_change.items():
         row[index] = value
     full = (*row, json.dumps(doc), 1)
-    fast = plain(full)
+    try:
+        fast = plain(full)
+    except Exception:  # unreadable either way: the general reading must refuse it too
+        assert general(full) is _FAILED
+        return
     if fast is not None:
         expected = general(full)
         assert expected is not _FAILED, "the plain reading accepted a row the general one refuses"

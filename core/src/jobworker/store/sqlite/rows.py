@@ -131,7 +131,7 @@ def _plain_job(row: Sequence[Any], doc: Any) -> Job | None:
         or not all(type(v) is int for v in (priority, attempts, max_attempts, cancel, announce))
         or not all(type(v) is int for v in (created, updated))
         or not all(v is None or type(v) is int for v in row[13:18])
-        or not all(v is None or type(v) is str for v in (lease_owner, key))
+        or not all(v is None or type(v) is str for v in (lease_owner, key, progress))
         or not (batch_id is None or (type(batch_id) is str and batch_id not in ("", "undefined")))
     ):
         return None
