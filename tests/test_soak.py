@@ -23,16 +23,17 @@ pytestmark = pytest.mark.soak
 
 #: jobs per backend, and the pause between kills (s): the MongoDB test server (Python, in
 #: memory) is far slower than SQLite, and a worker on it needs about a second to start claiming
-JOBS = {"sqlite": 10_000, "mongo": 300}
-PAUSE = {"sqlite": (0.3, 1.2), "mongo": (0.5, 1.5)}
+JOBS = {"sqlite": 10_000, "sqlite-full": 10_000, "mongo": 300}
+PAUSE = {"sqlite": (0.3, 1.2), "sqlite-full": (0.3, 1.2), "mongo": (0.5, 1.5)}
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", [*BACKENDS, "sqlite-full"])
 def test_random_sigkills_lose_nothing(tmp_path, backend):
+    """``sqlite-full``: the workers run with ``synchronous=FULL`` (group syncs)."""
     import testjobs
 
     store = make_store(backend, tmp_path)
-    url = store.url
+    url = store.url + ("?synchronous=FULL" if backend == "sqlite-full" else "")
     store.close()
     n = JOBS[backend]
     record = tmp_path / "record"
