@@ -124,7 +124,7 @@ def test_hooks_store_calls_run_on_the_worker_io_thread(tmp_path):
 
 
 def test_ends_with_nothing_to_announce_are_marked_without_the_hook_thread(tmp_path):
-    """No hook implemented, no webhook, no batch: the worker marks the end announced itself;
+    """No hook implemented, no webhook, no batch: the worker writes the end announced itself;
     a job in a batch still goes through announce (its batch may have a webhook)."""
     import asyncio
 

@@ -17,18 +17,19 @@ static void pause_us(long us) {
     while (nanosleep(&t, &t) != 0) {}
 }
 
-int fsync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    int rc = real(fd);
+static int slowed(const char *name, int (**real)(int), int fd) {
+    if (!*real) *real = (int (*)(int))dlsym(RTLD_NEXT, name);
+    int rc = (*real)(fd);
     pause_us(delay_us());
     return rc;
 }
 
+int fsync(int fd) {
+    static int (*real)(int);
+    return slowed("fsync", &real, fd);
+}
+
 int fdatasync(int fd) {
     static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int rc = real(fd);
-    pause_us(delay_us());
-    return rc;
+    return slowed("fdatasync", &real, fd);
 }

@@ -30,12 +30,7 @@ import attrs
 import structlog
 
 from . import errors, lifecycle
-from .announce import (
-    HookThreads,
-    announce_progress,
-    announce_started,
-    store_on,
-)
+from .announce import HookThreads, announce_progress, announce_started, store_on
 from .config import Settings
 from .executors import Executors, StopSignal
 from .failures import attempt_error
@@ -141,8 +136,6 @@ class Worker(WorkerDuties, WorkerHooks):
         self._writes = Writes()
         #: running jobs whose end has nothing to announce (see :meth:`_quietly_finished`)
         self._quiet: set[str] = set()
-        #: of those, the ones whose outcome was written already announced (``announce=False``)
-        self._silent: set[str] = set()
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
@@ -326,7 +319,6 @@ class Worker(WorkerDuties, WorkerHooks):
             )
         self._announce(done)
         self._quiet.difference_update(o.job_id for o in outcomes)
-        self._silent.difference_update(o.job_id for o in outcomes)
         self.processed += len(outcomes)
         self.failed += sum(o.kind == "failed" for o in outcomes)
         return claimed
@@ -464,7 +456,6 @@ class Worker(WorkerDuties, WorkerHooks):
         if run.stop.reason != "lost":
             if job.job_id in self._quiet and not self._ends_observed():
                 outcome.announce = False  # written announced: no second write to mark it
-                self._silent.add(job.job_id)
             self._writes.add_outcome(outcome)
         else:
             self._quiet.discard(job.job_id)
