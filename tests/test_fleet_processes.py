@@ -343,6 +343,7 @@ def test_two_idle_processes_of_one_supervisor_share_a_burst_of_jobs(tmp_path):
             "supervised",
             *("--processes", "2", "--concurrency", "8", "--poll-interval", "3600"),
             *("--lease-seconds", "30"),  # held jobs keep their leases on a loaded machine
+            *("--prefetch-multiplier", "1"),  # claiming ahead: tests/test_prefetch.py
             modules=("testjobs",),
         )
         wait_until(lambda: len(client.workers()) == 2, 60)

@@ -13,6 +13,7 @@ file::
 
     [worker]
     concurrency = 8                    # jobs at once per worker process
+    prefetch_multiplier = 4            # claim up to this x concurrency jobs while jobs run short
     lease_seconds = 30                 # a silent worker's jobs are reclaimed after this
     poll_interval = 1.0                # idle poll (wake-ups make pickup immediate where supported)
     shutdown_grace = 30                # seconds running jobs get to finish on SIGTERM
@@ -53,6 +54,7 @@ class Settings:
     store_options: dict[str, Any] = attrs.Factory(dict)
     plugins: list[str] = attrs.Factory(list)
     concurrency: int = 8
+    prefetch_multiplier: int = attrs.field(default=4, validator=attrs.validators.ge(1))
     lease_seconds: float = 30.0
     poll_interval: float = 1.0
     shutdown_grace: float = 30.0
@@ -111,6 +113,7 @@ def _from_mapping(data: Mapping[str, Any], base: Path) -> Settings:
     s.plugins = list(data.get("load_plugins", []))
     for key in (
         "concurrency",
+        "prefetch_multiplier",
         "lease_seconds",
         "poll_interval",
         "shutdown_grace",

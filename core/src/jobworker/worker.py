@@ -5,6 +5,8 @@ blocks handlers that run in the loop. Writes are batched: one claim fetches up t
 and the outcomes of attempts that ended meanwhile are written in one ``finish`` call; progress
 and logs are flushed every ``flush_interval``.
 
+Jobs are claimed ahead of free slots while attempts end quickly: :mod:`.worker_claims`.
+
 Delivery is at least once: a job whose worker dies is run again after its lease expires, so
 handlers should be idempotent (write outputs under ``ctx.output_dir``, overwrite, don't append).
 """
@@ -26,16 +28,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
 import structlog
 
 from . import errors, lifecycle
 from .announce import HookThreads, announce_progress, announce_started, store_on
 from .config import Settings
-from .executors import Executors, StopSignal
+from .executors import Executors
 from .failures import attempt_error
 from .fleet import WorkerRecord
-from .handler import JobContext, JobHandler
+from .handler import JobContext
 from .model import (
     Job,
     JobProgress,
@@ -48,9 +49,10 @@ from .model import (
 from .plugins import Plugins, activate, core_version, module_names
 from .poison import BURST_STORE_FAILURES, one_line
 from .serving import PluginWatcher, Serving
-from .store import Claim, Outcome, Store
+from .store import Outcome, Store
 from .validation import params_for
 from .webhooks import delivery as webhooks
+from .worker_claims import Running, WorkerClaims
 from .worker_duties import WorkerDuties
 from .worker_hooks import WorkerHooks
 from .writes import Writes
@@ -62,18 +64,6 @@ log = structlog.get_logger("jobworker.worker")
 _IO_THREAD = "jobworker-io"
 
 
-@attrs.define
-class _Running:
-    job: Job
-    handler: JobHandler | None
-    stop: StopSignal
-    task: asyncio.Task[None] | None = None
-    started: float = attrs.Factory(time.monotonic)
-    #: the latest progress the handler reported, flushed or not: a failed or cancelled
-    #: attempt keeps its percent (never backwards within an attempt)
-    progress: JobProgress | None = None
-
-
 #: How the end of an attempt is named in the worker's log.
 _OUTCOME_WORDS = {"retry": "will retry", "release": "handed back"}
 
@@ -83,7 +73,7 @@ class _Reporter:
     (through :meth:`Worker.report_progress` / :meth:`Worker.report_log`, which are safe from the
     handler threads)."""
 
-    def __init__(self, worker: Worker, run: _Running) -> None:
+    def __init__(self, worker: Worker, run: Running) -> None:
         self.worker, self.run = worker, run
         self.job_id, self.stop = run.job.job_id, run.stop
 
@@ -99,7 +89,7 @@ class _Reporter:
         return self.stop.reason is not None
 
 
-class Worker(WorkerDuties, WorkerHooks):
+class Worker(WorkerClaims, WorkerDuties, WorkerHooks):
     """Process jobs from ``store`` with the handlers of ``plugins``.
 
     :param types: serve only these job types (``--types``); ``None`` serves every type with a
@@ -131,7 +121,8 @@ class Worker(WorkerDuties, WorkerHooks):
         self.types = None if types is None else sorted(set(types))
         self.burst = burst
         self.worker_id = worker_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.running: dict[str, _Running] = {}
+        #: every job this worker holds: started attempts, and jobs claimed ahead (``_waiting``)
+        self.running: dict[str, Running] = {}
         #: what the next round trip writes (see :mod:`.writes`)
         self._writes = Writes()
         #: running jobs whose end has nothing to announce (see :meth:`_quietly_finished`)
@@ -139,6 +130,7 @@ class Worker(WorkerDuties, WorkerHooks):
         self._kick = asyncio.Event()
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopping = False
+        self._init_claims()
         self._stop_now = False
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix=_IO_THREAD)
         self._hooks = HookThreads(limit=settings.hook_timeout)
@@ -254,6 +246,8 @@ class Worker(WorkerDuties, WorkerHooks):
             self._kick.clear()
             if self._reload_wanted:
                 await self._reload_plugins()
+            if await self._held_enough():
+                continue  # enough jobs claimed ahead: no round trip yet
             try:
                 claimed = await self._exchange(claim=True)
                 failures = 0
@@ -274,8 +268,7 @@ class Worker(WorkerDuties, WorkerHooks):
                 continue
             if claimed:
                 idle_since_empty = False
-                for job in claimed:
-                    self._start(job)
+                self._take(claimed)
             elif not self.running and (self._writes.has_outcomes or self._writes.has_announced):
                 continue  # written now, before idling: not by the round trip of the next pickup
             elif self.burst and not self.running and not self._writes.has_outcomes:
@@ -307,7 +300,7 @@ class Worker(WorkerDuties, WorkerHooks):
             announced_batches=writes.announced_batches,
         )
         try:
-            done, claimed = await self._here_if_idle(call)
+            done, claimed = await self._here_if_quick(call)
         except BaseException:
             self._writes.put_back(writes)  # nothing is lost: written by the next round trip
             raise
@@ -328,49 +321,9 @@ class Worker(WorkerDuties, WorkerHooks):
             self._kick.clear()
             await self._kick.wait()
 
-    async def _idle_timeout(self) -> float:
-        timeout = self.settings.poll_interval
-        if self.running:
-            return timeout
-        due = await self._here_if_idle(
-            self.store.next_available_at, self.serving.claim_types, utcnow()
-        )
-        if due is not None:
-            timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()) + 0.005)
-        return timeout
-
-    def _free_slots(self) -> int:
-        return self.settings.concurrency - len(self.running)
-
-    def _claim_request(self) -> Claim | None:
-        free = self._free_slots()
-        if free <= 0 or self._stopping or not self.serving.types:
-            return None
-        slots: dict[str, int] = {}
-        for job_type, limit in self._type_limits().items():
-            running = sum(1 for r in self.running.values() if r.job.job_type == job_type)
-            if limit - running < free:
-                slots[job_type] = max(0, limit - running)
-        return Claim(
-            self.worker_id,
-            self.settings.lease_seconds,
-            free,
-            self.serving.claim_types,
-            slots,
-            dict(self.settings.cluster_max_concurrent_per_type),
-        )
-
-    def _type_limits(self) -> dict[str, int]:
-        limits = {t: h.concurrency for t, h in self.plugins.handlers.items() if h.concurrency}
-        limits.update(self.settings.max_concurrent_per_type)
-        if self.types is not None:
-            limits = {t: n for t, n in limits.items() if t in self.types}
-        return limits
-
-    def _start(self, job: Job) -> None:
-        handler = self.plugins.handler_for(job.job_type)
-        running = _Running(job, handler, StopSignal())
-        self.running[job.job_id] = running
+    def _start(self, running: Running) -> None:
+        job = running.job
+        running.started = time.monotonic()
         webhooks.job_started(job, self.hook_store)  # in memory: before the attempt runs
         if webhooks.finish_is_quiet(job):
             self._quiet.add(job.job_id)
@@ -384,7 +337,7 @@ class Worker(WorkerDuties, WorkerHooks):
         if self.plugins.observes("job_started"):
             self._spawn_hooks("job_started", announce_started, self.plugins, self.hook_store, job)
 
-    async def _attempt(self, run: _Running) -> None:
+    async def _attempt(self, run: Running) -> None:
         job, handler = run.job, run.handler
         scratch: str | None = None
         progress = None
@@ -459,11 +412,10 @@ class Worker(WorkerDuties, WorkerHooks):
             self._writes.add_outcome(outcome)
         else:
             self._quiet.discard(job.job_id)
-        self.running.pop(job.job_id, None)
-        self._kick.set()
+        self._attempt_ended(run)
 
     def _failure(
-        self, run: _Running, exc: BaseException, progress: JobProgress | None, elapsed: float
+        self, run: Running, exc: BaseException, progress: JobProgress | None, elapsed: float
     ) -> Outcome:
         job = run.job
         found = attempt_error(exc, job, run.handler, run.stop.reason, elapsed)
@@ -491,6 +443,7 @@ class Worker(WorkerDuties, WorkerHooks):
     # -- shutdown --------------------------------------------------------------------------
 
     async def _shutdown(self) -> None:
+        self._hand_back_waiting("stopping")
         if self.running:
             self.log.info(
                 "stopping: waiting for running jobs",
@@ -530,7 +483,15 @@ class Worker(WorkerDuties, WorkerHooks):
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._io, fn, *args)
 
-    async def _here_if_idle(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` on the loop itself if the store is local and no job runs (nothing to
-        hold up; an idle worker's pickup saves two thread hand-offs), else on the I/O thread."""
-        return fn(*args) if self.store.local and not self.running else await self._call(fn, *args)
+    async def _here_if_quick(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on the loop itself if the store is local and either no job runs
+        (nothing to hold up; an idle worker's pickup saves two thread hand-offs) or the store
+        can make the call without waiting for a lock (:meth:`Store.try_now`); else on the I/O
+        thread."""
+        if self.store.local:
+            if not self.running:
+                return fn(*args)
+            done = self.store.try_now(functools.partial(fn, *args))
+            if done is not None:
+                return done
+        return await self._call(fn, *args)

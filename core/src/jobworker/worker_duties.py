@@ -30,7 +30,7 @@ from .store.broken import problem_of, unstorable
 from .writes import Writes
 
 if TYPE_CHECKING:
-    from .worker import _Running
+    from .worker_claims import Running
 
 __all__ = ["WorkerDuties"]
 
@@ -46,7 +46,7 @@ class WorkerDuties:
     settings: Settings
     types: list[str] | None
     worker_id: str
-    running: dict[str, _Running]
+    running: dict[str, Running]
     record: WorkerRecord
     serving: Serving
     executors: Executors
@@ -73,6 +73,8 @@ class WorkerDuties:
         ) -> None: ...
 
         async def _flush(self) -> None: ...
+
+        def _start_waiting(self) -> None: ...
 
     @property
     def backoff(self) -> lifecycle.Backoff:
@@ -137,6 +139,8 @@ class WorkerDuties:
             if job_id in self.running:
                 self.log.warning("lease lost; stopping the attempt", job_id=job_id)
                 self.running[job_id].stop.stop("lost")
+        if cancelled or lost:
+            self._start_waiting()  # those claimed ahead end now, without running
 
     async def _recovery_loop(self) -> None:
         while True:

@@ -25,6 +25,11 @@ from .common import State, pass_state
     help="Worker processes to run under one supervisor.",
 )
 @click.option("--concurrency", type=click.IntRange(1), help="Jobs at once per process.")
+@click.option(
+    "--prefetch-multiplier",
+    type=click.IntRange(1),
+    help="Hold up to this x concurrency jobs while jobs run short (default 4; 1: only free slots).",
+)
 @click.option("--lease-seconds", type=click.FloatRange(0.5), help="Lease length.")
 @click.option("--poll-interval", type=click.FloatRange(0.01), help="Idle poll interval.")
 @click.option("--shutdown-grace", type=click.FloatRange(0), help="Seconds to let jobs finish.")
@@ -51,6 +56,7 @@ def run(
     burst: bool,
     processes: int,
     concurrency: int | None,
+    prefetch_multiplier: int | None,
     lease_seconds: float | None,
     poll_interval: float | None,
     shutdown_grace: float | None,
@@ -73,6 +79,7 @@ def run(
     settings = state.settings
     for key, value in (
         ("concurrency", concurrency),
+        ("prefetch_multiplier", prefetch_multiplier),
         ("lease_seconds", lease_seconds),
         ("poll_interval", poll_interval),
         ("shutdown_grace", shutdown_grace),

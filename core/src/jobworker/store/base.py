@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
     from ..fleet import WorkerRecord
     from ..newjobs import NewJob
+
+T = TypeVar("T")
 
 __all__ = ["Claim", "Outcome", "Purged", "Store", "StoreError", "Transition", "worker_lost"]
 
@@ -322,6 +324,16 @@ class Store(abc.ABC):
         done = self.finish(outcomes, now) if outcomes else []
         claimed = self.claim(claim, now) if claim is not None else []
         return done, claimed
+
+    def try_now(self, call: Callable[[], T]) -> T | None:
+        """``call()`` (a call of this store that returns something), if it can run at once: if
+        no lock it needs is held by another thread or process; else ``None`` without waiting.
+
+        A worker with jobs running makes its round trip on the event loop this way, where the
+        store is local and cannot block the loop (else on its I/O thread: a thread hand-off
+        each way and the GIL passed back and forth while the handlers run). This default
+        cannot tell, and returns ``None``."""
+        return None
 
     # -- the worker registry (records and rules in :mod:`jobworker.fleet`) ----------------
 

@@ -34,6 +34,10 @@ __all__ = ["SQLiteConnection"]
 T = TypeVar("T")
 
 
+class _WouldWait(Exception):
+    """Raised inside :meth:`SQLiteConnection.try_now` where a call would wait for a lock."""
+
+
 def _unusable(exc: BaseException) -> bool:
     """Whether ``exc`` means the database cannot be used (read-only, not a database, disk
     full, ...), as opposed to a constraint of the data (duplicate id) or a bug."""
@@ -91,6 +95,8 @@ class SQLiteConnection(Store):
         self._conn.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint)}")
         self._lock = threading.RLock()
         self._depth = 0
+        #: False inside try_now: a locked database raises _WouldWait instead of waiting
+        self._waits = True
         # Unix socket paths are limited to 108 bytes: one short folder per database file.
         digest = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:16]
         self._wake_dir = Path(tempfile.gettempdir()) / f"jobworker-wake-{digest}"
@@ -141,6 +147,18 @@ class SQLiteConnection(Store):
             self._conn.close()
         self._waker.close()
         self._watchers.close()
+
+    def try_now(self, call: Callable[[], T]) -> T | None:
+        if not self._lock.acquire(blocking=False):  # another thread's transaction
+            return None
+        try:
+            self._waits = False
+            return call()
+        except _WouldWait:
+            return None
+        finally:
+            self._waits = True
+            self._lock.release()
 
     def sync_point(self) -> concurrent.futures.Future[None] | None:
         if self._walsync is None:
@@ -207,6 +225,8 @@ class SQLiteConnection(Store):
                 busy = isinstance(exc, sqlite3.OperationalError) and (
                     "locked" in str(exc) or "busy" in str(exc)
                 )
+                if busy and not self._waits:  # in try_now: the caller goes elsewhere
+                    raise _WouldWait from exc
                 if not busy or time.monotonic() > deadline:
                     if _unusable(exc):
                         raise self._unusable_error(exc) from exc
