@@ -137,6 +137,26 @@ def test_a_stopping_worker_hands_back_what_it_claimed_ahead(tmp_path, monkeypatc
     assert not record.exists()
 
 
+def test_a_plugin_reload_hands_back_what_was_claimed_under_the_old_plugins(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", 60.0)
+    gate, record = tmp_path / "gate", tmp_path / "record.txt"
+    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1) as h:
+        bg = Background(h)
+        try:
+            _warm(h)
+            long_id, shorts = _long_and_short(h, gate, record)
+            assert all(h.client.get(i).status is JobStatus.PROCESSING for i in shorts)
+            bg.loop.call_soon_threadsafe(bg.worker.request_reload)
+            wait_until(lambda: all(h.client.get(i).status is JobStatus.PENDING for i in shorts), 30)
+            assert all(h.client.get(i).attempts == 0 for i in shorts)
+            (gate / long_id).touch()
+            for i in [long_id, *shorts]:
+                job = h.client.wait(i, timeout=60)
+                assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
+        finally:
+            bg.stop()
+
+
 def test_a_job_cancelled_while_claimed_ahead_ends_without_running(tmp_path, monkeypatch):
     """And the leases of jobs waiting for a slot are renewed like those of running ones: with
     1 s leases, they are still this worker's after 2.5 s."""

@@ -13,8 +13,9 @@ Unlike Celery's prefetch, a worker claims ahead only what it expects to start wi
 attempts has run longer than that; so long jobs are never claimed ahead of each other. If
 running attempts turn out long after all, jobs still waiting after ``PREFETCH_HOLD`` are handed
 back, uncharged (as at a shutdown), for any worker to take; so is every job still waiting when
-the worker stops. One cancelled while it waits ends ``CANCELLED`` without running. A worker
-killed outright loses what it held like what it ran: the leases expire and the jobs run again.
+the worker stops or reloads its plugins. One cancelled while it waits ends ``CANCELLED``
+without running. A worker killed outright loses what it held like what it ran: the leases
+expire and the jobs run again.
 
 A mixin of :class:`jobworker.worker.Worker`, which provides the attributes declared below.
 """

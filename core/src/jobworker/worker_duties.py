@@ -76,6 +76,8 @@ class WorkerDuties:
 
         def _start_waiting(self) -> None: ...
 
+        def _hand_back_waiting(self, why: str) -> None: ...
+
     @property
     def backoff(self) -> lifecycle.Backoff:
         """Retry delays by job type (the handlers' ``backoff``; ``retry_backoff`` for types no
@@ -219,6 +221,7 @@ class WorkerDuties:
         """Load the plugins again, between jobs: running attempts keep the handlers they
         started with; claims from now on are for what the new plugins serve."""
         self._reload_wanted = False
+        self._hand_back_waiting("reload")  # claimed under the old plugins: claimed again
         if self._watcher is None:
             self._watcher = await self._call(PluginWatcher)
         await self._call(self._watcher.prepare)
