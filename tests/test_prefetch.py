@@ -7,10 +7,12 @@ thread of the test process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 import testjobs
 from background import Background
@@ -78,111 +80,99 @@ def _warm(h):
         assert h.client.wait(job.job_id, timeout=60).status is JobStatus.COMPLETED
 
 
-def _long_and_short(h, gate: Path, record: Path, shorts: int = 3):
-    """A gated job and ``shorts`` short ones, submitted together: one claim takes all of them
-    (the long one ahead by priority), so the short ones wait behind it."""
-    gate.mkdir(exist_ok=True)
-    entries = [{"job_type": "async", "parameters": {"gate": str(gate)}, "priority": 5}]
-    entries += [{"job_type": "async", "parameters": {"record": str(record)}}] * shorts
-    _, jobs = h.client.submit_batch_jobs(entries)
-    long_id, shorts = jobs[0].job_id, [j.job_id for j in jobs[1:]]
-    wait_until(lambda: h.client.get(long_id).status is JobStatus.PROCESSING, timeout=30)
-    return long_id, shorts
+@attrs.define
+class Held:
+    h: WorkerHarness
+    bg: Background
+    gate: Path
+    record: Path
+    long_id: str
+    shorts: list[str]
+    claims: list[tuple[int, int]]
+
+    def handed_back(self) -> None:
+        """Wait until the short jobs are pending again, uncharged."""
+        get = self.h.client.get
+        wait_until(lambda: all(get(i).status is JobStatus.PENDING for i in self.shorts), 30)
+        assert all(get(i).attempts == 0 for i in self.shorts)
+
+    def finish(self, ids: list[str]) -> None:
+        """Open the long job's gate: those jobs complete, each in its first attempt."""
+        (self.gate / self.long_id).touch()
+        for i in ids:
+            job = self.h.client.wait(i, timeout=60)
+            assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
+
+
+@contextlib.contextmanager
+def claimed_ahead(tmp_path, monkeypatch, hold: float = 60.0, **options):
+    """A worker (concurrency 1) running a gated job with three short ones claimed ahead of it:
+    all four submitted together, so one claim takes them (the long one first by priority)."""
+    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", hold)
+    gate, record = tmp_path / "gate", tmp_path / "record.txt"
+    gate.mkdir()
+    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1, **options) as h:
+        bg = Background(h)
+        try:
+            _warm(h)
+            claims = _claims(h.store)
+            entries = [{"job_type": "async", "parameters": {"gate": str(gate)}, "priority": 5}]
+            entries += [{"job_type": "async", "parameters": {"record": str(record)}}] * 3
+            _, jobs = h.client.submit_batch_jobs(entries)
+            long_id = jobs[0].job_id
+            wait_until(lambda: h.client.get(long_id).status is JobStatus.PROCESSING, 30)
+            shorts = [j.job_id for j in jobs[1:]]
+            yield Held(h, bg, gate, record, long_id, shorts, claims)
+        finally:
+            bg.stop()
 
 
 def test_jobs_held_behind_a_long_attempt_are_handed_back_uncharged(tmp_path, monkeypatch):
-    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", 0.3)
-    gate, record = tmp_path / "gate", tmp_path / "record.txt"
-    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1) as h:
-        bg = Background(h)
-        try:
-            _warm(h)
-            seen = _claims(h.store)
-            long_id, shorts = _long_and_short(h, gate, record)
-            assert any(claimed == 4 for _, claimed in seen), seen  # claimed ahead: 1 + 3
-            pending = lambda: [h.client.get(i) for i in shorts]  # noqa: E731
-            wait_until(lambda: all(j.status is JobStatus.PENDING for j in pending()), 30)
-            assert all(j.attempts == 0 for j in pending())  # handed back, not charged
-            time.sleep(0.5)  # the long attempt still runs: nothing is claimed ahead of it
-            assert all(j.status is JobStatus.PENDING for j in pending())
-            assert h.client.get(long_id).status is JobStatus.PROCESSING
-            assert not record.exists()  # no short job ran
-            (gate / long_id).touch()
-            for i in [long_id, *shorts]:
-                job = h.client.wait(i, timeout=60)
-                assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
-        finally:
-            bg.stop()
-    assert len(record.read_text().splitlines()) == 3
+    with claimed_ahead(tmp_path, monkeypatch, hold=0.3) as held:
+        assert any(claimed == 4 for _, claimed in held.claims), held.claims  # 1 + 3 ahead
+        held.handed_back()
+        time.sleep(0.5)  # the long attempt still runs: nothing is claimed ahead of it
+        assert all(held.h.client.get(i).status is JobStatus.PENDING for i in held.shorts)
+        assert held.h.client.get(held.long_id).status is JobStatus.PROCESSING
+        assert not held.record.exists()  # no short job ran
+        held.finish([held.long_id, *held.shorts])
+    assert len(held.record.read_text().splitlines()) == 3
 
 
 def test_a_stopping_worker_hands_back_what_it_claimed_ahead(tmp_path, monkeypatch):
-    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", 60.0)
-    gate, record = tmp_path / "gate", tmp_path / "record.txt"
-    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1, shutdown_grace=0.5) as h:
-        bg = Background(h)
-        stopped = False
-        try:
-            _warm(h)
-            long_id, shorts = _long_and_short(h, gate, record)
-            assert all(h.client.get(i).status is JobStatus.PROCESSING for i in shorts)
-            bg.stop()
-            stopped = True
-        finally:
-            if not stopped:
-                bg.stop()
-        for i in [long_id, *shorts]:
-            job = h.client.get(i)
+    with claimed_ahead(tmp_path, monkeypatch, shutdown_grace=0.5) as held:
+        assert all(held.h.client.get(i).status is JobStatus.PROCESSING for i in held.shorts)
+        held.bg.stop()
+        for i in [held.long_id, *held.shorts]:
+            job = held.h.client.get(i)
             assert (job.status, job.attempts) == (JobStatus.PENDING, 0), i
-    assert not record.exists()
+    assert not held.record.exists()
 
 
 def test_a_plugin_reload_hands_back_what_was_claimed_under_the_old_plugins(tmp_path, monkeypatch):
-    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", 60.0)
-    gate, record = tmp_path / "gate", tmp_path / "record.txt"
-    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1) as h:
-        bg = Background(h)
-        try:
-            _warm(h)
-            long_id, shorts = _long_and_short(h, gate, record)
-            assert all(h.client.get(i).status is JobStatus.PROCESSING for i in shorts)
-            bg.loop.call_soon_threadsafe(bg.worker.request_reload)
-            wait_until(lambda: all(h.client.get(i).status is JobStatus.PENDING for i in shorts), 30)
-            assert all(h.client.get(i).attempts == 0 for i in shorts)
-            (gate / long_id).touch()
-            for i in [long_id, *shorts]:
-                job = h.client.wait(i, timeout=60)
-                assert (job.status, job.attempts) == (JobStatus.COMPLETED, 1)
-        finally:
-            bg.stop()
+    with claimed_ahead(tmp_path, monkeypatch) as held:
+        assert all(held.h.client.get(i).status is JobStatus.PROCESSING for i in held.shorts)
+        held.bg.loop.call_soon_threadsafe(held.bg.worker.request_reload)
+        held.handed_back()
+        held.finish([held.long_id, *held.shorts])
 
 
 def test_a_job_cancelled_while_claimed_ahead_ends_without_running(tmp_path, monkeypatch):
     """And the leases of jobs waiting for a slot are renewed like those of running ones: with
     1 s leases, they are still this worker's after 2.5 s."""
-    monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", 60.0)
-    gate, record = tmp_path / "gate", tmp_path / "record.txt"
-    with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1, lease_seconds=1.0) as h:
-        bg = Background(h)
-        try:
-            _warm(h)
-            long_id, shorts = _long_and_short(h, gate, record)
-            time.sleep(2.5)
-            for i in shorts:
-                job = h.client.get(i)
-                assert (job.status, job.attempts) == (JobStatus.PROCESSING, 1), i
-            h.client.cancel(shorts[0])
-            job = h.client.wait(shorts[0], timeout=30)
-            assert job.status is JobStatus.FAILED
-            assert job.error is not None and job.error.code == CANCELLED
-            assert h.client.get(shorts[1]).status is JobStatus.PROCESSING  # still waiting
-            (gate / long_id).touch()
-            for i in [long_id, *shorts[1:]]:
-                assert h.client.wait(i, timeout=60).status is JobStatus.COMPLETED
-        finally:
-            bg.stop()
-    ran = {line.split()[0] for line in record.read_text().splitlines()}
-    assert ran == set(shorts[1:])  # the cancelled one never ran
+    with claimed_ahead(tmp_path, monkeypatch, lease_seconds=1.0) as held:
+        time.sleep(2.5)
+        for i in held.shorts:
+            job = held.h.client.get(i)
+            assert (job.status, job.attempts) == (JobStatus.PROCESSING, 1), i
+        held.h.client.cancel(held.shorts[0])
+        job = held.h.client.wait(held.shorts[0], timeout=30)
+        assert job.status is JobStatus.FAILED
+        assert job.error is not None and job.error.code == CANCELLED
+        assert held.h.client.get(held.shorts[1]).status is JobStatus.PROCESSING  # still waiting
+        held.finish([held.long_id, *held.shorts[1:]])
+    ran = {line.split()[0] for line in held.record.read_text().splitlines()}
+    assert ran == set(held.shorts[1:])  # the cancelled one never ran
 
 
 def test_prefetch_multiplier_one_claims_only_free_slots(tmp_path):

@@ -22,6 +22,8 @@ class Background:
         await self.worker.run()
 
     def stop(self, immediate=False):
+        if not self.thread.is_alive():  # stopped already
+            return
         self.loop.call_soon_threadsafe(self.worker.request_stop, immediate)
         self.thread.join(30)
         assert not self.thread.is_alive()
