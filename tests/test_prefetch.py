@@ -59,7 +59,8 @@ def _claims(store):
     return seen
 
 
-def test_short_jobs_are_claimed_ahead_and_never_run_beyond_concurrency(tmp_path):
+def test_short_jobs_are_claimed_ahead_and_never_run_beyond_concurrency(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker_claims, "PREFETCH_WAIT", 0.2)  # short even on a loaded machine
     probe = Probe()
     with WorkerHarness(tmp_path, plugins=[probe], concurrency=2) as h:
         h.client.submit_batch([{"job_type": "probe", "parameters": {}} for _ in range(300)])
@@ -107,12 +108,16 @@ class Held:
 @contextlib.contextmanager
 def claimed_ahead(tmp_path, monkeypatch, hold: float = 60.0, **options):
     """A worker (concurrency 1) running a gated job with three short ones claimed ahead of it:
-    all four submitted together, so one claim takes them (the long one first by priority)."""
+    all four submitted together, so one claim takes them (the long one first by priority).
+    ``PREFETCH_WAIT`` is 0.2 s here, so that a loaded machine's slower warm-up jobs still
+    count as short."""
     monkeypatch.setattr(worker_claims, "PREFETCH_HOLD", hold)
+    monkeypatch.setattr(worker_claims, "PREFETCH_WAIT", 0.2)
     gate, record = tmp_path / "gate", tmp_path / "record.txt"
     gate.mkdir()
     with WorkerHarness(tmp_path, plugins=[testjobs], concurrency=1, **options) as h:
         bg = Background(h)
+        long_id = None
         try:
             _warm(h)
             claims = _claims(h.store)
@@ -124,14 +129,16 @@ def claimed_ahead(tmp_path, monkeypatch, hold: float = 60.0, **options):
             shorts = [j.job_id for j in jobs[1:]]
             yield Held(h, bg, gate, record, long_id, shorts, claims)
         finally:
+            if long_id is not None:
+                (gate / long_id).touch()  # a failed test's worker still stops in time
             bg.stop()
 
 
 def test_jobs_held_behind_a_long_attempt_are_handed_back_uncharged(tmp_path, monkeypatch):
-    with claimed_ahead(tmp_path, monkeypatch, hold=0.3) as held:
+    with claimed_ahead(tmp_path, monkeypatch, hold=0.5) as held:
         assert any(claimed == 4 for _, claimed in held.claims), held.claims  # 1 + 3 ahead
         held.handed_back()
-        time.sleep(0.5)  # the long attempt still runs: nothing is claimed ahead of it
+        time.sleep(0.5)  # the long attempt (> PREFETCH_WAIT) still runs: nothing claimed ahead
         assert all(held.h.client.get(i).status is JobStatus.PENDING for i in held.shorts)
         assert held.h.client.get(held.long_id).status is JobStatus.PROCESSING
         assert not held.record.exists()  # no short job ran
@@ -152,6 +159,7 @@ def test_a_stopping_worker_hands_back_what_it_claimed_ahead(tmp_path, monkeypatc
 def test_a_plugin_reload_hands_back_what_was_claimed_under_the_old_plugins(tmp_path, monkeypatch):
     with claimed_ahead(tmp_path, monkeypatch) as held:
         assert all(held.h.client.get(i).status is JobStatus.PROCESSING for i in held.shorts)
+        time.sleep(0.3)  # the long attempt is past PREFETCH_WAIT: nothing is claimed ahead again
         held.bg.loop.call_soon_threadsafe(held.bg.worker.request_reload)
         held.handed_back()
         held.finish([held.long_id, *held.shorts])
