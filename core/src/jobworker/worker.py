@@ -155,6 +155,8 @@ class Worker(WorkerClaims, WorkerDuties, WorkerHooks):
             self.worker_id, core_version(), utcnow(), settings.lease_seconds, settings.concurrency
         )
         self._watcher: PluginWatcher | None = None
+        #: the store's wake-up channel while the worker runs (see :meth:`_listen`)
+        self._notifier: Any = None
         self._reload_wanted = False
 
     # -- public ----------------------------------------------------------------------------
@@ -164,13 +166,7 @@ class Worker(WorkerClaims, WorkerDuties, WorkerHooks):
         loop = asyncio.get_running_loop()
         previous = activate(self.plugins)
         self._plugin_modules = module_names(self.plugins)
-        try:
-            notifier = self.store.notifier(self.serving.claim_types)
-        except OSError as exc:  # e.g. no Unix sockets here: polling alone is still correct
-            self.log.warning("no wake-ups, polling only", error=str(exc))
-            notifier = None
-        if notifier is not None:
-            loop.add_reader(notifier.fileno(), self._on_wake, notifier)
+        await self._listen()
         self._install_signals(loop)
         if self.settings.plugin_check_interval > 0:
             self._watcher = await self._call(PluginWatcher)
@@ -210,8 +206,8 @@ class Worker(WorkerClaims, WorkerDuties, WorkerHooks):
             with contextlib.suppress(Exception):  # a dead store cannot be told; expiry will do
                 self.record.stopped_at = utcnow()
                 await self._call(self.store.register_worker, self._current_record())
+            notifier = self._unlisten()
             if notifier is not None:
-                loop.remove_reader(notifier.fileno())
                 notifier.close()
             self.executors.close()
             self._io.shutdown(wait=True)
@@ -219,6 +215,28 @@ class Worker(WorkerClaims, WorkerDuties, WorkerHooks):
             activate(previous)
             self._remove_signals(loop)
             self.log.info("worker stopped", processed=self.processed)
+
+    async def _listen(self) -> None:
+        """Open the store's wake-up channel for the types served now, closing the one that was
+        open (a change stream is filtered by type: after a plugin reload it must change)."""
+        old = self._unlisten()
+        if old is not None:
+            await self._call(old.close)  # a change stream's thread may take a moment to end
+        try:
+            notifier = self.store.notifier(self.serving.claim_types)
+        except OSError as exc:  # e.g. no Unix sockets here: polling alone is still correct
+            self.log.warning("no wake-ups, polling only", error=str(exc))
+            return
+        if notifier is not None:
+            asyncio.get_running_loop().add_reader(notifier.fileno(), self._on_wake, notifier)
+            self._notifier = notifier
+
+    def _unlisten(self) -> Any:
+        """Stop listening to the wake-up channel; return it (still open: the caller closes it)."""
+        notifier, self._notifier = self._notifier, None
+        if notifier is not None:
+            asyncio.get_running_loop().remove_reader(notifier.fileno())
+        return notifier
 
     def report_progress(self, job_id: str, progress: JobProgress) -> None:
         """Record a job's latest progress for the next flush (safe from any thread)."""

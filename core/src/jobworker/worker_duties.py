@@ -78,6 +78,8 @@ class WorkerDuties:
 
         def _hand_back_waiting(self, why: str) -> None: ...
 
+        async def _listen(self) -> None: ...
+
     @property
     def backoff(self) -> lifecycle.Backoff:
         """Retry delays by job type (the handlers' ``backoff``; ``retry_backoff`` for types no
@@ -236,6 +238,8 @@ class WorkerDuties:
         activate(plugins)
         self._plugin_modules = module_names(plugins)
         self.executors.processes.recycle()
+        if self.serving.claim_types != before.claim_types:
+            await self._listen()  # a change stream filtered by the old types would miss work
         self.log.info(
             "plugins reloaded",
             types=sorted(self.serving.types),
