@@ -147,6 +147,15 @@ class JobProgress:
     percent: int = attrs.field(default=0, converter=_percent)
     message: str | None = None
 
+    @classmethod
+    def from_dict(cls, value: Mapping[str, Any]) -> JobProgress:
+        """From a stored ``progress`` object (a missing or empty step reads as ``""``)."""
+        return cls(
+            step=str(value.get("step") or ""),
+            percent=value.get("percent", 0),
+            message=value.get("message"),
+        )
+
 
 @attrs.define
 class JobError:
@@ -420,12 +429,7 @@ def _converter() -> cattrs.Converter:
     )
     converter.register_unstructure_hook(JobParameters, lambda p: p.to_dict())
     converter.register_structure_hook(LogLevel, lambda v, _: LogLevel.parse(v))
-    converter.register_structure_hook(
-        JobProgress,
-        lambda v, _: JobProgress(
-            step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")
-        ),
-    )
+    converter.register_structure_hook(JobProgress, lambda v, _: JobProgress.from_dict(v))
     # Matches the None-able int/float fields loosely: legacy documents may carry floats or
     # strings.
     converter.register_structure_hook(int, lambda v, _: int(v))
@@ -496,14 +500,7 @@ _JOB_HOOKS: tuple[tuple[str, Callable[[Any], Any]], ...] = (
     ("archived", bool),
     ("user_id", _opt_str),
     ("access_control", _access_control),
-    (
-        "progress",
-        _optional(
-            lambda v: JobProgress(
-                step=str(v.get("step") or ""), percent=v.get("percent", 0), message=v.get("message")
-            )
-        ),
-    ),
+    ("progress", _optional(JobProgress.from_dict)),
     ("results", _optional(_str_dict)),
     ("error", _optional(_job_error)),
     ("batch_id", _opt_str),

@@ -188,9 +188,8 @@ class SQLiteJobs(SQLiteConnection):
         self, entries: Sequence[Job | NewJob], batch: Batch | None = None
     ) -> list[Job | NewJob]:
         if batch is None and len(entries) == 1 and not isinstance(entries[0], Job):
-            row = self._new_row(
-                entries[0], None
-            )  # a one-by-one submit: its INSERT and nothing else
+            # a one-by-one submit: its INSERT and nothing else
+            row = self._new_row(entries[0], None)
             with self._tx() as db:
                 self._insert_run(db, _INSERT_NEW, [row], entries)
             self._wake()

@@ -154,11 +154,7 @@ def _plain_job(row: Sequence[Any], doc: Any) -> Job | None:
         value = loads(progress)
         if type(value) is not dict:
             return None
-        step = JobProgress(
-            step=str(value.get("step") or ""),
-            percent=value.get("percent", 0),
-            message=value.get("message"),
-        )
+        step = JobProgress.from_dict(value)
     return Job(
         job_type,
         JobParameters.from_dict(params, job_type=job_type),
