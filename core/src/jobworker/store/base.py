@@ -352,7 +352,7 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def pending_types(self) -> set[str]:
         """The job types of pending jobs (a legacy job without a type counts as ``session``),
-        found through the typed claim index, not by reading every pending job."""
+        found through indexes, not by reading every pending job."""
 
     @abc.abstractmethod
     def fail_pending(

@@ -14,7 +14,8 @@ milliseconds without polling.
 
 The package, by concept: :mod:`.connection` (the file, transactions, wake-ups), :mod:`.jobs`
 (inserts and reads), :mod:`.work` (the worker's operations), :mod:`.store` (users' operations,
-the whole store), :mod:`.changes` (the lifecycle rules as SQL), :mod:`.rows`, :mod:`.schema`,
+the whole store), :mod:`.changes` (the lifecycle rules as SQL), :mod:`.rows`, :mod:`.schema`
+(tables and indexes), :mod:`.pending` (queries of pending jobs through their two indexes),
 :mod:`.registry`, :mod:`.apikeys`, :mod:`.walsync` (group syncs).
 """
 

@@ -18,8 +18,9 @@ from ..base import StoreError
 from ..imported import check_importable
 from .changes import BATCH_COLS
 from .connection import SQLiteConnection
-from .registry import next_due_sql
+from .pending import earliest_sql, next_due_sql, pending_counts
 from .rows import JOB_COLS, JSON_COLS, SELECT, TIME_COLS
+from .schema import PENDING_INDEXES, TAKEN
 
 __all__ = ["SQLiteJobs"]
 
@@ -352,7 +353,12 @@ class SQLiteJobs(SQLiteConnection):
             if value is not None:
                 where.append(cond)
                 args.append(value)
+        # Newest first through jobs_created, stopping once the page is full (the planner,
+        # without statistics, would rather sort every job of a status or type); a batch's
+        # jobs through jobs_in_batch.
         sql = f"SELECT {SELECT} FROM jobs"
+        if batch_id is None:
+            sql += " INDEXED BY jobs_created"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, job_id DESC LIMIT ? OFFSET ?"
@@ -386,15 +392,21 @@ class SQLiteJobs(SQLiteConnection):
     def count_by_status(
         self, *, batch_id: str | None = None, job_type: str | None = None
     ) -> dict[str, int]:
-        sql = "SELECT status, count(*) FROM jobs"
         where = [
             (c, v) for c, v in (("batch_id", batch_id), ("job_type", job_type)) if v is not None
         ]
+        cond = " AND ".join([f"{c} = ?" for c, _ in where] or ["1"])
         args = tuple(v for _, v in where)
-        if where:
-            sql += " WHERE " + " AND ".join(f"{c} = ?" for c, _ in where)
         counts = {s.value: 0 for s in JobStatus}
-        counts.update(dict(self._query(sql + " GROUP BY status", args)))
+        # the jobs that left pending through jobs_taken (or jobs_in_batch), the pending ones
+        # through the two indexes of pending jobs
+        counts.update(
+            self._query(
+                f"SELECT status, count(*) FROM jobs WHERE {TAKEN} AND {cond} GROUP BY status", args
+            )
+        )
+        [(pending,)] = self._query(f"SELECT {pending_counts(cond)}", args * len(PENDING_INDEXES))
+        counts[JobStatus.PENDING.value] = pending
         return counts
 
     def next_available_at(
@@ -405,10 +417,7 @@ class SQLiteJobs(SQLiteConnection):
                 return None
             rows = self._query(*next_due_sql(sorted(set(types)), to_ms(now) or 0))
         elif now is not None:
-            rows = self._query(
-                "SELECT min(available_at) FROM jobs WHERE status = 'pending' AND available_at > ?",
-                (to_ms(now),),
-            )
+            rows = self._query(earliest_sql(after=True), (to_ms(now),))
         else:
-            rows = self._query("SELECT min(available_at) FROM jobs WHERE status = 'pending'")
+            rows = self._query(earliest_sql(after=False))
         return from_ms(rows[0][0]) if rows and rows[0][0] is not None else None

@@ -1,4 +1,4 @@
-"""The SQLite store's worker registry (table ``workers``) and the queries the fleet rules need.
+"""The SQLite store's worker registry (table ``workers``) and its queries.
 
 Each worker is one row: ``worker_id``, ``heartbeat_at`` and ``stopped_at`` as columns (epoch
 milliseconds), the whole :class:`~jobworker.fleet.WorkerRecord` as JSON in ``doc``. The functions
@@ -9,10 +9,8 @@ record in the same commit that renews its jobs' leases.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from ...model import job_type_of
 from .._codec import dumps, loads, to_ms
 
 if TYPE_CHECKING:
@@ -21,8 +19,6 @@ if TYPE_CHECKING:
 __all__ = [
     "REGISTRY_SCHEMA",
     "delete_before",
-    "next_due_sql",
-    "pending_types",
     "select_workers",
     "upsert_worker",
 ]
@@ -63,34 +59,3 @@ def delete_before(db: sqlite3.Connection, before_ms: int) -> int:
     return db.execute(
         "DELETE FROM workers WHERE coalesce(stopped_at, heartbeat_at) < ?", (before_ms,)
     ).rowcount
-
-
-# Distinct job types of pending jobs by skipping through the typed claim index (status, job_type,
-# ...): one index seek per type, however many jobs each type has.
-_PENDING_TYPES = """
-WITH RECURSIVE t(job_type) AS (
-    SELECT (SELECT min(job_type) FROM jobs WHERE status = 'pending')
-    UNION ALL
-    SELECT (SELECT min(job_type) FROM jobs WHERE status = 'pending' AND job_type > t.job_type)
-    FROM t WHERE t.job_type IS NOT NULL
-)
-SELECT job_type FROM t WHERE job_type IS NOT NULL
-"""
-
-
-def pending_types(db: sqlite3.Connection) -> set[str]:
-    return {job_type_of(row[0]) for row in db.execute(_PENDING_TYPES).fetchall()}
-
-
-def next_due_sql(types: Collection[str], now_ms: int) -> tuple[str, tuple[object, ...]]:
-    """SQL (and its arguments) for the earliest future ``available_at`` of pending jobs of
-    ``types``, one index range per type."""
-    parts = " UNION ALL ".join(
-        "SELECT min(available_at) AS a FROM jobs WHERE status = 'pending' AND job_type = ? "
-        "AND available_at > ?"
-        for _ in types
-    )
-    args: list[object] = []
-    for t in types:
-        args += [t, now_ms]
-    return f"SELECT min(a) FROM ({parts})", tuple(args)

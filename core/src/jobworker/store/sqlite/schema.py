@@ -1,18 +1,30 @@
 """The SQLite store's tables and indexes. Queryable fields are columns; the rest of a job or
 batch document is JSON in ``doc``.
 
-Claims are always by type (a worker claims only the types it serves): ``jobs_type_claim`` serves
-each type's claim with one index range, however many jobs of other types are pending. It
-replaces the untyped ``jobs_claim`` of earlier versions (dropped by ``init``).
+Every index costs each insert (one more page written per single-job commit, about a tenth of a
+one-by-one submit), so a job is in as few indexes as its queries need. By status, a job is in
+exactly one of three partial indexes:
 
-Typed claims read two small partial indexes, so that pending jobs that are not due yet cost
-nothing either: ``jobs_ready`` holds the pending jobs that were due when created (ordered as
-claims take them), ``jobs_delayed`` the others (delayed submits, retries waiting out their
-backoff) by ``available_at``, whose due part alone is sorted.
+* ``jobs_ready``: pending jobs that were due when created, ordered as claims take them (by
+  type, then priority and age);
+* ``jobs_delayed``: the other pending jobs (delayed submits, retries waiting out their
+  backoff, jobs back from an expired lease) by type and ``available_at``, whose due part alone
+  is sorted;
+* ``jobs_taken``: the jobs that left pending (processing: the lease sweep, cluster-wide
+  limits; finished: counts and purges), by status and type.
 
-Every index costs each insert (one more page written per single-job commit), so a job is in as
-few as its queries need: ``jobs_in_batch`` holds only jobs of a batch (a query by ``batch_id =
-?`` implies that), and the lease sweep reads the processing jobs through ``jobs_type_claim``.
+Claims are always by type (a worker claims only the types it serves) and read one range of
+``jobs_ready`` and the due range of ``jobs_delayed`` per type: their cost depends neither on
+how many jobs of other types are pending nor on how many of their own are not due yet. Other
+queries of pending jobs are in :mod:`.pending`. SQLite uses a partial index only for a query
+whose ``WHERE`` repeats the index's condition (:data:`TAKEN`, :data:`READY`,
+:data:`DELAYED`); ``tests/test_sqlite_plans.py`` checks that no query of the store scans the
+table. ``jobs_in_batch`` holds only jobs of a batch (a query by ``batch_id = ?`` implies
+that); ``jobs_created`` orders listings.
+
+Files made by earlier versions lose the indexes these replace (:data:`DROPPED_INDEXES`, dropped
+by ``init``): ``jobs_type_claim`` (every job by status and type, pending ones too: one entry
+more per submit), the untyped ``jobs_claim`` and others.
 
 Idempotency keys are unique through ``jobs_idempotency``, a partial index without the jobs that
 have none (most jobs: a column ``UNIQUE`` constraint would index a NULL for each of them, one
@@ -24,12 +36,23 @@ jobs without a key) and go on paying the NULL entry per insert; the same rule ho
 from .registry import REGISTRY_SCHEMA
 
 # Replaced, preferred by the planner, or not worth their cost per insert: jobs_lease
-# (status, lease_expires_at) only ever served ``status = ?``, as jobs_type_claim does;
-# jobs_batch is jobs_in_batch without the jobs outside any batch.
-DROPPED_INDEXES = ("jobs_claim", "jobs_available", "jobs_lease", "jobs_batch")
+# (status, lease_expires_at) only ever served ``status = ?``, as jobs_taken does; jobs_batch is
+# jobs_in_batch without the jobs outside any batch; jobs_type_claim is jobs_taken with the
+# pending jobs, which claims find in jobs_ready and jobs_delayed.
+DROPPED_INDEXES = ("jobs_claim", "jobs_available", "jobs_lease", "jobs_batch", "jobs_type_claim")
+
+#: The condition of ``jobs_taken``. SQLite uses a partial index only for a query whose WHERE
+#: repeats that condition word for word (``status = 'processing'`` alone does not imply it),
+#: so every query meant for ``jobs_taken`` adds this term.
+TAKEN = "status <> 'pending'"
+#: The conditions of ``jobs_ready`` and ``jobs_delayed``: between them, every pending job (a
+#: query of pending jobs is one query per index, each with its condition).
+READY = "status = 'pending' AND available_at <= created_at"
+DELAYED = "status = 'pending' AND available_at > created_at"
+PENDING_INDEXES = (("jobs_ready", READY), ("jobs_delayed", DELAYED))
 
 SCHEMA = (
-    """
+    f"""
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     job_type TEXT NOT NULL,
@@ -56,11 +79,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS jobs_idempotency ON jobs (idempotency_key)
     WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS jobs_type_claim ON jobs (status, job_type, priority DESC, created_at);
+CREATE INDEX IF NOT EXISTS jobs_taken ON jobs (status, job_type) WHERE {TAKEN};
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (job_type, priority DESC, created_at, available_at)
-    WHERE status = 'pending' AND available_at <= created_at;
-CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (job_type, available_at)
-    WHERE status = 'pending' AND available_at > created_at;
+    WHERE {READY};
+CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (job_type, available_at) WHERE {DELAYED};
 CREATE INDEX IF NOT EXISTS jobs_in_batch ON jobs (batch_id, status) WHERE batch_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_created ON jobs (created_at DESC);
 CREATE INDEX IF NOT EXISTS jobs_announce ON jobs (updated_at) WHERE announce_pending = 1;

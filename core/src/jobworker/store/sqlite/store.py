@@ -13,8 +13,10 @@ from .._codec import to_ms
 from ..base import Purged, Transition
 from .changes import BATCH_COLS, change_sql
 from .jobs import SQLiteJobs
-from .registry import delete_before, pending_types, select_workers, upsert_worker
+from .pending import pending_types
+from .registry import delete_before, select_workers, upsert_worker
 from .rows import SELECT
+from .schema import TAKEN
 from .work import SQLiteWork
 
 if TYPE_CHECKING:
@@ -102,6 +104,8 @@ class SQLiteStore(SQLiteWork, SQLiteJobs):
         if not values:
             return Purged()
         cond = f"status IN ({', '.join('?' * len(values))}) AND updated_at < ?"
+        if JobStatus.PENDING.value not in values:
+            cond += f" AND {TAKEN}"  # through jobs_taken
         args = (*values, to_ms(before))
         with self._tx() as db:
             rows = db.execute(f"SELECT job_id, batch_id FROM jobs WHERE {cond}", args).fetchall()

@@ -18,7 +18,9 @@ from ..broken import problem_of, quarantine_error, storable_text, store_log, uns
 from ..sizes import cut
 from .changes import attach_batches, change_sql
 from .connection import SQLiteConnection
+from .pending import PENDING_OF_TYPE
 from .rows import JOB_COLS, SELECT, BadText, decode_job, row_value
+from .schema import PENDING_INDEXES, TAKEN
 
 __all__ = ["SQLiteWork"]
 
@@ -29,12 +31,6 @@ if TYPE_CHECKING:
 _BATCH_ID, _JOB_ID = JOB_COLS.index("batch_id"), JOB_COLS.index("job_id")
 
 #: The two partial indexes of a typed claim (see :mod:`.schema`) and the condition each holds.
-_CLAIM_RANGES = (
-    ("jobs_ready", "available_at <= created_at"),
-    ("jobs_delayed", "available_at > created_at"),
-)
-
-
 #: Outcomes written by one ``UPDATE``: the outcomes, the ``SET`` clause, its arguments, and
 #: the status they end in (see :meth:`SQLiteWork._ends`).
 _End = tuple[list[Outcome], str, tuple[Any, ...], str]
@@ -103,7 +99,7 @@ class SQLiteWork(SQLiteConnection):
         if claim.cluster_limits:
             running = dict(
                 db.execute(
-                    "SELECT job_type, count(*) FROM jobs WHERE status = 'processing' "
+                    f"SELECT job_type, count(*) FROM jobs WHERE status = 'processing' AND {TAKEN} "
                     f"AND job_type IN ({', '.join('?' * len(claim.cluster_limits))}) "
                     "GROUP BY job_type",
                     tuple(claim.cluster_limits),
@@ -123,10 +119,10 @@ class SQLiteWork(SQLiteConnection):
             for job_type in sorted(set(claim.types)):
                 n = min(slots.get(job_type, claim.limit), claim.limit)
                 if n > 0:
-                    for index, due in _CLAIM_RANGES:
+                    for index, pending in PENDING_INDEXES:
                         parts.append(
                             "SELECT * FROM (SELECT rowid AS r, priority AS p, created_at AS c "
-                            f"FROM jobs INDEXED BY {index} WHERE status = 'pending' AND {due} "
+                            f"FROM jobs INDEXED BY {index} WHERE {pending} "
                             f"AND job_type = ? AND available_at <= ? {order})"
                         )
                         args += [job_type, now_ms, n]
@@ -370,7 +366,7 @@ class SQLiteWork(SQLiteConnection):
             # A processing job without a (readable) lease counts as expired: nothing renews it.
             rows = db.execute(
                 "SELECT rowid, job_id, job_type, attempts, max_attempts, lease_owner FROM jobs "
-                "WHERE status = 'processing' AND (lease_expires_at < ? "
+                f"WHERE status = 'processing' AND {TAKEN} AND (lease_expires_at < ? "
                 "OR lease_expires_at IS NULL OR typeof(lease_expires_at) != 'integer')",
                 (now_ms,),
             ).fetchall()
@@ -422,9 +418,9 @@ class SQLiteWork(SQLiteConnection):
                 error = JobError(errors.UNKNOWN_JOB_TYPE, message, {"job_type": job_type})
                 sets, args = change_sql(lifecycle.failed_pending(error, now))
                 rows = db.execute(
-                    f"UPDATE jobs SET {sets} WHERE rowid IN (SELECT rowid FROM jobs "
-                    f"WHERE status = 'pending' AND job_type = ? LIMIT ?) RETURNING {SELECT}",
-                    (*args, job_type, limit),
+                    f"UPDATE jobs SET {sets} WHERE rowid IN ({PENDING_OF_TYPE} LIMIT ?) "
+                    f"RETURNING {SELECT}",
+                    (*args, *[job_type] * len(PENDING_INDEXES), limit),
                 ).fetchall()
                 for row in rows:
                     job_id, batch_id = row[0], row[JOB_COLS.index("batch_id")]
