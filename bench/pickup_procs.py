@@ -35,7 +35,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="jobworker-pickup-") as tmp:
         db, record = Path(tmp) / "p.db", Path(tmp) / "record"
         client = connect(f"sqlite:///{db}", plugins=make_plugins([benchjobs]))
-        env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            "JOBWORKER_PLUGINS": "",
+        }
         workers = subprocess.Popen(
             [
                 *(sys.executable, "-m", "jobworker", "--store", f"sqlite:///{db}"),

@@ -16,21 +16,22 @@ __all__ = ["WakeSocket", "Waker"]
 class Waker:
     """The sending side (any process that submits, cancels or retries)."""
 
+    #: A listing taken this soon after the folder's last change is taken again at the next
+    #: wake-up: a file system's change times are coarse (a clock tick of a few milliseconds),
+    #: so another change within that tick would leave the time as it was.
+    SETTLE_NS = 50_000_000
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._sock: socket.socket | None = None
-        self._targets: tuple[float, list[str]] = (0.0, [])
+        self._targets: list[str] = []
+        self._seen: tuple[int, int] | None = None  # (the folder's mtime, when listed), in ns
 
     def wake(self) -> None:
-        """Send one datagram to every listening worker (the list is re-read at most every
-        0.5 s, so a worker that just started is reached by its own first claim instead)."""
-        stamp, targets = self._targets
-        if time.monotonic() - stamp > 0.5:
-            try:
-                targets = [str(p) for p in self.directory.glob("*.sock")]
-            except OSError:
-                targets = []
-            self._targets = (time.monotonic(), targets)
+        """Send one datagram to every listening worker. The folder is listed again only when
+        it changed (one ``stat`` per wake-up otherwise), so a worker that just started is
+        reached at once."""
+        targets = self._listening()
         if not targets:
             return
         if self._sock is None:
@@ -44,9 +45,24 @@ class Waker:
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(OSError):
                     os.unlink(target)  # a worker that died without cleaning up
-                self._targets = (0.0, [])
+                self._seen = None
             except OSError:
                 pass
+
+    def _listening(self) -> list[str]:
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except OSError:
+            return []  # no worker has listened here yet
+        seen = self._seen
+        if seen is None or seen[0] != mtime or seen[1] - mtime < self.SETTLE_NS:
+            try:
+                names = os.listdir(self.directory)
+            except OSError:
+                names = []
+            self._targets = [os.path.join(self.directory, n) for n in names if n.endswith(".sock")]
+            self._seen = (mtime, time.time_ns())
+        return self._targets
 
     def close(self) -> None:
         if self._sock is not None:
