@@ -87,3 +87,31 @@ def test_phone_layout_and_sign_in_refusal(browser, server) -> None:
     page.fill("input[name=key]", "jw_nope_nope")
     page.click("button[type=submit]")
     assert "not valid" in page.inner_text("[role=alert]")
+
+
+def test_the_api_document_page_needs_nothing_from_outside(browser, server) -> None:
+    """/schema/swagger loads Swagger UI from the server itself: with every request to another
+    host refused, the page still lists the operations of the OpenAPI 3.1 document."""
+    context = browser.new_context()
+    outside: list[str] = []
+
+    def only_the_server(route) -> None:
+        if route.request.url.startswith(server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_the_server)
+    page = context.new_page()
+    page.goto(f"{server.url}/schema/swagger")
+    page.wait_for_selector(".opblock-summary-path", timeout=20_000)
+    paths = {
+        p.inner_text().replace("\u200b", "")
+        for p in page.query_selector_all(".opblock-summary-path")
+    }
+    assert {"/v1/jobs", "/v1/jobs/{job_id}", "/api/jobs"} <= paths, paths
+    assert "OAS 3.1" in page.inner_text(".info")
+    assert outside == []
+    page.screenshot(path=str(SHOTS / "swagger.png"))
+    context.close()

@@ -18,7 +18,11 @@ def jobworker_process(
     store_url: str, *args: str, cwd: Path, plugin: str = "testjobs", **popen: Any
 ) -> subprocess.Popen:
     """``python -m jobworker --store URL --plugin testjobs ARGS`` with only that plugin."""
-    env = {**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
+        "JOBWORKER_PLUGINS": "",
+    }
     popen.setdefault("stdout", subprocess.DEVNULL)
     popen.setdefault("stderr", subprocess.DEVNULL)
     return subprocess.Popen(

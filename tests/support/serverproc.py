@@ -104,7 +104,10 @@ def start_server(store_url: str, cwd: Path, *args: str, **env: str) -> Server:
         ],
         env={
             **os.environ,
-            "PYTHONPATH": str(SUPPORT),
+            # the support modules first, then the caller's path (a checkout's core under test)
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])
+            ),
             "JOBWORKER_PLUGINS": "",
             "SECRETARY_SERVICE_API_KEY": LEGACY_KEY,
             **env,

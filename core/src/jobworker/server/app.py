@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -31,6 +32,28 @@ from .legacy import legacy_router
 __all__ = ["create_app"]
 
 HERE = Path(__file__).parent
+#: Where the browsable OpenAPI document's Swagger UI files are served from (the server's own
+#: copy: the page needs nothing from outside).
+SWAGGER_ASSETS = "/static/swagger"
+
+
+def swagger_ui_files() -> Path:
+    """The folder of Swagger UI's built files, as the package ``swagger-ui-py`` ships them
+    (found without importing it: its ``__init__`` loads adapters for other frameworks)."""
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("jobworker serve needs swagger-ui-py (pip install 'jobworker[server]')")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def swagger_page() -> SwaggerRenderPlugin:
+    """Swagger UI from :data:`SWAGGER_ASSETS` instead of Litestar's default CDN."""
+    return SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_ASSETS}/favicon-32x32.png'>",
+    )
 
 
 def create_app(client: Client, config: ServerConfig | None = None) -> Litestar:
@@ -55,6 +78,7 @@ def create_app(client: Client, config: ServerConfig | None = None) -> Litestar:
             events_router,
             legacy_router,
             dashboard_router,
+            create_static_files_router(path=SWAGGER_ASSETS, directories=[swagger_ui_files()]),
             create_static_files_router(path="/static", directories=[HERE / "static"]),
         ],
         state=State(
@@ -79,7 +103,7 @@ def create_app(client: Client, config: ServerConfig | None = None) -> Litestar:
             version=core_version(),
             description="Submit and follow background jobs; see docs/server.md.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[swagger_page()],
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer"),
