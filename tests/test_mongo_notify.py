@@ -109,3 +109,30 @@ def test_event_kinds():
     assert kind_of(update(status="pending")) == WORK
     assert kind_of(update(cancel_requested=True)) == CANCEL
     assert kind_of(update(cancel_requested=True, status="pending")) == WORK
+
+
+def test_the_store_forgets_the_channels_closed_before_it(monkeypatch, tmp_path):
+    """A worker reopens its wake-up channel at each plugin reload that changes its types: the
+    store keeps only the open ones to close with it, not one more per reload."""
+    if not os.environ.get("MONGO_URI"):
+        pytest.skip("MONGO_URI not set (scripts/test.sh starts the wire test server)")
+    from storefactory import make_store
+
+    opened: list[ChangeStreamNotifier] = []
+
+    def scripted(collection, max_await_ms=500, pipeline=None):
+        opened.append(ChangeStreamNotifier(collection, ScriptedStream([]), pipeline=pipeline))
+        return opened[-1]
+
+    monkeypatch.setattr(ChangeStreamNotifier, "open", scripted)
+    store = make_store("mongo", tmp_path)
+    try:
+        for types in (["a"], ["a", "b"], ["b"]):
+            store.notifier(types).close()
+        kept = store.notifier(["c"])
+        watcher = store.watcher()
+        assert store._notifiers == [kept, watcher]
+    finally:
+        store.drop_database()
+        store.close()
+    assert len(opened) == 5 and all(n.closed for n in opened)

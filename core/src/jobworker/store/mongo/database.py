@@ -222,10 +222,7 @@ class MongoDatabase(Store):
 
     def watcher(self) -> ChangeStreamNotifier | None:
         """Any change of the jobs collection (``None`` without change streams)."""
-        notifier = ChangeStreamNotifier.open(self.jobs, pipeline=[])
-        if notifier is not None:
-            self._notifiers.append(notifier)
-        return notifier
+        return self._kept(ChangeStreamNotifier.open(self.jobs, pipeline=[]))
 
     def api_keys(self) -> MongoKeys:
         return MongoKeys(self.db.get_collection("jobworker_api_keys"))
@@ -234,7 +231,11 @@ class MongoDatabase(Store):
         """A change-stream wake-up channel (new jobs of ``types`` only, when given), or
         ``None`` (no change streams here: poll)."""
         values = None if types is None else type_values(types)
-        notifier = ChangeStreamNotifier.open(self.jobs, pipeline=wake_pipeline(values))
+        return self._kept(ChangeStreamNotifier.open(self.jobs, pipeline=wake_pipeline(values)))
+
+    def _kept(self, notifier: ChangeStreamNotifier | None) -> ChangeStreamNotifier | None:
+        """Keep ``notifier`` to close with the store, forgetting those closed already (a
+        worker opens a new one at each plugin reload that changes its types)."""
         if notifier is not None:
-            self._notifiers.append(notifier)
+            self._notifiers = [n for n in self._notifiers if not n.closed] + [notifier]
         return notifier

@@ -117,6 +117,10 @@ class ChangeStreamNotifier:
         kinds = {kind for kind, byte in _BYTES.items() if byte in data}
         return kinds | ({WORK, CANCEL} if b"!" in data else set())
 
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
     def close(self) -> None:
         """Stop watching and close the pipe (idempotent: the fds are closed only once)."""
         if self._stop.is_set():
