@@ -71,7 +71,11 @@ def drain(url: str, cwd: Path) -> None:
     (cwd / "jobworker.toml").write_text(
         '[worker]\ncluster_max_concurrent_per_type = { "bench.capped" = 1 }\n'
     )
-    env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "JOBWORKER_PLUGINS": "",
+    }
     run = ["run", "--burst", "--processes", "1", "--types", TYPES, "--log-level", "warning"]
     subprocess.run(
         [sys.executable, "-m", "jobworker", "--store", url, "--plugin", "benchjobs", *run],

@@ -37,7 +37,11 @@ from jobworker.testing import make_plugins  # noqa: E402
 
 
 def start_workers(url: str, procs: int, cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "JOBWORKER_PLUGINS": "",
+    }
     return subprocess.Popen(
         [
             sys.executable,

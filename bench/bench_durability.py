@@ -46,7 +46,12 @@ def drain(n: int, query: str, preload: dict[str, str]) -> float:
             client.submit_batch(
                 [{"job_type": "bench.noop", "parameters": {"record": str(record)}}] * n
             )
-        env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": "", **preload}
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+            "JOBWORKER_PLUGINS": "",
+            **preload,
+        }
         subprocess.run(
             [
                 *(sys.executable, "-m", "jobworker", "--store", f"sqlite:///{db}{query}"),

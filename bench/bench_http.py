@@ -65,7 +65,11 @@ def run(n: int) -> dict[str, tuple[float, float, float]]:
     key, token = ApiKey.new("bench", ["admin"])
     client.api_keys().add(key)
     port = _port()
-    env = {**os.environ, "PYTHONPATH": str(HERE), "JOBWORKER_PLUGINS": ""}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])),
+        "JOBWORKER_PLUGINS": "",
+    }
     server = subprocess.Popen(
         [
             sys.executable,
