@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from jobworker.cli import cli
 from jobworker.cli.outcome import EXIT_CODES, EXIT_FAILED, EXIT_REFUSED, EXIT_WAIT_RAN_OUT
-from procs import jobworker_process, wait_until
+from procs import jobworker_process, pythonpath, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -206,7 +206,7 @@ def test_purge_dry_run_then_jobs_batches_output_and_scratch_go(run, tmp_path):
 
 def test_purge_asks_on_a_terminal(run, tmp_path):
     _finished_batch(run, tmp_path, 2)
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests" / "support")}
+    env = {**os.environ, "PYTHONPATH": pythonpath(ROOT / "tests" / "support")}
 
     def purge_answering(answer: bytes) -> tuple[int, str]:
         leader, follower = pty.openpty()

@@ -16,7 +16,7 @@ from jobworker import connect
 from jobworker.store import StoreError
 from jobworker.store.imported import INTERNAL_JOB_TYPES, ORIGIN_FIELDS
 from jobworker.webhooks import delivery as webhooks
-from procs import SUPPORT
+from procs import child_env
 
 LEGIT = {
     "job_id": "job-legacy-ok",
@@ -93,7 +93,7 @@ def test_import_refuses_forged_internal_jobs_and_imports_nothing(kind, url, clie
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""},
+        env=child_env(),
         timeout=120,
     )
     assert out.returncode == 1, out.stdout + out.stderr

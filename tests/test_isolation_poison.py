@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from jobworker import connect, errors
 from jobworker.model import JobStatus
-from procs import SUPPORT, jobworker_process
+from procs import child_env, jobworker_process
 
 GOOD = 4
 
@@ -49,7 +49,7 @@ def cli(url: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""},
+        env=child_env(),
         timeout=120,
     )
 

@@ -19,7 +19,7 @@ from jobworker.errors import InvalidParameters
 from jobworker.model import Job, JobParameters, JobStatus, utcnow
 from jobworker.store import Claim, Outcome
 from jobworker.validation import MAX_PARAMETER_BYTES, MAX_PARAMETER_DEPTH
-from procs import jobworker_process
+from procs import child_env, jobworker_process
 from storefactory import BACKENDS
 
 # Keys and values that look like the stores' own encodings.
@@ -197,9 +197,8 @@ def _cli(url: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    from procs import SUPPORT
 
-    return {**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""}
+    return child_env()
 
 
 # -- refused at submit ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from procs import SUPPORT, wait_until
+from procs import child_env, wait_until
 
 
 def jobworker(url: str, *args: str, cwd: Path, **kw) -> subprocess.CompletedProcess[str]:
@@ -22,7 +22,7 @@ def jobworker(url: str, *args: str, cwd: Path, **kw) -> subprocess.CompletedProc
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""},
+        env=child_env(),
         timeout=180,
         **kw,
     )
@@ -80,7 +80,7 @@ def test_read_only_store_long_running_worker_backs_off_and_says_why(readonly_db,
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
-            env={**os.environ, "PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": ""},
+            env=child_env(),
         )
         try:
             wait_until(lambda: log.read_text().count("backing off") >= 2, timeout=60)

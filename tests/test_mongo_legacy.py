@@ -24,6 +24,7 @@ from jobworker.model import (
     utcnow,
 )
 from jobworker.store import Claim, Outcome, open_store
+from procs import child_env
 
 pytestmark = [
     pytest.mark.mongo,
@@ -605,7 +606,7 @@ def test_legacy_collections_processed_by_a_real_worker(preset, tmp_path):
         undefined = undefined_batch_job()
         store.batches.insert_one(legacy_batch(batch_id, 3))
         store.jobs.insert_many([dict(d) for d in (old, empty, failing, undefined)])
-        env = {**os.environ, "PYTHONPATH": str(tmp_path), "JOBWORKER_PLUGINS": ""}
+        env = child_env(tmp_path)
         worker = subprocess.run(
             [
                 sys.executable,

@@ -11,7 +11,7 @@ import sys
 
 import httpx
 import pytest
-from procs import SUPPORT, wait_until
+from procs import SUPPORT, pythonpath, wait_until
 from serverproc import LEGACY_KEY, Server, read_events, start_server, store_url_for
 from storefactory import BACKENDS
 
@@ -178,7 +178,11 @@ def test_keys_command_line(server: Server) -> None:
             text=True,
             check=True,
             cwd=server.cwd,
-            env={"PYTHONPATH": str(SUPPORT), "JOBWORKER_PLUGINS": "", "PATH": "/usr/bin:/bin"},
+            env={
+                "PYTHONPATH": pythonpath(SUPPORT),
+                "JOBWORKER_PLUGINS": "",
+                "PATH": "/usr/bin:/bin",
+            },
         ).stdout
 
     made = json.loads(cli("create", "ci", "--scope", "read", "--scope", "submit", "--json"))

@@ -14,15 +14,28 @@ SUPPORT = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 
+def pythonpath(*folders: Path | str) -> str:
+    """``PYTHONPATH`` for a child process: ``folders``, then the caller's own (so that
+    ``PYTHONPATH=<checkout>/core/src pytest`` tests that checkout's core in children too)."""
+    return os.pathsep.join([*map(str, folders), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+def child_env(*folders: Path | str, **extra: str) -> dict[str, str]:
+    """The environment of a ``jobworker`` child: this one, :func:`pythonpath` of ``folders``
+    (default: the support modules), no installed plugins, then ``extra``."""
+    return {
+        **os.environ,
+        "PYTHONPATH": pythonpath(*(folders or (SUPPORT,))),
+        "JOBWORKER_PLUGINS": "",
+        **extra,
+    }
+
+
 def jobworker_process(
     store_url: str, *args: str, cwd: Path, plugin: str = "testjobs", **popen: Any
 ) -> subprocess.Popen:
     """``python -m jobworker --store URL --plugin testjobs ARGS`` with only that plugin."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(SUPPORT), os.environ.get("PYTHONPATH")])),
-        "JOBWORKER_PLUGINS": "",
-    }
+    env = child_env()
     popen.setdefault("stdout", subprocess.DEVNULL)
     popen.setdefault("stderr", subprocess.DEVNULL)
     return subprocess.Popen(
