@@ -13,9 +13,10 @@ exactly one of three partial indexes:
 * ``jobs_taken``: the jobs that left pending (processing: the lease sweep, cluster-wide
   limits; finished: counts and purges), by status and type.
 
-Claims are always by type (a worker claims only the types it serves) and read one range of
-``jobs_ready`` and the due range of ``jobs_delayed`` per type: their cost depends neither on
-how many jobs of other types are pending nor on how many of their own are not due yet. Other
+A worker's claims are always by type (it claims only the types it serves) and read one range
+of ``jobs_ready`` and the due range of ``jobs_delayed`` per type: their cost depends neither on
+how many jobs of other types are pending nor on how many of their own are not due yet (a claim
+of any type, ``Claim(types=None)`` of the store API, which no worker makes, reads the table). Other
 queries of pending jobs are in :mod:`.pending`. SQLite uses a partial index only for a query
 whose ``WHERE`` repeats the index's condition (:data:`TAKEN`, :data:`READY`,
 :data:`DELAYED`); ``tests/test_sqlite_plans.py`` checks that no query of the store scans the
