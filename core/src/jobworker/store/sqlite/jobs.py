@@ -193,7 +193,9 @@ class SQLiteJobs(SQLiteConnection):
             row = self._new_row(entries[0], None)
             with self._tx() as db:
                 self._insert_run(db, _INSERT_NEW, [row], entries)
-            self._wake()
+                woken = self._wake_before_commit()
+            if not woken:
+                self._wake()
             return [entries[0]]
         stored: list[Job | NewJob] = []
         added = 0
@@ -230,7 +232,9 @@ class SQLiteJobs(SQLiteConnection):
                 elif not exists:
                     batch.total_jobs = batch.pending_jobs = added
                     self._insert_batch(db, batch)
-        self._wake()
+            woken = self._wake_before_commit()
+        if not woken:
+            self._wake()
         return stored
 
     def _insert_jobs(
