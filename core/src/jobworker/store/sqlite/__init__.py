@@ -10,7 +10,8 @@ of several attempts in one transaction).
 Idle workers are woken by a datagram on a Unix socket per worker in a folder named after the
 database (``$TMPDIR/jobworker-wake-<hash of its path>/``): every commit
 that makes work available (enqueue, retry, cancel) sends one, so a new job is picked up in
-milliseconds without polling.
+milliseconds without polling. A submit sends it just before its commit, so that the worker's
+wake-up overlaps the commit (not with group syncs: see :mod:`.connection`).
 
 The package, by concept: :mod:`.connection` (the file, transactions, wake-ups), :mod:`.jobs`
 (inserts and reads), :mod:`.work` (the worker's operations), :mod:`.store` (users' operations,
