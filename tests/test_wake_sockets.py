@@ -26,13 +26,16 @@ def _received(sock: WakeSocket) -> int:
 def test_a_worker_listening_after_a_wake_up_gets_the_next_one(tmp_path):
     folder = tmp_path / "wake"
     waker = Waker(folder)
-    waker.wake()  # no folder yet: nobody to wake, no error
+    waker.wake()  # no folder yet: nobody to wake, no error; looked for again after 50 ms
     first = WakeSocket(folder)
+    time.sleep(Waker.ABSENT_RECHECK)
     waker.wake()
-    second = WakeSocket(folder)  # within the same instant: the mtime may not have moved
+    second = WakeSocket(folder)  # within the same clock tick: the mtime may not have moved
+    time.sleep(Waker.RECHECK)
     waker.wake()
     assert _received(first) == 2 and _received(second) == 1
     second.close()
+    time.sleep(Waker.RECHECK)
     waker.wake()
     assert _received(first) == 1
     first.close()

@@ -20,17 +20,24 @@ class Waker:
     #: wake-up: a file system's change times are coarse (a clock tick of a few milliseconds),
     #: so another change within that tick would leave the time as it was.
     SETTLE_NS = 50_000_000
+    #: Seconds during which the folder is not looked at again (a burst of submits costs one
+    #: ``stat``), and during which a missing folder is taken as still missing.
+    RECHECK = 0.001
+    ABSENT_RECHECK = 0.05
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self._sock: socket.socket | None = None
         self._targets: list[str] = []
         self._seen: tuple[int, int] | None = None  # (the folder's mtime, when listed), in ns
+        self._recheck_at = 0.0  # monotonic time of the next look at the folder
 
     def wake(self) -> None:
         """Send one datagram to every listening worker. The folder is listed again only when
-        it changed (one ``stat`` per wake-up otherwise), so a worker that just started is
-        reached at once."""
+        it changed (one ``stat`` per wake-up at most, none within 1 ms of the last), so a
+        worker that just started is reached by the next wake-up. A folder that does not
+        exist yet (no worker has listened here) is looked for again after 50 ms; a worker's
+        own first claim finds what was submitted before it listened."""
         targets = self._listening()
         if not targets:
             return
@@ -45,15 +52,21 @@ class Waker:
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(OSError):
                     os.unlink(target)  # a worker that died without cleaning up
-                self._seen = None
+                self._seen, self._recheck_at = None, 0.0
             except OSError:
                 pass
 
     def _listening(self) -> list[str]:
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return self._targets
         try:
             mtime = os.stat(self.directory).st_mtime_ns
-        except OSError:
-            return []  # no worker has listened here yet
+        except OSError:  # no worker has listened here yet
+            self._targets, self._seen = [], None
+            self._recheck_at = now + self.ABSENT_RECHECK
+            return []
+        self._recheck_at = now + self.RECHECK
         seen = self._seen
         if seen is None or seen[0] != mtime or seen[1] - mtime < self.SETTLE_NS:
             try:
