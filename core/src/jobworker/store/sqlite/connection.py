@@ -166,18 +166,26 @@ class SQLiteConnection(Store):
         return self._walsync.point()
 
     @contextlib.contextmanager
-    def _tx(self, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    def _tx(self, durable: bool = True, wake: bool = False) -> Iterator[sqlite3.Connection]:
         """One write transaction; nested uses join the outer one.
 
         With group syncs (:mod:`.walsync`) the outermost one returns once its commit is
         durable, or at once with ``durable=False``: then the caller waits for
-        :meth:`sync_point` before anything outside learns what it wrote."""
+        :meth:`sync_point` before anything outside learns what it wrote.
+
+        ``wake``: the transaction adds work; idle workers are woken just before its commit, so
+        that their wake-up overlaps it (their claim waits for the write lock, then sees the new
+        jobs; a commit that fails after it leaves them a wake-up for nothing). With group syncs
+        they are woken once it is durable instead: no worker may see a job before then."""
         commit = 0
+        early = wake and self._walsync is None
         with self._lock:
             if self._depth:
                 self._depth += 1
                 try:
                     yield self._conn
+                    if wake:
+                        self._waker.wake()  # before the outer transaction's commit
                 finally:
                     self._depth -= 1
                 return
@@ -185,6 +193,8 @@ class SQLiteConnection(Store):
             self._depth = 1
             try:
                 yield self._conn
+                if early:
+                    self._waker.wake()
                 self._conn.execute("COMMIT")
                 if self._walsync is not None:
                     commit = self._walsync.committed()
@@ -199,6 +209,8 @@ class SQLiteConnection(Store):
                 self._depth = 0
         if durable and commit and self._walsync is not None:
             self._walsync.wait(commit)
+        if wake and not early:
+            self._waker.wake()
         self._watchers.wake()
 
     def _unusable_error(self, exc: BaseException) -> StoreError:
@@ -273,15 +285,3 @@ class SQLiteConnection(Store):
 
     def _wake(self) -> None:
         self._waker.wake()
-
-    def _wake_before_commit(self) -> bool:
-        """Wake idle workers from inside a transaction that adds work, just before its commit:
-        their wake-up overlaps the commit (their claim waits for the write lock, then sees the
-        new jobs), which takes about a fifth off an idle worker's pickup. A commit that fails
-        after it leaves them a wake-up for nothing. Not with group syncs, where no worker may
-        see a job before its submit is durable. Returns whether it woke them; if not, the
-        caller wakes them after the commit."""
-        if self._walsync is not None:
-            return False
-        self._waker.wake()
-        return True

@@ -191,17 +191,14 @@ class SQLiteJobs(SQLiteConnection):
         if batch is None and len(entries) == 1 and not isinstance(entries[0], Job):
             # a one-by-one submit: its INSERT and nothing else
             row = self._new_row(entries[0], None)
-            with self._tx() as db:
+            with self._tx(wake=True) as db:
                 self._insert_run(db, _INSERT_NEW, [row], entries)
-                woken = self._wake_before_commit()
-            if not woken:
-                self._wake()
             return [entries[0]]
         stored: list[Job | NewJob] = []
         added = 0
         rows: list[Job | NewJob] = []  # not inserted yet: one executemany per run of them
         batch_id = None if batch is None else batch.batch_id
-        with self._tx() as db:
+        with self._tx(wake=True) as db:
             for job in entries:
                 if isinstance(job, Job) and job.idempotency_key:
                     self._insert_jobs(db, rows, batch_id)  # an earlier job may hold the key
@@ -232,9 +229,6 @@ class SQLiteJobs(SQLiteConnection):
                 elif not exists:
                     batch.total_jobs = batch.pending_jobs = added
                     self._insert_batch(db, batch)
-            woken = self._wake_before_commit()
-        if not woken:
-            self._wake()
         return stored
 
     def _insert_jobs(

@@ -17,17 +17,23 @@ PENDING_OF_TYPE = " UNION ALL ".join(
     f"SELECT rowid FROM jobs WHERE {pending} AND job_type = ?" for _, pending in PENDING_INDEXES
 )
 
-# Distinct job types of pending jobs by skipping through both indexes (each begins with
-# job_type): one index seek per type and index, however many jobs each type has.
-_NEXT_TYPE = " UNION ALL ".join(
-    f"SELECT min(job_type) AS m FROM jobs WHERE {pending} AND job_type > ?"
-    for _, pending in PENDING_INDEXES
-)
+
+def _next_type(after: str) -> str:
+    """The smallest pending job type above ``after`` (an SQL expression), from both indexes
+    (each begins with job_type): one index seek per index."""
+    return " UNION ALL ".join(
+        f"SELECT min(job_type) AS m FROM jobs WHERE {pending} AND job_type > {after}"
+        for _, pending in PENDING_INDEXES
+    )
+
+
+# Distinct job types of pending jobs by skipping through both indexes: one seek per type and
+# index, however many jobs each type has.
 _PENDING_TYPES = f"""
 WITH RECURSIVE t(job_type) AS (
-    SELECT (SELECT min(m) FROM ({_NEXT_TYPE.replace("?", "''")}))
+    SELECT (SELECT min(m) FROM ({_next_type("''")}))
     UNION ALL
-    SELECT (SELECT min(m) FROM ({_NEXT_TYPE.replace("?", "t.job_type")}))
+    SELECT (SELECT min(m) FROM ({_next_type("t.job_type")}))
     FROM t WHERE t.job_type IS NOT NULL
 )
 SELECT job_type FROM t WHERE job_type IS NOT NULL

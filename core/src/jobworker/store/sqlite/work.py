@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 _BATCH_ID, _JOB_ID = JOB_COLS.index("batch_id"), JOB_COLS.index("job_id")
 
-#: The two partial indexes of a typed claim (see :mod:`.schema`) and the condition each holds.
 #: Outcomes written by one ``UPDATE``: the outcomes, the ``SET`` clause, its arguments, and
 #: the status they end in (see :meth:`SQLiteWork._ends`).
 _End = tuple[list[Outcome], str, tuple[Any, ...], str]
